@@ -1,0 +1,4 @@
+package main
+
+// shimMain is replaced when the shim lands (internal/runtime/shim.Main).
+func shimMain(args []string) int { return 2 }

@@ -1,0 +1,177 @@
+// Package config holds the daemon's configuration: defaults, daemon.json
+// (with Docker's keys where they apply), command-line flags, validation.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Runtime is an OCI runtime the daemon can use ("runtimes" in daemon.json).
+type Runtime struct {
+	Path string   `json:"path"`
+	Args []string `json:"runtimeArgs,omitempty"`
+}
+
+// LogConfig is the default log driver for new containers.
+type LogConfig struct {
+	Type   string            `json:"log-driver,omitempty"`
+	Config map[string]string `json:"log-opts,omitempty"`
+}
+
+// Config is the daemon's configuration. JSON tags are daemon.json keys.
+type Config struct {
+	DataRoot       string             `json:"data-root,omitempty"`
+	ExecRoot       string             `json:"exec-root,omitempty"`
+	Hosts          []string           `json:"hosts,omitempty"`
+	Pidfile        string             `json:"pidfile,omitempty"`
+	LogLevel       string             `json:"log-level,omitempty"`
+	DefaultRuntime string             `json:"default-runtime,omitempty"`
+	Runtimes       map[string]Runtime `json:"runtimes,omitempty"`
+	LogConfig
+	// Bridge networking.
+	BridgeName string   `json:"bridge,omitempty"`
+	BridgeIP   string   `json:"bip,omitempty"`
+	IPForward  *bool    `json:"ip-forward,omitempty"`
+	DNS        []string `json:"dns,omitempty"`
+	DNSSearch  []string `json:"dns-search,omitempty"`
+	DNSOptions []string `json:"dns-opts,omitempty"`
+	// Images and registries.
+	MaxConcurrentDownloads int      `json:"max-concurrent-downloads,omitempty"`
+	MaxConcurrentUploads   int      `json:"max-concurrent-uploads,omitempty"`
+	InsecureRegistries     []string `json:"insecure-registries,omitempty"`
+	Mirrors                []string `json:"registry-mirrors,omitempty"`
+	// LiveRestore is always on in berth (shims outlive the daemon); the key
+	// is accepted so daemon.json files written for Docker load unchanged.
+	LiveRestore bool   `json:"live-restore,omitempty"`
+	ConfigFile  string `json:"-"`
+}
+
+// Defaults are used for anything neither daemon.json nor a flag sets.
+func Defaults() Config {
+	return Config{
+		DataRoot:               "/var/lib/berth",
+		ExecRoot:               "/run/berth",
+		LogLevel:               "info",
+		DefaultRuntime:         "runc",
+		Runtimes:               map[string]Runtime{"runc": {Path: "runc"}, "crun": {Path: "crun"}},
+		LogConfig:              LogConfig{Type: "json-file"},
+		BridgeName:             "berth0",
+		MaxConcurrentDownloads: 3,
+		MaxConcurrentUploads:   5,
+		ConfigFile:             "/etc/berth/daemon.json",
+	}
+}
+
+// DefaultSocket is the unix socket for a given exec root.
+func (c *Config) DefaultSocket() string {
+	return "unix://" + filepath.Join(c.ExecRoot, "berth.sock")
+}
+
+// Load reads daemon.json over cfg. A missing file is fine unless required;
+// unknown keys are an error, as in Docker, so typos do not pass silently.
+func Load(cfg *Config, path string, required bool) error {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) && !required {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("unable to configure the daemon: %w", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	var file Config
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&file); err != nil {
+		return fmt.Errorf("unable to configure the daemon with file %s: %w", path, err)
+	}
+	merge(cfg, &file)
+	return nil
+}
+
+// merge copies the fields set in file over cfg.
+func merge(cfg, file *Config) {
+	setString := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	setString(&cfg.DataRoot, file.DataRoot)
+	setString(&cfg.ExecRoot, file.ExecRoot)
+	setString(&cfg.Pidfile, file.Pidfile)
+	setString(&cfg.LogLevel, file.LogLevel)
+	setString(&cfg.DefaultRuntime, file.DefaultRuntime)
+	setString(&cfg.LogConfig.Type, file.LogConfig.Type)
+	setString(&cfg.BridgeName, file.BridgeName)
+	setString(&cfg.BridgeIP, file.BridgeIP)
+	if len(file.Hosts) > 0 {
+		cfg.Hosts = file.Hosts
+	}
+	for name, rt := range file.Runtimes {
+		cfg.Runtimes[name] = rt
+	}
+	if file.LogConfig.Config != nil {
+		cfg.LogConfig.Config = file.LogConfig.Config
+	}
+	if file.IPForward != nil {
+		cfg.IPForward = file.IPForward
+	}
+	if file.DNS != nil {
+		cfg.DNS = file.DNS
+	}
+	if file.DNSSearch != nil {
+		cfg.DNSSearch = file.DNSSearch
+	}
+	if file.DNSOptions != nil {
+		cfg.DNSOptions = file.DNSOptions
+	}
+	if file.MaxConcurrentDownloads > 0 {
+		cfg.MaxConcurrentDownloads = file.MaxConcurrentDownloads
+	}
+	if file.MaxConcurrentUploads > 0 {
+		cfg.MaxConcurrentUploads = file.MaxConcurrentUploads
+	}
+	cfg.InsecureRegistries = append(cfg.InsecureRegistries, file.InsecureRegistries...)
+	cfg.Mirrors = append(cfg.Mirrors, file.Mirrors...)
+	cfg.LiveRestore = cfg.LiveRestore || file.LiveRestore
+}
+
+// AddRuntime parses a --add-runtime value, "name=path".
+func (c *Config) AddRuntime(spec string) error {
+	name, path, ok := strings.Cut(spec, "=")
+	if !ok || name == "" || path == "" {
+		return fmt.Errorf("invalid runtime %q: expected name=path", spec)
+	}
+	c.Runtimes[name] = Runtime{Path: path}
+	return nil
+}
+
+// Validate checks the final configuration.
+func (c *Config) Validate() error {
+	if !filepath.IsAbs(c.DataRoot) {
+		return fmt.Errorf("data-root must be an absolute path: %q", c.DataRoot)
+	}
+	if !filepath.IsAbs(c.ExecRoot) {
+		return fmt.Errorf("exec-root must be an absolute path: %q", c.ExecRoot)
+	}
+	if _, ok := c.Runtimes[c.DefaultRuntime]; !ok {
+		return fmt.Errorf("default runtime %q is not configured", c.DefaultRuntime)
+	}
+	switch c.LogConfig.Type {
+	case "json-file", "local", "none":
+	default:
+		return fmt.Errorf("log driver %q is not supported (json-file, local, none)", c.LogConfig.Type)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error", "fatal":
+	default:
+		return fmt.Errorf("invalid log level %q", c.LogLevel)
+	}
+	return nil
+}

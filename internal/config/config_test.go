@@ -1,0 +1,53 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadMergesDaemonJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "daemon.json")
+	os.WriteFile(path, []byte(`{"data-root":"/srv/berth","log-driver":"local","log-opts":{"max-size":"1m"},"runtimes":{"kata":{"path":"/usr/bin/kata"}},"insecure-registries":["reg:5000"]}`), 0o644)
+	cfg := Defaults()
+	if err := Load(&cfg, path, true); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataRoot != "/srv/berth" || cfg.LogConfig.Type != "local" || cfg.LogConfig.Config["max-size"] != "1m" {
+		t.Fatalf("not merged: %+v", cfg)
+	}
+	if cfg.Runtimes["kata"].Path != "/usr/bin/kata" || cfg.Runtimes["runc"].Path != "runc" {
+		t.Fatalf("runtimes: %+v", cfg.Runtimes)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadRejectsUnknownKeysAndMissingRequired(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "daemon.json")
+	os.WriteFile(path, []byte(`{"data-rot":"/x"}`), 0o644)
+	cfg := Defaults()
+	if err := Load(&cfg, path, true); err == nil || !strings.Contains(err.Error(), "data-rot") {
+		t.Fatalf("want unknown key error, got %v", err)
+	}
+	if err := Load(&cfg, path+".missing", false); err != nil {
+		t.Fatalf("optional missing file: %v", err)
+	}
+	if err := Load(&cfg, path+".missing", true); err == nil {
+		t.Fatal("required missing file accepted")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cfg := Defaults()
+	cfg.DefaultRuntime = "nope"
+	if cfg.Validate() == nil {
+		t.Fatal("unknown default runtime accepted")
+	}
+	cfg = Defaults()
+	if err := cfg.AddRuntime("bad"); err == nil {
+		t.Fatal("bad --add-runtime accepted")
+	}
+}

@@ -1,0 +1,135 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/berth-dev/berth/internal/config"
+	"github.com/spf13/pflag"
+)
+
+// Main runs "berth daemon" with the given arguments and returns the exit
+// code.
+func Main(args []string) int {
+	cfg, err := parseFlags(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berth daemon:", err)
+		return 125
+	}
+	setupLogging(cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		slog.Error("daemon exited", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string) (config.Config, error) {
+	cfg := config.Defaults()
+	fs := pflag.NewFlagSet("daemon", pflag.ContinueOnError)
+	dataRoot := fs.String("data-root", "", "Root directory of persistent state (default /var/lib/berth)")
+	execRoot := fs.String("exec-root", "", "Root directory for execution state files (default /run/berth)")
+	hosts := fs.StringArrayP("host", "H", nil, "Daemon socket(s) to listen on (unix://, tcp://, fd://)")
+	configFile := fs.String("config-file", cfg.ConfigFile, "Daemon configuration file")
+	runtime := fs.String("default-runtime", "", "Default OCI runtime for containers")
+	fs.StringVar(runtime, "runtime", "", "Alias of --default-runtime")
+	addRuntimes := fs.StringArray("add-runtime", nil, "Register an additional OCI runtime (name=path)")
+	logLevel := fs.StringP("log-level", "l", "", "Logging level (debug, info, warn, error, fatal)")
+	pidfile := fs.StringP("pidfile", "p", "", "Path to use for daemon PID file")
+	bridge := fs.StringP("bridge", "b", "", "Name of the default bridge (default berth0)")
+	bip := fs.String("bip", "", "IPv4 address and prefix of the default bridge")
+	logDriver := fs.String("log-driver", "", "Default driver for container logs")
+	insecure := fs.StringArray("insecure-registry", nil, "Enable insecure registry communication")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if err := config.Load(&cfg, *configFile, fs.Changed("config-file")); err != nil {
+		return cfg, err
+	}
+	// Flags win over daemon.json.
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.DataRoot, *dataRoot)
+	set(&cfg.ExecRoot, *execRoot)
+	set(&cfg.DefaultRuntime, *runtime)
+	set(&cfg.LogLevel, *logLevel)
+	set(&cfg.Pidfile, *pidfile)
+	set(&cfg.BridgeName, *bridge)
+	set(&cfg.BridgeIP, *bip)
+	set(&cfg.LogConfig.Type, *logDriver)
+	cfg.InsecureRegistries = append(cfg.InsecureRegistries, *insecure...)
+	if len(*hosts) > 0 {
+		cfg.Hosts = *hosts
+	}
+	for _, r := range *addRuntimes {
+		if err := cfg.AddRuntime(r); err != nil {
+			return cfg, err
+		}
+	}
+	if len(cfg.Hosts) == 0 {
+		cfg.Hosts = []string{cfg.DefaultSocket()}
+	}
+	if cfg.Pidfile == "" {
+		cfg.Pidfile = filepath.Join(cfg.ExecRoot, "berth.pid")
+	}
+	cfg.ConfigFile = *configFile
+	return cfg, cfg.Validate()
+}
+
+func setupLogging(level string) {
+	var l slog.Level
+	switch level {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn":
+		l = slog.LevelWarn
+	case "error", "fatal":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+}
+
+// lockDataRoot takes an exclusive lock on the data root for the life of
+// the process, so two daemons never share one store.
+func lockDataRoot(dataRoot string) (*os.File, error) {
+	if err := os.MkdirAll(dataRoot, 0o711); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dataRoot, "berth.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data root %s is in use by another daemon: %w", dataRoot, err)
+	}
+	return f, nil
+}
+
+func writePidfile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+}
+
+// shutdownGrace bounds how long in-flight requests may take at exit.
+const shutdownGrace = 5 * time.Second

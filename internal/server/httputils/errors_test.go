@@ -1,0 +1,42 @@
+package httputils
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/containerd/errdefs"
+)
+
+// Every error class a service may return must map to a deliberate status.
+func TestStatusFromErrorMapsEveryClass(t *testing.T) {
+	cases := []struct {
+		err  error
+		want int
+	}{
+		{errdefs.ErrNotFound, http.StatusNotFound},
+		{errdefs.ErrInvalidArgument, http.StatusBadRequest},
+		{errdefs.ErrAlreadyExists, http.StatusConflict},
+		{errdefs.ErrConflict, http.StatusConflict},
+		{errdefs.ErrNotModified, http.StatusNotModified},
+		{errdefs.ErrFailedPrecondition, http.StatusPreconditionFailed},
+		{errdefs.ErrUnauthenticated, http.StatusUnauthorized},
+		{errdefs.ErrPermissionDenied, http.StatusForbidden},
+		{errdefs.ErrNotImplemented, http.StatusNotImplemented},
+		{errdefs.ErrUnavailable, http.StatusServiceUnavailable},
+		{errdefs.ErrResourceExhausted, http.StatusServiceUnavailable},
+		{context.DeadlineExceeded, http.StatusGatewayTimeout},
+		{context.Canceled, http.StatusBadRequest},
+		{errdefs.ErrInternal, http.StatusInternalServerError},
+		{errdefs.ErrUnknown, http.StatusInternalServerError},
+		{errors.New("plain"), http.StatusInternalServerError},
+	}
+	for _, c := range cases {
+		wrapped := fmt.Errorf("context: %w", c.err)
+		if got := StatusFromError(wrapped); got != c.want {
+			t.Errorf("StatusFromError(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+}
