@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs what berth needs at run time and what its tests use, on Debian.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+need=""
+for pkg in runc crun busybox-static curl iproute2 ca-certificates procps psmisc; do
+	dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
+done
+if [ -n "$need" ]; then
+	apt-get update -qq || true
+	apt-get install -y -qq $need
+fi
+# The stock docker CLI drives the end-to-end tests; Debian's docker.io
+# ships one if the machine has none.
+if ! command -v docker >/dev/null 2>&1; then
+	apt-get install -y -qq docker.io
+fi
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	echo "note: add /usr/local/go/bin to PATH" >&2
+fi
