@@ -1,0 +1,233 @@
+package layer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
+)
+
+// MountAll mounts mounts on target in order. An overlay whose option string
+// would not fit in the one page mount(2) accepts is mounted with paths
+// relative to the snapshot directory (see mountOverlayShort).
+func MountAll(mounts []Mount, target string) error {
+	for i, m := range mounts {
+		if err := mountOne(m, target); err != nil {
+			if i > 0 {
+				_ = Unmount(target)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func mountOne(m Mount, target string) error {
+	flags, data := parseOptions(m.Options)
+	switch m.Type {
+	case "bind":
+		bindFlags := uintptr(unix.MS_BIND)
+		if flags&unix.MS_REC != 0 {
+			bindFlags |= unix.MS_REC
+		}
+		if err := unix.Mount(m.Source, target, "", bindFlags, ""); err != nil {
+			return &os.PathError{Op: "mount bind " + m.Source, Path: target, Err: err}
+		}
+		// A bind mount ignores other flags until it is remounted.
+		if rest := flags &^ (unix.MS_BIND | unix.MS_REC); rest != 0 {
+			if err := unix.Mount("", target, "", rest|unix.MS_BIND|unix.MS_REMOUNT, ""); err != nil {
+				_ = unix.Unmount(target, unix.MNT_DETACH)
+				return &os.PathError{Op: "remount bind", Path: target, Err: err}
+			}
+		}
+		return nil
+	case "overlay":
+		if len(data) < pageSize() {
+			if err := unix.Mount("overlay", target, "overlay", flags, data); err != nil {
+				return &os.PathError{Op: "mount overlay", Path: target, Err: err}
+			}
+			return nil
+		}
+		return mountOverlayShort(m.Options, flags, target)
+	default:
+		return fmt.Errorf("mount type %q: %w", m.Type, errdefs.ErrNotImplemented)
+	}
+}
+
+// mountOverlayShort mounts an overlay whose absolute layer paths are too
+// long for one page: all layer directories share a parent (the
+// snapshotter's snapshots/ dir), so the paths are rewritten relative to it
+// and mount(2) runs with that directory as the working directory. The
+// working directory is per process; to leave the rest of the daemon
+// undisturbed the mount runs on a dedicated OS thread that unshared its
+// filesystem context (CLONE_FS) and is thrown away afterwards.
+func mountOverlayShort(options []string, flags uintptr, target string) error {
+	absTarget, err := filepath.Abs(target)
+	if err != nil {
+		return err
+	}
+	var dirs []string
+	for _, o := range options {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "lowerdir":
+			dirs = append(dirs, strings.Split(v, ":")...)
+		case "upperdir", "workdir":
+			dirs = append(dirs, v)
+		}
+	}
+	base := commonDir(dirs)
+	if base == "" || base == "/" {
+		return fmt.Errorf("overlay options too long and layers share no directory: %w", errdefs.ErrInvalidArgument)
+	}
+	rel := func(p string) string {
+		r, err := filepath.Rel(base, p)
+		if err != nil {
+			return p
+		}
+		return r
+	}
+	var out []string
+	for _, o := range options {
+		k, v, ok := strings.Cut(o, "=")
+		switch {
+		case ok && k == "lowerdir":
+			parts := strings.Split(v, ":")
+			for i := range parts {
+				parts[i] = rel(parts[i])
+			}
+			out = append(out, "lowerdir="+strings.Join(parts, ":"))
+		case ok && (k == "upperdir" || k == "workdir"):
+			out = append(out, k+"="+rel(v))
+		default:
+			out = append(out, o)
+		}
+	}
+	_, data := parseOptions(out)
+	if len(data) >= pageSize() {
+		return fmt.Errorf("overlay mount options are %d bytes even with relative paths (limit %d): %w", len(data), pageSize(), errdefs.ErrInvalidArgument)
+	}
+	return onPrivateThread(func() error {
+		if err := unix.Chdir(base); err != nil {
+			return err
+		}
+		if err := unix.Mount("overlay", absTarget, "overlay", flags, data); err != nil {
+			return &os.PathError{Op: "mount overlay (relative layers)", Path: absTarget, Err: err}
+		}
+		return nil
+	})
+}
+
+// onPrivateThread runs fn on an OS thread whose cwd, root and umask are
+// its own. The thread is not returned to the Go scheduler: a goroutine
+// that exits while locked takes its thread with it.
+func onPrivateThread(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			errc <- fmt.Errorf("unshare CLONE_FS: %w", err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+func commonDir(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	common := filepath.Dir(filepath.Clean(paths[0]))
+	for _, p := range paths[1:] {
+		p = filepath.Clean(p)
+		for common != "/" && !strings.HasPrefix(p, common+"/") {
+			common = filepath.Dir(common)
+		}
+	}
+	return common
+}
+
+var flagOptions = map[string]struct {
+	clear bool
+	flag  uintptr
+}{
+	"ro":         {false, unix.MS_RDONLY},
+	"rw":         {true, unix.MS_RDONLY},
+	"nosuid":     {false, unix.MS_NOSUID},
+	"nodev":      {false, unix.MS_NODEV},
+	"noexec":     {false, unix.MS_NOEXEC},
+	"rbind":      {false, unix.MS_BIND | unix.MS_REC},
+	"bind":       {false, unix.MS_BIND},
+	"relatime":   {false, unix.MS_RELATIME},
+	"noatime":    {false, unix.MS_NOATIME},
+	"nodiratime": {false, unix.MS_NODIRATIME},
+}
+
+// parseOptions splits mount options into flags and the data string.
+func parseOptions(options []string) (uintptr, string) {
+	var flags uintptr
+	var data []string
+	for _, o := range options {
+		if f, ok := flagOptions[o]; ok {
+			if f.clear {
+				flags &^= f.flag
+			} else {
+				flags |= f.flag
+			}
+			continue
+		}
+		data = append(data, o)
+	}
+	return flags, strings.Join(data, ",")
+}
+
+func pageSize() int { return os.Getpagesize() }
+
+// Unmount unmounts target. Unmounting something not mounted is not an
+// error, so callers can repeat it. A busy mount (an exec'd process still
+// holding it in another namespace) is detached lazily.
+func Unmount(target string) error {
+	for {
+		err := unix.Unmount(target, 0)
+		switch {
+		case err == nil:
+			// Stacked mounts (a retried MountAll) come off one by one.
+			continue
+		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EBUSY):
+			if derr := unix.Unmount(target, unix.MNT_DETACH); derr != nil && !errors.Is(derr, unix.EINVAL) {
+				return &os.PathError{Op: "unmount", Path: target, Err: derr}
+			}
+			return nil
+		default:
+			return &os.PathError{Op: "unmount", Path: target, Err: err}
+		}
+	}
+}
+
+// IsMountpoint reports whether path is the root of a mount. statx tells
+// directly (STATX_ATTR_MOUNT_ROOT) without reading the mount table, which
+// is long on a busy host.
+func IsMountpoint(path string) (bool, error) {
+	var st unix.Statx_t
+	err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT, 0, &st)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return false, nil
+		}
+		return false, &os.PathError{Op: "statx", Path: path, Err: err}
+	}
+	if st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+		return false, fmt.Errorf("statx on %s does not report mount roots: %w", path, errdefs.ErrNotImplemented)
+	}
+	return st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0, nil
+}
