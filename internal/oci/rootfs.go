@@ -1,0 +1,194 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxUserFileBytes bounds what is read from a container's /etc/passwd or
+// /etc/group: an image could ship a huge one to exhaust the daemon.
+const maxUserFileBytes = 10 << 20
+
+// readFileInRoot reads name (an absolute path as the container sees it)
+// from the rootfs at root. Symlinks are resolved as if root were "/": an
+// image's /etc/passwd -> /host/etc/passwd, or ../../../etc/passwd, reads
+// the image's own file, never the host's. The container may be running
+// (exec), so the walk must also be safe against a process inside swapping
+// directories for symlinks while we resolve: the kernel's openat2
+// RESOLVE_IN_ROOT guarantees that, and the fallback walks with one file
+// descriptor per component, never re-resolving a path string.
+//
+// A missing file is (nil, nil): images without /etc/passwd are common and
+// Docker treats them as "no entries". Anything but a regular file is an
+// error, so that a FIFO or /dev/zero planted by an image cannot block or
+// exhaust the daemon.
+func readFileInRoot(root, name string) ([]byte, error) {
+	f, err := openInRoot(root, name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s in the container is not a regular file", name)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxUserFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxUserFileBytes {
+		return nil, fmt.Errorf("%s in the container is larger than %d bytes", name, maxUserFileBytes)
+	}
+	return b, nil
+}
+
+// noOpenat2 is set when the kernel predates openat2 (Linux < 5.6).
+var noOpenat2 atomic.Bool
+
+func openInRoot(root, name string) (*os.File, error) {
+	return openInRootWith(root, name, !noOpenat2.Load())
+}
+
+// openInRootWith lets tests run the fallback walk on a kernel with openat2.
+func openInRootWith(root, name string, tryOpenat2 bool) (*os.File, error) {
+	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: root, Err: err}
+	}
+	defer unix.Close(rootFd)
+
+	const flags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK
+	if tryOpenat2 {
+		fd, err := unix.Openat2(rootFd, strings.TrimLeft(name, "/"), &unix.OpenHow{
+			Flags:   flags,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		switch {
+		case err == nil:
+			return os.NewFile(uintptr(fd), path.Join(root, name)), nil
+		case errors.Is(err, unix.ENOSYS):
+			noOpenat2.Store(true)
+		case errors.Is(err, unix.EAGAIN):
+			// openat2 RESOLVE_IN_ROOT may fail with EAGAIN when a rename
+			// raced with the lookup; the walk below is race-free too.
+		default:
+			return nil, &os.PathError{Op: "open", Path: name, Err: err}
+		}
+	}
+	return walkInRoot(rootFd, name, flags)
+}
+
+// walkInRoot resolves name component by component below rootFd, following
+// symlinks within the root, and opens the result with flags. It is the
+// user-space version of RESOLVE_IN_ROOT.
+func walkInRoot(rootFd int, name string, flags int) (*os.File, error) {
+	const maxSymlinks = 40 // the kernel's limit, path_resolution(7)
+
+	// stack holds an O_PATH descriptor for every directory between the
+	// root and the current position; ".." pops, so it can never go above
+	// the root even if a directory is moved while we walk.
+	stack := []int{rootFd}
+	defer func() {
+		for _, fd := range stack[1:] {
+			unix.Close(fd)
+		}
+	}()
+	pending := splitPath(name)
+	links := 0
+	for len(pending) > 0 {
+		part := pending[0]
+		pending = pending[1:]
+		switch part {
+		case ".":
+			continue
+		case "..":
+			if len(stack) > 1 {
+				unix.Close(stack[len(stack)-1])
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		cur := stack[len(stack)-1]
+		fd, err := unix.Openat(cur, part, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: name, Err: err}
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return nil, &os.PathError{Op: "stat", Path: name, Err: err}
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFLNK:
+			links++
+			if links > maxSymlinks {
+				unix.Close(fd)
+				return nil, &os.PathError{Op: "open", Path: name, Err: unix.ELOOP}
+			}
+			target, err := readlinkFd(fd)
+			unix.Close(fd)
+			if err != nil {
+				return nil, &os.PathError{Op: "readlink", Path: name, Err: err}
+			}
+			if strings.HasPrefix(target, "/") {
+				for _, d := range stack[1:] {
+					unix.Close(d)
+				}
+				stack = stack[:1]
+			}
+			pending = append(splitPath(target), pending...)
+		case unix.S_IFDIR:
+			stack = append(stack, fd)
+		default:
+			unix.Close(fd)
+			if len(pending) > 0 {
+				return nil, &os.PathError{Op: "open", Path: name, Err: unix.ENOTDIR}
+			}
+			// The last component, not a directory nor a symlink: open it
+			// for real, refusing a symlink swapped in since the check.
+			ffd, err := unix.Openat(cur, part, flags|unix.O_NOFOLLOW, 0)
+			if err != nil {
+				return nil, &os.PathError{Op: "open", Path: name, Err: err}
+			}
+			return os.NewFile(uintptr(ffd), name), nil
+		}
+	}
+	// The path named a directory (or the root itself).
+	fd, err := unix.Openat(stack[len(stack)-1], ".", flags, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+func readlinkFd(fd int) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(fd, "", buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+func splitPath(p string) []string {
+	var parts []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return parts
+}

@@ -1,0 +1,336 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// These tests hand the generated spec to the real runtimes, as root: the
+// proof that runc and crun accept what Spec and ExecProcess produce, and
+// that a process inside sees what a Docker user would.
+
+const (
+	testPasswd = "root:x:0:0:root:/root:/bin/sh\n" +
+		"app:x:1000:1000:app:/home/app:/bin/sh\n" +
+		"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+	testGroup = "root:x:0:\n" +
+		"staff:x:50:app\n" +
+		"app:x:1000:\n" +
+		"audio:x:29:\n" +
+		"nogroup:x:65534:\n"
+)
+
+// busyboxRootfs builds a minimal busybox rootfs from the host's static
+// busybox: the binary, its applet links, and an /etc with passwd and group.
+func busyboxRootfs(t *testing.T) string {
+	t.Helper()
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("busybox not installed")
+	}
+	root := t.TempDir()
+	for _, d := range []string{"bin", "etc", "proc", "sys", "dev", "tmp", "root", "home/app"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Inside a chroot, so that the links point at /bin/busybox and not at
+	// the host path of this temporary directory.
+	if out, err := exec.Command("chroot", root, "/bin/busybox", "--install", "-s", "/bin").CombinedOutput(); err != nil {
+		t.Fatalf("busybox --install: %v: %s", err, out)
+	}
+	writeFile(t, filepath.Join(root, "etc/passwd"), testPasswd)
+	writeFile(t, filepath.Join(root, "etc/group"), testGroup)
+	return root
+}
+
+func writeFile(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func needRuntime(t *testing.T, name string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+// runSpec runs the spec with `<runtime> run` in the foreground and returns
+// its output.
+func runSpec(t *testing.T, runtime string, id string, s *specs.Spec) (string, error) {
+	t.Helper()
+	bundle := t.TempDir()
+	state := t.TempDir()
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, runtime, "--root", state, "run", "--bundle", bundle, id)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	t.Cleanup(func() {
+		// A failed start can leave the container behind; delete is a
+		// no-op otherwise.
+		_ = exec.Command(runtime, "--root", state, "delete", "--force", id).Run()
+	})
+	err = cmd.Run()
+	if err != nil {
+		return stdout.String(), fmt.Errorf("%s run: %w: %s", filepath.Base(runtime), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// capMask is the /proc/<pid>/status bit mask of the named capabilities.
+func capMask(caps []string) uint64 {
+	var m uint64
+	for _, c := range caps {
+		for i, n := range capNames {
+			if n == c {
+				m |= 1 << uint(i)
+			}
+		}
+	}
+	return m
+}
+
+// statusField returns a field of /proc/self/status as printed by the
+// container ("CapBnd:\t00000000a80425fb").
+func statusField(t *testing.T, out, field string) string {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == field {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no %s in output:\n%s", field, out)
+	return ""
+}
+
+func hexMask(t *testing.T, s string) uint64 {
+	t.Helper()
+	v, err := strconv.ParseUint(s, 16, 64)
+	if err != nil {
+		t.Fatalf("parsing %q: %v", s, err)
+	}
+	return v
+}
+
+func testID(t *testing.T, runtime string) string {
+	name := strings.NewReplacer("/", "-", "_", "-").Replace(strings.ToLower(t.Name()))
+	return fmt.Sprintf("berth-oci-%s-%s-%d", name, filepath.Base(runtime), os.Getpid())
+}
+
+func TestRuntimeAcceptsSpec(t *testing.T) {
+	for _, rt := range []string{"runc", "crun"} {
+		t.Run(rt, func(t *testing.T) {
+			runtime := needRuntime(t, rt)
+			rootfs := busyboxRootfs(t)
+			host, err := CurrentHost()
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			t.Run("default", func(t *testing.T) {
+				id := testID(t, rt)
+				s, err := Spec(Input{
+					ID:         id,
+					Hostname:   "berth-test",
+					Config:     &container.Config{Env: []string{"FOO=bar"}, WorkingDir: "/tmp"},
+					HostConfig: &container.HostConfig{},
+					Args: []string{"sh", "-c", "id; hostname; pwd; cat /proc/self/status; env; " +
+						"cat /proc/sys/net/ipv4/ip_unprivileged_port_start; ls /sys/fs/cgroup; ulimit -n; " +
+						"touch /probe && echo rootfs-rw; cat /proc/kcore 2>&1 | head -c 0 && echo kcore-masked-ok"},
+					Rootfs:      rootfs,
+					CgroupsPath: "/" + id,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := runSpec(t, runtime, id, s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Log(out)
+				mustContain(t, out, "uid=0(root) gid=0(root) groups=0(root)")
+				mustContain(t, out, "\nberth-test\n")
+				mustContain(t, out, "\n/tmp\n")
+				want := capMask(DefaultCapabilities())
+				for _, f := range []string{"CapBnd", "CapEff", "CapPrm"} {
+					if got := hexMask(t, statusField(t, out, f)); got != want {
+						t.Errorf("%s = %x, want Docker's defaults %x", f, got, want)
+					}
+				}
+				if got := statusField(t, out, "Seccomp"); got != "2" {
+					t.Errorf("Seccomp = %s, want 2 (filter)", got)
+				}
+				if got := statusField(t, out, "NoNewPrivs"); got != "0" {
+					t.Errorf("NoNewPrivs = %s, want 0", got)
+				}
+				for _, e := range []string{"FOO=bar", "HOSTNAME=berth-test", "HOME=/root", "PATH=" + DefaultPathEnv} {
+					mustContain(t, out, "\n"+e+"\n")
+				}
+				if strings.Contains(out, "TERM=") {
+					t.Errorf("TERM set without a tty")
+				}
+				mustContain(t, out, "rootfs-rw")
+			})
+
+			t.Run("user-caps-limits", func(t *testing.T) {
+				id := testID(t, rt)
+				s, err := Spec(Input{
+					ID:       id,
+					Hostname: "berth-user",
+					Config:   &container.Config{User: "app", Env: []string{"A=1"}},
+					HostConfig: &container.HostConfig{
+						CapAdd:         []string{"net_admin"},
+						CapDrop:        []string{"CAP_MKNOD"},
+						GroupAdd:       []string{"audio"},
+						ReadonlyRootfs: true,
+						SecurityOpt:    []string{"no-new-privileges"},
+						Resources: container.Resources{
+							Ulimits:   []*container.Ulimit{{Name: "nofile", Soft: 1024, Hard: 2048}},
+							Memory:    64 << 20,
+							PidsLimit: ptr(int64(100)),
+						},
+					},
+					Args:        []string{"sh", "-c", "id; cat /proc/self/status; env; ulimit -n; ulimit -Hn; touch /probe 2>&1 || echo rootfs-ro; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"},
+					Rootfs:      rootfs,
+					CgroupsPath: "/" + id,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := runSpec(t, runtime, id, s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Log(out)
+				mustContain(t, out, "uid=1000(app) gid=1000(app) groups=29(audio),50(staff),1000(app)")
+				caps := append(without(DefaultCapabilities(), "CAP_MKNOD"), "CAP_NET_ADMIN")
+				if got, want := hexMask(t, statusField(t, out, "CapBnd")), capMask(caps); got != want {
+					t.Errorf("CapBnd = %x, want %x", got, want)
+				}
+				// A non-root user keeps the bounding set but, as in Docker,
+				// has no effective capabilities after execve.
+				if got := statusField(t, out, "CapEff"); hexMask(t, got) != 0 {
+					t.Errorf("CapEff = %s for uid 1000, want 0", got)
+				}
+				if got := statusField(t, out, "NoNewPrivs"); got != "1" {
+					t.Errorf("NoNewPrivs = %s, want 1", got)
+				}
+				mustContain(t, out, "\nHOME=/home/app\n")
+				mustContain(t, out, "\n1024\n2048\n")
+				mustContain(t, out, "rootfs-ro")
+				mustContain(t, out, "\n100\n")
+			})
+
+			t.Run("privileged", func(t *testing.T) {
+				id := testID(t, rt)
+				s, err := Spec(Input{
+					ID:          id,
+					Config:      &container.Config{},
+					HostConfig:  &container.HostConfig{Privileged: true},
+					Args:        []string{"sh", "-c", "cat /proc/self/status; mount | grep ' /sys '"},
+					Rootfs:      rootfs,
+					CgroupsPath: "/" + id,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := runSpec(t, runtime, id, s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Log(out)
+				if got, want := hexMask(t, statusField(t, out, "CapBnd")), capMask(host.Caps); got != want {
+					t.Errorf("CapBnd = %x, want the daemon's own %x", got, want)
+				}
+				if got := statusField(t, out, "Seccomp"); got != "0" {
+					t.Errorf("Seccomp = %s, want 0 for a privileged container", got)
+				}
+				mustContain(t, out, "(rw,")
+			})
+
+			t.Run("exec", func(t *testing.T) {
+				// ExecProcess's output as the init process of a container
+				// with the base spec: what runc exec would run.
+				id := testID(t, rt)
+				base, err := Spec(Input{
+					ID:          id,
+					Hostname:    "berth-exec",
+					Config:      &container.Config{Tty: false, Env: []string{"FROM_IMAGE=1"}},
+					HostConfig:  &container.HostConfig{GroupAdd: []string{"audio"}},
+					Args:        []string{"true"},
+					Rootfs:      rootfs,
+					CgroupsPath: "/" + id,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := ExecProcess(base, rootfs, ExecInput{
+					Cmd: []string{"sh", "-c", "id; pwd; env"}, Env: []string{"X=y"},
+					User: "nobody", WorkingDir: "/tmp", GroupAdd: []string{"audio"},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				base.Process = p
+				out, err := runSpec(t, runtime, id, base)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Log(out)
+				mustContain(t, out, "uid=65534(nobody) gid=65534(nogroup) groups=29(audio),65534(nogroup)")
+				mustContain(t, out, "\n/tmp\n")
+				for _, e := range []string{"X=y", "FROM_IMAGE=1", "HOME=/nonexistent", "HOSTNAME=berth-exec"} {
+					mustContain(t, out, "\n"+e+"\n")
+				}
+			})
+		})
+	}
+}
+
+func mustContain(t *testing.T, out, want string) {
+	t.Helper()
+	if !strings.Contains("\n"+out, want) {
+		t.Errorf("output lacks %q", want)
+	}
+}
