@@ -1,0 +1,322 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/moby/term"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+type runOptions struct {
+	createOptions
+	detach     bool
+	sigProxy   bool
+	detachKeys string
+}
+
+func newRunCommand(c *CLI) *cobra.Command {
+	var options runOptions
+	var copts *containerOptions
+
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a new container from an image",
+		Args:  requiresMinArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			copts.Image = args[0]
+			if len(args) > 1 {
+				copts.Args = args[1:]
+			}
+			return runRun(cmd.Context(), c, cmd.Flags(), &options, copts)
+		},
+		Annotations: map[string]string{
+			"aliases": "berth container run, berth run",
+		},
+		DisableFlagsInUseLine: true,
+	}
+
+	flags := cmd.Flags()
+	// Flags after the image belong to the container's command.
+	flags.SetInterspersed(false)
+
+	flags.BoolVarP(&options.detach, "detach", "d", false, "Run container in background and print container ID")
+	flags.BoolVar(&options.sigProxy, "sig-proxy", true, "Proxy received signals to the process")
+	flags.StringVar(&options.name, "name", "", "Assign a name to the container")
+	flags.StringVar(&options.detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
+	flags.StringVar(&options.pull, "pull", pullImageMissing, `Pull image before running ("`+pullImageAlways+`", "`+pullImageMissing+`", "`+pullImageNever+`")`)
+	flags.BoolVarP(&options.quiet, "quiet", "q", false, "Suppress the pull output")
+	flags.BoolVar(&options.useAPISocket, "use-api-socket", false, "Bind mount Docker API socket and required auth")
+	addCreateOnlyFlags(flags, &options.createOptions)
+	copts = addContainerFlags(flags)
+	return cmd
+}
+
+// addCreateOnlyFlags adds what run and create share beyond the container
+// options: --help without -h (which is --hostname), --platform, and the
+// content-trust flag that docker keeps and berth ignores.
+func addCreateOnlyFlags(flags *pflag.FlagSet, options *createOptions) {
+	flags.Bool("help", false, "Print usage")
+	flags.StringVar(&options.platform, "platform", os.Getenv("DOCKER_DEFAULT_PLATFORM"), "Set platform if server is multi-platform capable")
+	flags.Bool("disable-content-trust", true, "Skip image verification")
+}
+
+func runRun(ctx context.Context, c *CLI, flags *pflag.FlagSet, ropts *runOptions, copts *containerOptions) error {
+	if err := validatePullOpt(ropts.pull); err != nil {
+		return StatusError{Status: withHelp(err, "run").Error(), StatusCode: 125}
+	}
+	apiClient, err := c.Client()
+	if err != nil {
+		return StatusError{Status: withHelp(err, "run").Error(), StatusCode: 125}
+	}
+	copts.env = proxyEnv(c, apiClient.DaemonHost(), copts.env)
+	containerCfg, err := parseContainerOptions(flags, copts, serverOSType(ctx, apiClient))
+	if err != nil {
+		return StatusError{Status: withHelp(err, "run").Error(), StatusCode: 125}
+	}
+	return runContainer(ctx, c, apiClient, ropts, copts, containerCfg)
+}
+
+// serverOSType is the daemon's OS from _ping. Like docker, a failed ping
+// is not an error here: the create that follows reports it.
+func serverOSType(ctx context.Context, apiClient *client.Client) string {
+	p, err := apiClient.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	if err != nil {
+		return ""
+	}
+	return p.OSType
+}
+
+// runContainer is docker's run sequence: create (pulling if needed),
+// attach before start so no output is lost, register the wait before
+// start so a fast exit is not missed, start, stream, and exit with the
+// container's status.
+//
+//nolint:gocyclo
+func runContainer(ctx context.Context, c *CLI, apiClient *client.Client, runOpts *runOptions, copts *containerOptions, containerCfg *containerConfig) error {
+	config := containerCfg.Config
+	streams := newCLIStreams(c)
+
+	if !runOpts.detach {
+		if err := streams.in.checkTty(config.AttachStdin, config.Tty); err != nil {
+			return err
+		}
+	} else {
+		if copts.attach.Len() != 0 {
+			return errors.New("conflicting options: cannot specify both --attach and --detach")
+		}
+		config.AttachStdin = false
+		config.AttachStdout = false
+		config.AttachStderr = false
+		config.StdinOnce = false
+	}
+
+	detachKeys := runOpts.detachKeys
+	if detachKeys == "" {
+		detachKeys = c.ConfigFile().DetachKeys
+	}
+
+	containerID, err := createContainer(ctx, c, apiClient, streams, containerCfg, &runOpts.createOptions)
+	if err != nil {
+		return toStatusError(err)
+	}
+	if runOpts.sigProxy {
+		sigc := notifyAllSignals()
+		// The daemon gets signals independently of this command's
+		// context: forward until the command returns.
+		fwdCtx, stopFwd := context.WithCancel(context.WithoutCancel(ctx))
+		go forwardAllSignals(fwdCtx, apiClient, containerID, sigc)
+		defer func() {
+			stopForwarding(sigc)
+			stopFwd()
+		}()
+	}
+
+	ctx, cancelFun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelFun()
+
+	var (
+		waitDisplayID chan struct{}
+		errCh         chan error
+	)
+	attach := config.AttachStdin || config.AttachStdout || config.AttachStderr
+	if !attach {
+		// Printed asynchronously so a client can write to stdin before
+		// reading the ID.
+		waitDisplayID = make(chan struct{})
+		go func() {
+			defer close(waitDisplayID)
+			fmt.Fprintln(streams.out, containerID)
+		}()
+	} else {
+		// Not cancellable by the caller: the stream lives until the
+		// container's process exits or the user detaches.
+		closeFn, err := attachContainer(ctx, apiClient, streams, containerID, &errCh, config, client.ContainerAttachOptions{
+			Stream:     true,
+			Stdin:      config.AttachStdin,
+			Stdout:     config.AttachStdout,
+			Stderr:     config.AttachStderr,
+			DetachKeys: detachKeys,
+		})
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+	}
+
+	statusCtx, cancelStatusCtx := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelStatusCtx()
+	statusChan := waitExitOrRemoved(statusCtx, apiClient, streams, containerID, copts.autoRemove)
+
+	if _, err := apiClient.ContainerStart(ctx, containerID, client.ContainerStartOptions{}); err != nil {
+		// Stop the streamer and wait for it, so the terminal is restored.
+		if attach {
+			cancelFun()
+			<-errCh
+		}
+		if copts.autoRemove {
+			<-statusChan
+		}
+		return toStatusError(err)
+	}
+
+	if !attach {
+		<-waitDisplayID
+		return nil
+	}
+
+	if config.Tty && streams.out.tty {
+		monitorTTYSize(ctx, apiClient, streams, containerID, false)
+	}
+
+	select {
+	case err := <-errCh:
+		if err != nil {
+			var escErr term.EscapeError
+			if errors.As(err, &escErr) {
+				// The user typed the detach keys: the container runs on.
+				return nil
+			}
+			return err
+		}
+		if status := <-statusChan; status != 0 {
+			return StatusError{StatusCode: status}
+		}
+	case status := <-statusChan:
+		// The container exited; its output may still be draining. With
+		// no stdout or stderr attached there is nothing to wait for.
+		if !config.AttachStdout && !config.AttachStderr {
+			cancelFun()
+		}
+		<-errCh
+		if status != 0 {
+			return StatusError{StatusCode: status}
+		}
+	}
+	return nil
+}
+
+func attachContainer(ctx context.Context, apiClient *client.Client, streams *cliStreams, containerID string, errCh *chan error, config *container.Config, options client.ContainerAttachOptions) (func(), error) {
+	resp, err := apiClient.ContainerAttach(ctx, containerID, options)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out, cerr io.Writer
+		in        io.ReadCloser
+	)
+	if options.Stdin {
+		in = streams.in
+	}
+	if options.Stdout {
+		out = streams.out
+	}
+	if options.Stderr {
+		// With a tty there is one stream; it goes to stdout.
+		if config.Tty {
+			cerr = streams.out
+		} else {
+			cerr = streams.err
+		}
+	}
+	ch := make(chan error, 1)
+	*errCh = ch
+	go func() {
+		streamer := hijackedStreamer{
+			streams:      streams,
+			inputStream:  in,
+			outputStream: out,
+			errorStream:  cerr,
+			resp:         resp.HijackedResponse,
+			tty:          config.Tty,
+			detachKeys:   options.DetachKeys,
+		}
+		ch <- streamer.stream(ctx)
+	}()
+	return resp.HijackedResponse.Close, nil
+}
+
+// waitExitOrRemoved waits for the next exit (or, with --rm, the removal)
+// and delivers the exit status; 125 if waiting failed.
+func waitExitOrRemoved(ctx context.Context, apiClient *client.Client, streams *cliStreams, containerID string, waitRemove bool) <-chan int {
+	condition := container.WaitConditionNextExit
+	if waitRemove {
+		condition = container.WaitConditionRemoved
+	}
+	waitRes := apiClient.ContainerWait(ctx, containerID, client.ContainerWaitOptions{Condition: condition})
+
+	statusC := make(chan int, 1)
+	go func() {
+		defer close(statusC)
+		select {
+		case <-ctx.Done():
+		case result := <-waitRes.Result:
+			if result.Error != nil {
+				fmt.Fprintf(streams.err, "Error waiting for container: %v\n", result.Error.Message)
+				statusC <- 125
+			} else {
+				statusC <- int(result.StatusCode)
+			}
+		case err := <-waitRes.Error:
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			fmt.Fprintf(streams.err, "error waiting for container: %v\n", err)
+			statusC <- 125
+		}
+	}()
+	return statusC
+}
+
+// withHelp is docker's decoration of run and create errors.
+func withHelp(err error, commandName string) error {
+	return fmt.Errorf("berth: %w\n\nRun 'berth %s --help' for more information", err, commandName)
+}
+
+// toStatusError gives run's exit status for an error from create or
+// start: 127 when the command was not found, 126 when it could not be
+// executed, 125 for any other failure, as docker's CLI decides from the
+// daemon's message.
+func toStatusError(err error) error {
+	var se StatusError
+	if errors.As(err, &se) {
+		return se
+	}
+	msg := err.Error()
+	status := 125
+	switch {
+	case strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "system cannot find the file specified"):
+		status = 127
+	case strings.Contains(msg, syscall.EACCES.Error()) || strings.Contains(msg, syscall.EISDIR.Error()):
+		status = 126
+	}
+	return StatusError{Status: withHelp(err, "run").Error(), StatusCode: status}
+}
