@@ -239,7 +239,7 @@ func (c *nanoCPUs) Set(value string) error {
 	return err
 }
 
-func (*nanoCPUs) Type() string    { return "decimal" }
+func (*nanoCPUs) Type() string   { return "decimal" }
 func (c *nanoCPUs) Value() int64 { return int64(*c) }
 
 func parseCPUs(value string) (int64, error) {
@@ -271,7 +271,7 @@ func (m *memBytes) Set(value string) error {
 	return err
 }
 
-func (*memBytes) Type() string    { return "bytes" }
+func (*memBytes) Type() string   { return "bytes" }
 func (m *memBytes) Value() int64 { return int64(*m) }
 
 // memSwapBytes is a memBytes that also accepts -1 (unlimited swap).
@@ -287,7 +287,7 @@ func (m *memSwapBytes) Set(value string) error {
 	return err
 }
 
-func (*memSwapBytes) Type() string    { return "bytes" }
+func (*memSwapBytes) Type() string   { return "bytes" }
 func (m *memSwapBytes) Value() int64 { return int64(*m) }
 func (m *memSwapBytes) String() string {
 	b := memBytes(*m)

@@ -335,4 +335,3 @@ func isFilePath(source string) bool {
 	first, next := utf8.DecodeRuneInString(source)
 	return isWindowsDrive([]rune{first}, rune(source[next]))
 }
-

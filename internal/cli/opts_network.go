@@ -93,8 +93,8 @@ func (n *networkOpt) Set(value string) error {
 	return nil
 }
 
-func (*networkOpt) Type() string                   { return "network" }
-func (*networkOpt) String() string                 { return "" }
+func (*networkOpt) Type() string                 { return "network" }
+func (*networkOpt) String() string               { return "" }
 func (n *networkOpt) Value() []networkAttachment { return n.options }
 
 // NetworkMode is the first network, or "default".
