@@ -30,8 +30,12 @@ const maxUserFileBytes = 10 << 20
 // error, so that a FIFO or /dev/zero planted by an image cannot block or
 // exhaust the daemon.
 func readFileInRoot(root, name string) ([]byte, error) {
-	f, err := openInRoot(root, name)
-	if errors.Is(err, os.ErrNotExist) {
+	return readFileInRootWith(root, name, !noOpenat2.Load())
+}
+
+func readFileInRootWith(root, name string, tryOpenat2 bool) ([]byte, error) {
+	f, err := openInRootWith(root, name, tryOpenat2)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 		return nil, nil
 	}
 	if err != nil {
@@ -58,15 +62,13 @@ func readFileInRoot(root, name string) ([]byte, error) {
 // noOpenat2 is set when the kernel predates openat2 (Linux < 5.6).
 var noOpenat2 atomic.Bool
 
-func openInRoot(root, name string) (*os.File, error) {
-	return openInRootWith(root, name, !noOpenat2.Load())
-}
-
-// openInRootWith lets tests run the fallback walk on a kernel with openat2.
+// openInRootWith opens name inside root; tests run the fallback walk on a
+// kernel with openat2 by passing tryOpenat2 false.
 func openInRootWith(root, name string, tryOpenat2 bool) (*os.File, error) {
 	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: root, Err: err}
+		// Not wrapped: a missing rootfs is not a missing /etc/passwd.
+		return nil, fmt.Errorf("opening the container's rootfs %s: %v", root, err)
 	}
 	defer unix.Close(rootFd)
 

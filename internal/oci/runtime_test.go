@@ -177,7 +177,8 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 					HostConfig: &container.HostConfig{},
 					Args: []string{"sh", "-c", "id; hostname; pwd; cat /proc/self/status; env; " +
 						"cat /proc/sys/net/ipv4/ip_unprivileged_port_start; ls /sys/fs/cgroup; ulimit -n; " +
-						"touch /probe && echo rootfs-rw; cat /proc/kcore 2>&1 | head -c 0 && echo kcore-masked-ok"},
+						"touch /probe && echo rootfs-rw; test -c /proc/keys && echo keys-masked; " +
+						"grep -E ' /proc/sys | /sys | /dev/shm ' /proc/mounts"},
 					Rootfs:      rootfs,
 					CgroupsPath: "/" + id,
 				})
@@ -188,7 +189,7 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Log(out)
+				logOnFailure(t, out)
 				mustContain(t, out, "uid=0(root) gid=0(root) groups=0(root)")
 				mustContain(t, out, "\nberth-test\n")
 				mustContain(t, out, "\n/tmp\n")
@@ -211,6 +212,10 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 					t.Errorf("TERM set without a tty")
 				}
 				mustContain(t, out, "rootfs-rw")
+				mustContain(t, out, "keys-masked")
+				mustContain(t, out, "/proc/sys proc ro,")
+				mustContain(t, out, "/sys sysfs ro,")
+				mustContain(t, out, "/dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=65536k")
 			})
 
 			t.Run("user-caps-limits", func(t *testing.T) {
@@ -242,7 +247,7 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Log(out)
+				logOnFailure(t, out)
 				mustContain(t, out, "uid=1000(app) gid=1000(app) groups=29(audio),50(staff),1000(app)")
 				caps := append(without(DefaultCapabilities(), "CAP_MKNOD"), "CAP_NET_ADMIN")
 				if got, want := hexMask(t, statusField(t, out, "CapBnd")), capMask(caps); got != want {
@@ -279,7 +284,7 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Log(out)
+				logOnFailure(t, out)
 				if got, want := hexMask(t, statusField(t, out, "CapBnd")), capMask(host.Caps); got != want {
 					t.Errorf("CapBnd = %x, want the daemon's own %x", got, want)
 				}
@@ -317,7 +322,7 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Log(out)
+				logOnFailure(t, out)
 				mustContain(t, out, "uid=65534(nobody) gid=65534(nogroup) groups=29(audio),65534(nogroup)")
 				mustContain(t, out, "\n/tmp\n")
 				for _, e := range []string{"X=y", "FROM_IMAGE=1", "HOME=/nonexistent", "HOSTNAME=berth-exec"} {
@@ -326,6 +331,14 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 			})
 		})
 	}
+}
+
+func logOnFailure(t *testing.T, out string) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("container output:\n%s", out)
+		}
+	})
 }
 
 func mustContain(t *testing.T, out, want string) {

@@ -1,0 +1,898 @@
+package oci
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestSpec(t *testing.T) {
+	dockerDefaultMounts := []string{"/proc", "/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/dev/mqueue", "/dev/shm"}
+
+	tests := []struct {
+		name    string
+		mod     func(in *Input)
+		wantErr string // the exact message; the class is always InvalidArgument
+		check   func(t *testing.T, s *specs.Spec)
+	}{
+		{
+			name: "docker defaults",
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "ociVersion", s.Version, "1.1.0")
+				eq(t, "mounts", destinations(s), dockerDefaultMounts)
+				eq(t, "devpts options", mountAt(s, "/dev/pts").Options,
+					[]string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"})
+				eq(t, "/dev options", mountAt(s, "/dev").Options, []string{"nosuid", "strictatime", "mode=755", "size=65536k"})
+				eq(t, "shm options", mountAt(s, "/dev/shm").Options, []string{"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"})
+				eq(t, "sys options", mountAt(s, "/sys").Options, []string{"nosuid", "noexec", "nodev", "ro"})
+				eq(t, "cgroup mount", *mountAt(s, "/sys/fs/cgroup"), specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev"}})
+				eq(t, "namespaces", namespaceTypes(s), []specs.LinuxNamespaceType{"mount", "network", "uts", "pid", "ipc"})
+				eq(t, "bounding", s.Process.Capabilities.Bounding, DefaultCapabilities())
+				eq(t, "effective", s.Process.Capabilities.Effective, DefaultCapabilities())
+				eq(t, "permitted", s.Process.Capabilities.Permitted, DefaultCapabilities())
+				eq(t, "masked", s.Linux.MaskedPaths, DefaultMaskedPaths())
+				eq(t, "readonly", s.Linux.ReadonlyPaths, []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"})
+				eq(t, "env", s.Process.Env, []string{"PATH=" + DefaultPathEnv, "HOSTNAME=0123456789ab", "HOME=/root"})
+				eq(t, "cwd", s.Process.Cwd, "/")
+				eq(t, "user", s.Process.User, specs.User{UID: 0, GID: 0, AdditionalGids: []uint32{0}})
+				eq(t, "terminal", s.Process.Terminal, false)
+				eq(t, "hostname", s.Hostname, "0123456789ab")
+				eq(t, "root", *s.Root, specs.Root{Path: s.Root.Path, Readonly: false})
+				eq(t, "cgroupsPath", s.Linux.CgroupsPath, "/berth/0123456789ab")
+				eq(t, "oomScoreAdj", *s.Process.OOMScoreAdj, 0)
+				eq(t, "rlimits", len(s.Process.Rlimits), 0)
+				eq(t, "noNewPrivileges", s.Process.NoNewPrivileges, false)
+				eq(t, "devices", len(s.Linux.Devices), 0)
+				eq(t, "device rules", s.Linux.Resources.Devices, defaultDeviceRules())
+				eq(t, "oom killer", *s.Linux.Resources.Memory.DisableOOMKiller, false)
+				if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActErrno || len(s.Linux.Seccomp.Syscalls) == 0 {
+					t.Errorf("seccomp = %+v, want Docker's default profile", s.Linux.Seccomp)
+				}
+				if sysctlExists("net.ipv4.ip_unprivileged_port_start") {
+					eq(t, "unprivileged ports", s.Linux.Sysctl["net.ipv4.ip_unprivileged_port_start"], "0")
+				}
+				if sysctlExists("net.ipv4.ping_group_range") {
+					eq(t, "ping", s.Linux.Sysctl["net.ipv4.ping_group_range"], "0 2147483647")
+				}
+			},
+		},
+		{
+			name: "default profile follows the capabilities",
+			mod:  func(in *Input) { in.HostConfig.CapAdd = []string{"SYS_ADMIN"} },
+			check: func(t *testing.T, s *specs.Spec) {
+				// The default profile allows mount(2) only with CAP_SYS_ADMIN.
+				if !seccompAllows(s.Linux.Seccomp, "mount") {
+					t.Errorf("seccomp does not allow mount with CAP_SYS_ADMIN")
+				}
+			},
+		},
+		{
+			name: "default profile without SYS_ADMIN denies mount",
+			check: func(t *testing.T, s *specs.Spec) {
+				if seccompAllows(s.Linux.Seccomp, "mount") {
+					t.Errorf("seccomp allows mount without CAP_SYS_ADMIN")
+				}
+			},
+		},
+		{
+			name: "cgroup v2 gets a private cgroup namespace",
+			mod:  func(in *Input) { in.Host = testHostV2() },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "namespaces", namespaceTypes(s), []specs.LinuxNamespaceType{"mount", "network", "uts", "pid", "ipc", "cgroup"})
+				if s.Linux.Resources.Memory != nil && s.Linux.Resources.Memory.DisableOOMKiller != nil {
+					t.Errorf("DisableOOMKiller set on cgroup v2")
+				}
+			},
+		},
+		{
+			name: "cgroupns private on v1",
+			mod:  func(in *Input) { in.HostConfig.CgroupnsMode = container.CgroupnsModePrivate },
+			check: func(t *testing.T, s *specs.Spec) {
+				if namespace(s, specs.CgroupNamespace) == nil {
+					t.Errorf("no cgroup namespace")
+				}
+			},
+		},
+		{
+			name: "cgroupns host on v2",
+			mod: func(in *Input) {
+				in.Host = testHostV2()
+				in.HostConfig.CgroupnsMode = container.CgroupnsModeHost
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				if namespace(s, specs.CgroupNamespace) != nil {
+					t.Errorf("cgroup namespace with --cgroupns host")
+				}
+			},
+		},
+		{
+			name:    "invalid cgroupns",
+			mod:     func(in *Input) { in.HostConfig.CgroupnsMode = "bogus" },
+			wantErr: "invalid cgroup namespace mode: bogus",
+		},
+		{
+			name: "shm size",
+			mod:  func(in *Input) { in.HostConfig.ShmSize = 128 << 20 },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "shm options", mountAt(s, "/dev/shm").Options, []string{"nosuid", "noexec", "nodev", "mode=1777", "size=134217728"})
+			},
+		},
+		{
+			name: "ipc none has no /dev/shm",
+			mod:  func(in *Input) { in.HostConfig.IpcMode = container.IPCModeNone },
+			check: func(t *testing.T, s *specs.Spec) {
+				if mountAt(s, "/dev/shm") != nil {
+					t.Errorf("/dev/shm mounted with --ipc none")
+				}
+				if namespace(s, specs.IPCNamespace) == nil {
+					t.Errorf("no ipc namespace with --ipc none")
+				}
+			},
+		},
+		{
+			name: "ipc host",
+			mod:  func(in *Input) { in.HostConfig.IpcMode = container.IPCModeHost },
+			check: func(t *testing.T, s *specs.Spec) {
+				if namespace(s, specs.IPCNamespace) != nil {
+					t.Errorf("ipc namespace with --ipc host")
+				}
+				eq(t, "shm", *mountAt(s, "/dev/shm"), specs.Mount{Destination: "/dev/shm", Type: "bind", Source: "/dev/shm", Options: []string{"rbind", "rprivate"}})
+			},
+		},
+		{
+			name: "ipc container joins by path",
+			mod: func(in *Input) {
+				in.HostConfig.IpcMode = "container:other"
+				in.IPCNSPath = "/proc/42/ns/ipc"
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "ipc ns", *namespace(s, specs.IPCNamespace), specs.LinuxNamespace{Type: "ipc", Path: "/proc/42/ns/ipc"})
+			},
+		},
+		{
+			name:    "ipc container without a path",
+			mod:     func(in *Input) { in.HostConfig.IpcMode = "container:other" },
+			wantErr: "IPC mode container:other needs the other container's namespace path: invalid argument",
+		},
+		{
+			name:    "invalid ipc mode",
+			mod:     func(in *Input) { in.HostConfig.IpcMode = "bogus" },
+			wantErr: "invalid IPC mode: bogus",
+		},
+		{
+			name: "pid host",
+			mod:  func(in *Input) { in.HostConfig.PidMode = "host" },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "namespaces", namespaceTypes(s), []specs.LinuxNamespaceType{"mount", "network", "uts", "ipc"})
+			},
+		},
+		{
+			name: "pid container joins by path",
+			mod: func(in *Input) {
+				in.HostConfig.PidMode = "container:other"
+				in.PIDNSPath = "/proc/42/ns/pid"
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "pid ns", *namespace(s, specs.PIDNamespace), specs.LinuxNamespace{Type: "pid", Path: "/proc/42/ns/pid"})
+			},
+		},
+		{
+			name: "uts host",
+			mod: func(in *Input) {
+				in.HostConfig.UTSMode = "host"
+				in.Domainname = "example.com"
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "hostname", s.Hostname, "")
+				if namespace(s, specs.UTSNamespace) != nil {
+					t.Errorf("uts namespace with --uts host")
+				}
+				if _, ok := s.Linux.Sysctl["kernel.domainname"]; ok {
+					t.Errorf("kernel.domainname set with --uts host")
+				}
+				// HOSTNAME is still what the container was told.
+				mustHaveEnv(t, s.Process.Env, "HOSTNAME=0123456789ab")
+			},
+		},
+		{
+			name:    "invalid uts mode",
+			mod:     func(in *Input) { in.HostConfig.UTSMode = "bogus" },
+			wantErr: "invalid UTS mode: bogus",
+		},
+		{
+			name: "hostname and domainname",
+			mod: func(in *Input) {
+				in.Hostname = "web"
+				in.Domainname = "example.com"
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "hostname", s.Hostname, "web")
+				eq(t, "domainname sysctl", s.Linux.Sysctl["kernel.domainname"], "example.com")
+				mustHaveEnv(t, s.Process.Env, "HOSTNAME=web")
+			},
+		},
+		{
+			name: "hostname from Config when Input has none",
+			mod: func(in *Input) {
+				in.Hostname = ""
+				in.Config.Hostname = "fromconfig"
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "hostname", s.Hostname, "fromconfig")
+			},
+		},
+		{
+			name: "host network",
+			mod:  func(in *Input) { in.HostNetwork = true },
+			check: func(t *testing.T, s *specs.Spec) {
+				if namespace(s, specs.NetworkNamespace) != nil {
+					t.Errorf("network namespace with host networking")
+				}
+				if _, ok := s.Linux.Sysctl["net.ipv4.ping_group_range"]; ok {
+					t.Errorf("net sysctl set in the host's network namespace")
+				}
+			},
+		},
+		{
+			name: "NetworkMode host without HostNetwork is still host",
+			mod:  func(in *Input) { in.HostConfig.NetworkMode = "host" },
+			check: func(t *testing.T, s *specs.Spec) {
+				if namespace(s, specs.NetworkNamespace) != nil {
+					t.Errorf("network namespace with --network host")
+				}
+			},
+		},
+		{
+			name: "join a network namespace by path",
+			mod:  func(in *Input) { in.NetNSPath = "/run/berth/netns/abc" },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "net ns", *namespace(s, specs.NetworkNamespace), specs.LinuxNamespace{Type: "network", Path: "/run/berth/netns/abc"})
+			},
+		},
+		{
+			name: "network container joins by path without the default sysctls",
+			mod: func(in *Input) {
+				in.HostConfig.NetworkMode = "container:other"
+				in.NetNSPath = "/proc/42/ns/net"
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "net ns", *namespace(s, specs.NetworkNamespace), specs.LinuxNamespace{Type: "network", Path: "/proc/42/ns/net"})
+				if _, ok := s.Linux.Sysctl["net.ipv4.ping_group_range"]; ok {
+					t.Errorf("net sysctl set in another container's network namespace")
+				}
+			},
+		},
+		{
+			name: "privileged gets what the daemon holds",
+			mod:  func(in *Input) { in.HostConfig.Privileged = true },
+			check: func(t *testing.T, s *specs.Spec) {
+				want := capsFromMask(thisMachineCaps)
+				eq(t, "bounding", s.Process.Capabilities.Bounding, want)
+				eq(t, "effective", s.Process.Capabilities.Effective, want)
+				if slices.Contains(s.Process.Capabilities.Bounding, "CAP_SYS_RESOURCE") {
+					t.Errorf("privileged asks for CAP_SYS_RESOURCE, which the daemon lacks")
+				}
+				eq(t, "masked", len(s.Linux.MaskedPaths), 0)
+				eq(t, "readonly", len(s.Linux.ReadonlyPaths), 0)
+				eq(t, "sys options", mountAt(s, "/sys").Options, []string{"nosuid", "noexec", "nodev"})
+				eq(t, "cgroup options", mountAt(s, "/sys/fs/cgroup").Options, []string{"nosuid", "noexec", "nodev"})
+				eq(t, "device rules", s.Linux.Resources.Devices, []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}})
+				if s.Linux.Seccomp != nil {
+					t.Errorf("privileged container has a seccomp profile")
+				}
+				if !slices.ContainsFunc(s.Linux.Devices, func(d specs.LinuxDevice) bool { return d.Path == "/dev/null" }) {
+					t.Errorf("privileged container lacks the host's /dev/null")
+				}
+				if slices.ContainsFunc(s.Linux.Devices, func(d specs.LinuxDevice) bool { return strings.HasPrefix(d.Path, "/dev/pts/") }) {
+					t.Errorf("privileged container got the host's ptys")
+				}
+			},
+		},
+		{
+			name: "privileged on a host with everything",
+			mod: func(in *Input) {
+				in.HostConfig.Privileged = true
+				in.Host.Caps = capsFromMask(1<<41 - 1)
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "bounding", s.Process.Capabilities.Bounding, capNames)
+			},
+		},
+		{
+			name: "privileged keeps explicit masked paths",
+			mod: func(in *Input) {
+				in.HostConfig.Privileged = true
+				in.HostConfig.MaskedPaths = []string{"/proc/keys"}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "masked", s.Linux.MaskedPaths, []string{"/proc/keys"})
+			},
+		},
+		{
+			name: "cap add and drop",
+			mod: func(in *Input) {
+				in.HostConfig.CapAdd = []string{"net_admin", "CAP_SYS_PTRACE"}
+				in.HostConfig.CapDrop = []string{"mknod", "NET_RAW"}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				want := append(without(without(DefaultCapabilities(), "CAP_MKNOD"), "CAP_NET_RAW"), "CAP_NET_ADMIN", "CAP_SYS_PTRACE")
+				eq(t, "bounding", s.Process.Capabilities.Bounding, want)
+			},
+		},
+		{
+			name: "cap add ALL is the daemon's set",
+			mod: func(in *Input) {
+				in.HostConfig.CapAdd = []string{"ALL"}
+				in.HostConfig.CapDrop = []string{"NET_ADMIN"}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				want := without(capsFromMask(thisMachineCaps), "CAP_NET_ADMIN")
+				eq(t, "bounding", s.Process.Capabilities.Bounding, want)
+			},
+		},
+		{
+			name: "cap drop ALL keeps only the added ones",
+			mod: func(in *Input) {
+				in.HostConfig.CapAdd = []string{"chown"}
+				in.HostConfig.CapDrop = []string{"all"}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "bounding", s.Process.Capabilities.Bounding, []string{"CAP_CHOWN"})
+			},
+		},
+		{
+			name: "dropping a capability the daemon lacks is a no-op",
+			mod:  func(in *Input) { in.HostConfig.CapDrop = []string{"SYS_RESOURCE"} },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "bounding", s.Process.Capabilities.Bounding, DefaultCapabilities())
+			},
+		},
+		{
+			name: "defaults the daemon lacks are left out",
+			mod:  func(in *Input) { in.Host.Caps = without(in.Host.Caps, "CAP_AUDIT_WRITE") },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "bounding", s.Process.Capabilities.Bounding, without(DefaultCapabilities(), "CAP_AUDIT_WRITE"))
+			},
+		},
+		{
+			name:    "unknown capability",
+			mod:     func(in *Input) { in.HostConfig.CapAdd = []string{"CAP_FOO"} },
+			wantErr: `unknown capability: "CAP_FOO"`,
+		},
+		{
+			name:    "capability the daemon lacks",
+			mod:     func(in *Input) { in.HostConfig.CapAdd = []string{"sys_resource"} },
+			wantErr: `capability not supported by your kernel or not available in the current environment: "CAP_SYS_RESOURCE"`,
+		},
+		{
+			name: "seccomp unconfined",
+			mod:  func(in *Input) { in.HostConfig.SecurityOpt = []string{"seccomp=unconfined"} },
+			check: func(t *testing.T, s *specs.Spec) {
+				if s.Linux.Seccomp != nil {
+					t.Errorf("seccomp profile with seccomp=unconfined")
+				}
+			},
+		},
+		{
+			name: "seccomp custom profile",
+			mod: func(in *Input) {
+				in.HostConfig.SecurityOpt = []string{`seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["chmod"],"action":"SCMP_ACT_ERRNO"}]}`}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "default action", s.Linux.Seccomp.DefaultAction, specs.ActAllow)
+				eq(t, "syscalls", s.Linux.Seccomp.Syscalls, []specs.LinuxSyscall{{Names: []string{"chmod"}, Action: specs.ActErrno}})
+			},
+		},
+		{
+			name:    "seccomp profile that is not JSON",
+			mod:     func(in *Input) { in.HostConfig.SecurityOpt = []string{"seccomp=/etc/profile.json"} },
+			wantErr: "Decoding seccomp profile failed: invalid character '/' looking for beginning of value",
+		},
+		{
+			name: "seccomp on a kernel without it",
+			mod:  func(in *Input) { in.Host.Seccomp = false },
+			check: func(t *testing.T, s *specs.Spec) {
+				if s.Linux.Seccomp != nil {
+					t.Errorf("seccomp profile on a kernel without seccomp")
+				}
+			},
+		},
+		{
+			name: "no-new-privileges",
+			mod:  func(in *Input) { in.HostConfig.SecurityOpt = []string{"no-new-privileges:true", "label=disable"} },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "noNewPrivileges", s.Process.NoNewPrivileges, true)
+			},
+		},
+		{
+			name:    "bad security opt",
+			mod:     func(in *Input) { in.HostConfig.SecurityOpt = []string{"bogus"} },
+			wantErr: `invalid --security-opt 1: "bogus"`,
+		},
+		{
+			name: "writable-cgroups",
+			mod:  func(in *Input) { in.HostConfig.SecurityOpt = []string{"writable-cgroups=true"} },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "cgroup options", mountAt(s, "/sys/fs/cgroup").Options, []string{"nosuid", "noexec", "nodev"})
+			},
+		},
+		{
+			name: "apparmor only where the kernel has it",
+			mod: func(in *Input) {
+				in.HostConfig.SecurityOpt = []string{"apparmor=my-profile"}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "apparmor", s.Process.ApparmorProfile, "")
+			},
+		},
+		{
+			name: "apparmor profile",
+			mod: func(in *Input) {
+				in.Host.AppArmor = true
+				in.HostConfig.SecurityOpt = []string{"apparmor=my-profile"}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "apparmor", s.Process.ApparmorProfile, "my-profile")
+			},
+		},
+		{
+			name: "tty",
+			mod: func(in *Input) {
+				in.Config.Tty = true
+				in.HostConfig.ConsoleSize = [2]uint{40, 120}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "terminal", s.Process.Terminal, true)
+				eq(t, "console size", *s.Process.ConsoleSize, specs.Box{Height: 40, Width: 120})
+				eq(t, "env", s.Process.Env, []string{"PATH=" + DefaultPathEnv, "HOSTNAME=0123456789ab", "TERM=xterm", "HOME=/root"})
+			},
+		},
+		{
+			name: "image env overrides and unsets defaults",
+			mod: func(in *Input) {
+				in.Config.Env = []string{"PATH=/custom", "A=1", "HOSTNAME", "HOME=/data", "A=2"}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "env", s.Process.Env, []string{"PATH=/custom", "A=2", "HOME=/data"})
+			},
+		},
+		{
+			name: "working dir",
+			mod:  func(in *Input) { in.Config.WorkingDir = "/srv/app" },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "cwd", s.Process.Cwd, "/srv/app")
+			},
+		},
+		{
+			name:    "relative working dir",
+			mod:     func(in *Input) { in.Config.WorkingDir = "srv" },
+			wantErr: "the working directory 'srv' is invalid, it needs to be an absolute path",
+		},
+		{
+			name: "user by name with groups",
+			mod: func(in *Input) {
+				in.Config.User = "app"
+				in.HostConfig.GroupAdd = []string{"4242", "audio"}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "user", s.Process.User, specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1000, 50, 29, 4242}})
+				mustHaveEnv(t, s.Process.Env, "HOME=/home/app")
+			},
+		},
+		{
+			name: "user uid:gid",
+			mod:  func(in *Input) { in.Config.User = "1234:5678" },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "user", s.Process.User, specs.User{UID: 1234, GID: 5678, AdditionalGids: []uint32{5678}})
+				mustHaveEnv(t, s.Process.Env, "HOME=/")
+			},
+		},
+		{
+			name:    "unknown user",
+			mod:     func(in *Input) { in.Config.User = "nosuch" },
+			wantErr: "unable to find user nosuch: no matching entries in passwd file",
+		},
+		{
+			name:    "unknown group-add",
+			mod:     func(in *Input) { in.HostConfig.GroupAdd = []string{"nosuch"} },
+			wantErr: "unable to find group nosuch: no matching entries in group file",
+		},
+		{
+			name: "umask",
+			mod:  func(in *Input) { in.HostConfig.Umask = ptr(uint32(0o077)) },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "umask", *s.Process.User.Umask, uint32(0o077))
+			},
+		},
+		{
+			name: "memory and swap",
+			mod:  func(in *Input) { in.HostConfig.Memory = 64 << 20; in.HostConfig.MemoryReservation = 32 << 20 },
+			check: func(t *testing.T, s *specs.Spec) {
+				m := s.Linux.Resources.Memory
+				eq(t, "limit", *m.Limit, int64(64<<20))
+				eq(t, "reservation", *m.Reservation, int64(32<<20))
+				eq(t, "swap (Docker's default: twice the memory)", *m.Swap, int64(128<<20))
+			},
+		},
+		{
+			name: "unlimited swap",
+			mod:  func(in *Input) { in.HostConfig.Memory = 64 << 20; in.HostConfig.MemorySwap = -1 },
+			check: func(t *testing.T, s *specs.Spec) {
+				if s.Linux.Resources.Memory.Swap != nil {
+					t.Errorf("swap = %d, want unset", *s.Linux.Resources.Memory.Swap)
+				}
+			},
+		},
+		{
+			name: "no swap limit where the kernel cannot",
+			mod: func(in *Input) {
+				in.Host.SwapLimit = false
+				in.HostConfig.Memory = 64 << 20
+				in.HostConfig.MemorySwap = 100 << 20
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				if s.Linux.Resources.Memory.Swap != nil {
+					t.Errorf("swap limit without swap accounting")
+				}
+			},
+		},
+		{
+			name: "swappiness and oom-kill-disable on v1, not v2",
+			mod: func(in *Input) {
+				in.HostConfig.MemorySwappiness = ptr(int64(10))
+				in.HostConfig.OomKillDisable = ptr(true)
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "swappiness", *s.Linux.Resources.Memory.Swappiness, uint64(10))
+				eq(t, "oom", *s.Linux.Resources.Memory.DisableOOMKiller, true)
+			},
+		},
+		{
+			name: "swappiness on v2 is dropped",
+			mod: func(in *Input) {
+				in.Host = testHostV2()
+				in.HostConfig.MemorySwappiness = ptr(int64(10))
+				in.HostConfig.OomKillDisable = ptr(true)
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				if s.Linux.Resources.Memory != nil {
+					t.Errorf("memory = %+v, want nothing on v2", *s.Linux.Resources.Memory)
+				}
+			},
+		},
+		{
+			name: "cpus",
+			mod: func(in *Input) {
+				in.HostConfig.NanoCPUs = 1500000000
+				in.HostConfig.CPUShares = 512
+				in.HostConfig.CpusetCpus = "0-1"
+				in.HostConfig.CpusetMems = "0"
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				c := s.Linux.Resources.CPU
+				eq(t, "period", *c.Period, uint64(100000))
+				eq(t, "quota", *c.Quota, int64(150000))
+				eq(t, "shares", *c.Shares, uint64(512))
+				eq(t, "cpus", c.Cpus, "0-1")
+				eq(t, "mems", c.Mems, "0")
+			},
+		},
+		{
+			name: "cpu quota and period",
+			mod:  func(in *Input) { in.HostConfig.CPUQuota = 50000; in.HostConfig.CPUPeriod = 200000 },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "period", *s.Linux.Resources.CPU.Period, uint64(200000))
+				eq(t, "quota", *s.Linux.Resources.CPU.Quota, int64(50000))
+			},
+		},
+		{
+			name:    "negative cpu shares",
+			mod:     func(in *Input) { in.HostConfig.CPUShares = -1 },
+			wantErr: "invalid CPU shares (-1): value must be a positive integer",
+		},
+		{
+			name: "pids limit",
+			mod:  func(in *Input) { in.HostConfig.PidsLimit = ptr(int64(100)) },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "pids", *s.Linux.Resources.Pids.Limit, int64(100))
+			},
+		},
+		{
+			name: "pids limit 0 is unlimited",
+			mod:  func(in *Input) { in.HostConfig.PidsLimit = ptr(int64(0)) },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "pids", *s.Linux.Resources.Pids.Limit, int64(-1))
+			},
+		},
+		{
+			name: "blkio weight",
+			mod:  func(in *Input) { in.HostConfig.BlkioWeight = 300 },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "weight", *s.Linux.Resources.BlockIO.Weight, uint16(300))
+			},
+		},
+		{
+			name: "oom score adj",
+			mod:  func(in *Input) { in.HostConfig.OomScoreAdj = 500 },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "oomScoreAdj", *s.Process.OOMScoreAdj, 500)
+			},
+		},
+		{
+			name: "ulimits",
+			mod: func(in *Input) {
+				in.HostConfig.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 1024, Hard: 2048}, {Name: "core", Soft: -1, Hard: -1}}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "rlimits", s.Process.Rlimits, []specs.POSIXRlimit{
+					{Type: "RLIMIT_NOFILE", Soft: 1024, Hard: 2048},
+					{Type: "RLIMIT_CORE", Soft: ^uint64(0), Hard: ^uint64(0)},
+				})
+			},
+		},
+		{
+			name: "ulimit above the daemon's own",
+			mod: func(in *Input) {
+				in.HostConfig.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 1024, Hard: 1048576}}
+			},
+			wantErr: "ulimit nofile: hard limit 1048576 exceeds the daemon's own hard limit 20000; raising it needs CAP_SYS_RESOURCE, which the daemon does not have",
+		},
+		{
+			name: "ulimit above the daemon's own with CAP_SYS_RESOURCE",
+			mod: func(in *Input) {
+				in.Host.Caps = append(in.Host.Caps, "CAP_SYS_RESOURCE")
+				in.HostConfig.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 1024, Hard: 1048576}}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "rlimits", s.Process.Rlimits, []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1024, Hard: 1048576}})
+			},
+		},
+		{
+			name: "nofile above nr_open",
+			mod: func(in *Input) {
+				in.Host.Caps = append(in.Host.Caps, "CAP_SYS_RESOURCE")
+				in.HostConfig.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 1024, Hard: 1 << 21}}
+			},
+			wantErr: "ulimit nofile: hard limit 2097152 exceeds the kernel's maximum of 1048576 open files (fs.nr_open)",
+		},
+		{
+			name:    "ulimit soft above hard",
+			mod:     func(in *Input) { in.HostConfig.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 2048, Hard: 1024}} },
+			wantErr: "ulimit soft limit must be less than or equal to hard limit: 2048 > 1024",
+		},
+		{
+			name:    "unknown ulimit",
+			mod:     func(in *Input) { in.HostConfig.Ulimits = []*container.Ulimit{{Name: "bogus", Soft: 1, Hard: 1}} },
+			wantErr: "invalid ulimit type: bogus",
+		},
+		{
+			name: "sysctls",
+			mod: func(in *Input) {
+				in.HostConfig.Sysctls = map[string]string{"net.ipv4.ip_forward": "1", "net.ipv4.ping_group_range": "0 0"}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "ip_forward", s.Linux.Sysctl["net.ipv4.ip_forward"], "1")
+				eq(t, "the user's sysctl wins", s.Linux.Sysctl["net.ipv4.ping_group_range"], "0 0")
+			},
+		},
+		{
+			name: "net sysctl with host networking",
+			mod: func(in *Input) {
+				in.HostNetwork = true
+				in.HostConfig.Sysctls = map[string]string{"net.ipv4.ip_forward": "1"}
+			},
+			wantErr: `sysctl "net.ipv4.ip_forward" not allowed in host network namespace`,
+		},
+		{
+			name: "tmpfs",
+			mod: func(in *Input) {
+				in.HostConfig.Tmpfs = map[string]string{"/run": "size=64m,exec", "/tmp": ""}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "mounts", destinations(s), append(slices.Clone(dockerDefaultMounts), "/run", "/tmp"))
+				eq(t, "/run", *mountAt(s, "/run"), specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "rprivate", "size=64m", "exec"}})
+				eq(t, "/tmp", mountAt(s, "/tmp").Options, []string{"noexec", "nosuid", "nodev", "rprivate"})
+			},
+		},
+		{
+			name:    "tmpfs with a bad option",
+			mod:     func(in *Input) { in.HostConfig.Tmpfs = map[string]string{"/run": "bogus=1"} },
+			wantErr: `invalid tmpfs option "bogus"`,
+		},
+		{
+			name: "extra mounts replace defaults and are sorted parent first",
+			mod: func(in *Input) {
+				in.ExtraMounts = []specs.Mount{
+					{Destination: "/data/sub", Type: "bind", Source: "/srv/sub", Options: []string{"rbind"}},
+					{Destination: "/data", Type: "bind", Source: "/srv/data", Options: []string{"rbind"}},
+					{Destination: "/etc/hosts", Type: "bind", Source: "/run/hosts", Options: []string{"rbind", "rprivate"}},
+					{Destination: "/dev/shm", Type: "bind", Source: "/run/shm", Options: []string{"rbind"}},
+				}
+				in.HostConfig.Tmpfs = map[string]string{"/data": ""}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "mounts", destinations(s), []string{
+					"/proc", "/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/dev/mqueue",
+					"/data", "/data/sub", "/etc/hosts", "/dev/shm",
+				})
+				eq(t, "the bind replaced --tmpfs /data", mountAt(s, "/data").Source, "/srv/data")
+				eq(t, "/dev/shm", mountAt(s, "/dev/shm").Source, "/run/shm")
+			},
+		},
+		{
+			name: "a user /dev drops the default /dev mounts",
+			mod: func(in *Input) {
+				in.ExtraMounts = []specs.Mount{{Destination: "/dev", Type: "bind", Source: "/dev", Options: []string{"rbind"}}}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "mounts", destinations(s), []string{"/proc", "/sys", "/sys/fs/cgroup", "/dev"})
+			},
+		},
+		{
+			name: "read-only rootfs",
+			mod: func(in *Input) {
+				in.HostConfig.ReadonlyRootfs = true
+				in.ExtraMounts = []specs.Mount{{Destination: "/data", Type: "bind", Source: "/srv", Options: []string{"rbind"}}}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "root readonly", s.Root.Readonly, true)
+				eq(t, "/proc stays writable", slices.Contains(mountAt(s, "/proc").Options, "ro"), false)
+				eq(t, "/dev/shm stays writable", slices.Contains(mountAt(s, "/dev/shm").Options, "ro"), false)
+				eq(t, "/dev/mqueue stays writable", slices.Contains(mountAt(s, "/dev/mqueue").Options, "ro"), false)
+				eq(t, "/sys", mountAt(s, "/sys").Options, []string{"nosuid", "noexec", "nodev", "ro"})
+				eq(t, "user mounts untouched", mountAt(s, "/data").Options, []string{"rbind"})
+			},
+		},
+		{
+			name: "explicit empty masked and readonly paths",
+			mod: func(in *Input) {
+				in.HostConfig.MaskedPaths = []string{}
+				in.HostConfig.ReadonlyPaths = []string{"/proc/sys"}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "masked", len(s.Linux.MaskedPaths), 0)
+				eq(t, "readonly", s.Linux.ReadonlyPaths, []string{"/proc/sys"})
+			},
+		},
+		{
+			name: "devices and device cgroup rules",
+			mod: func(in *Input) {
+				in.HostConfig.Devices = []container.DeviceMapping{{PathOnHost: "/dev/null", PathInContainer: "/dev/mynull", CgroupPermissions: "rw"}}
+				in.HostConfig.DeviceCgroupRules = []string{"c 42:* rmw"}
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "devices", len(s.Linux.Devices), 1)
+				d := s.Linux.Devices[0]
+				eq(t, "device", []any{d.Path, d.Type, d.Major, d.Minor}, []any{"/dev/mynull", "c", int64(1), int64(3)})
+				rules := s.Linux.Resources.Devices
+				eq(t, "rules", rules[len(rules)-2:], []specs.LinuxDeviceCgroup{devRule(true, "c", 1, 3, "rw"), devRule(true, "c", 42, -1, "rmw")})
+			},
+		},
+		{
+			name:    "bad device cgroup rule",
+			mod:     func(in *Input) { in.HostConfig.DeviceCgroupRules = []string{"x 1:2 rwm"} },
+			wantErr: "invalid device cgroup rule format: 'x 1:2 rwm'",
+		},
+		{
+			name: "missing device",
+			mod: func(in *Input) {
+				in.HostConfig.Devices = []container.DeviceMapping{{PathOnHost: "/dev/nosuch", PathInContainer: "/dev/nosuch"}}
+			},
+			wantErr: `error gathering device information while adding custom device "/dev/nosuch": no such file or directory`,
+		},
+		{
+			name: "annotations",
+			mod:  func(in *Input) { in.HostConfig.Annotations = map[string]string{"com.example/a": "b"} },
+			check: func(t *testing.T, s *specs.Spec) {
+				eq(t, "annotations", s.Annotations, map[string]string{"com.example/a": "b"})
+			},
+		},
+		{
+			name:    "init",
+			mod:     func(in *Input) { in.HostConfig.Init = ptr(true) },
+			wantErr: "init is not supported",
+		},
+		{
+			name: "init false is fine",
+			mod:  func(in *Input) { in.HostConfig.Init = ptr(false) },
+		},
+		{
+			name:    "no command",
+			mod:     func(in *Input) { in.Args = nil },
+			wantErr: "no command specified",
+		},
+		{
+			name:    "relative rootfs",
+			mod:     func(in *Input) { in.Rootfs = "rootfs" },
+			wantErr: `container 0123456789ab: rootfs "rootfs" is not an absolute path: invalid argument`,
+		},
+	}
+
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := testInput(t)
+			if tc.mod != nil {
+				tc.mod(&in)
+			}
+			hcBefore, _ := json.Marshal(in.HostConfig)
+			s, err := Spec(in)
+			if tc.wantErr != "" {
+				if err == nil {
+					t.Fatalf("no error, want %q", tc.wantErr)
+				}
+				if err.Error() != tc.wantErr {
+					t.Errorf("error %q, want %q", err, tc.wantErr)
+				}
+				if !errdefs.IsInvalidArgument(err) {
+					t.Errorf("error %q is not InvalidArgument", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hcAfter, _ := json.Marshal(in.HostConfig); string(hcAfter) != string(hcBefore) {
+				t.Errorf("Spec modified its input HostConfig:\n%s\n%s", hcBefore, hcAfter)
+			}
+			// Every spec must be valid JSON for the runtime.
+			if _, err := json.Marshal(s); err != nil {
+				t.Fatal(err)
+			}
+			if tc.check != nil {
+				tc.check(t, s)
+			}
+		})
+	}
+}
+
+func eq[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s = %#v, want %#v", what, got, want)
+	}
+}
+
+func mustHaveEnv(t *testing.T, env []string, kv string) {
+	t.Helper()
+	if !slices.Contains(env, kv) {
+		t.Errorf("env %q lacks %q", env, kv)
+	}
+}
+
+func seccompAllows(p *specs.LinuxSeccomp, syscall string) bool {
+	if p == nil {
+		return true
+	}
+	for _, sc := range p.Syscalls {
+		if sc.Action == specs.ActAllow && len(sc.Args) == 0 && slices.Contains(sc.Names, syscall) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSpecDoesNotShareSlicesWithDefaults(t *testing.T) {
+	in := testInput(t)
+	s, err := Spec(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Linux.MaskedPaths[0] = "/changed"
+	s.Process.Capabilities.Bounding[0] = "CAP_CHANGED"
+	if DefaultMaskedPaths()[0] == "/changed" {
+		t.Errorf("the spec's masked paths alias the package defaults")
+	}
+	s2, err := Spec(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Process.Capabilities.Bounding[0] == "CAP_CHANGED" || s2.Linux.MaskedPaths[0] == "/changed" {
+		t.Errorf("specs share slices")
+	}
+}
