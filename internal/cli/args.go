@@ -38,12 +38,14 @@ func requiresMinArgs(minArgs int) cobra.PositionalArgs {
 	}
 }
 
+// requiresMaxArgs keeps docker 28's stray "S" in "SRun": scripts and
+// tests that compare output byte for byte see the same text.
 func requiresMaxArgs(maxArgs int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) <= maxArgs {
 			return nil
 		}
-		return fmt.Errorf("%[1]s: '%[2]s' requires at most %[3]d %[4]s\n\nUsage:  %[5]s\n\nRun '%[2]s --help' for more information",
+		return fmt.Errorf("%[1]s: '%[2]s' requires at most %[3]d %[4]s\n\nUsage:  %[5]s\n\nSRun '%[2]s --help' for more information",
 			cmd.Root().Name(), cmd.CommandPath(), maxArgs, pluralize("argument", maxArgs), cmd.UseLine())
 	}
 }

@@ -58,7 +58,7 @@ func runEvents(cmd *cobra.Command, c *CLI, opts *eventsOptions) error {
 	for {
 		select {
 		case ev := <-res.Messages:
-			if err := printEvent(c.Out, ev, tmpl); err != nil {
+			if err := printEvent(c.Out, withLegacyFields(ev), tmpl); err != nil {
 				return err
 			}
 		case err := <-res.Err:
@@ -83,14 +83,14 @@ func eventsTemplate(format string) (*template.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tmpl, tmpl.Execute(io.Discard, &events.Message{})
+	return tmpl, tmpl.Execute(io.Discard, &eventMessage{})
 }
 
 const rfc3339NanoFixed = "2006-01-02T15:04:05.000000000Z07:00"
 
 // printEvent writes one event: through the template, or as docker's line
 // "2024-01-01T00:00:00.000000000Z container start <id> (image=busybox, name=web)".
-func printEvent(out io.Writer, ev events.Message, tmpl *template.Template) error {
+func printEvent(out io.Writer, ev eventMessage, tmpl *template.Template) error {
 	if tmpl != nil {
 		if err := tmpl.Execute(out, ev); err != nil {
 			return err
@@ -120,4 +120,33 @@ func printEvent(out io.Writer, ev events.Message, tmpl *template.Template) error
 	b.WriteByte('\n')
 	_, err := io.WriteString(out, b.String())
 	return err
+}
+
+// eventMessage is an event as docker 28's templates and JSON show it: with
+// the deprecated status, id and from fields that daemons still send to
+// clients of API 1.51 and older, filled in here when a newer daemon
+// leaves them out.
+type eventMessage struct {
+	Status string `json:"status,omitempty"`
+	ID     string `json:"id,omitempty"`
+	From   string `json:"from,omitempty"`
+
+	Type   events.Type
+	Action events.Action
+	Actor  events.Actor
+	Scope  string `json:"scope,omitempty"`
+
+	Time     int64 `json:"time,omitempty"`
+	TimeNano int64 `json:"timeNano,omitempty"`
+}
+
+func withLegacyFields(m events.Message) eventMessage {
+	ev := eventMessage{Type: m.Type, Action: m.Action, Actor: m.Actor, Scope: m.Scope, Time: m.Time, TimeNano: m.TimeNano}
+	switch m.Type {
+	case events.ContainerEventType:
+		ev.ID, ev.Status, ev.From = m.Actor.ID, string(m.Action), m.Actor.Attributes["image"]
+	case events.ImageEventType:
+		ev.ID, ev.Status = m.Actor.ID, string(m.Action)
+	}
+	return ev
 }

@@ -174,7 +174,23 @@ func (c *CLI) execute(ctx context.Context, args []string) int {
 	if c.client != nil {
 		_ = c.client.Close()
 	}
-	return exitStatus(c.Err, err)
+	return exitStatus(c.Err, c.connectErrorText(err))
+}
+
+// connectErrorText words a missing or refusing daemon socket as docker 28
+// does, which scripts look for; the API client's newer wording differs.
+func (c *CLI) connectErrorText(err error) error {
+	if err == nil || !client.IsErrConnectionFailed(err) {
+		return err
+	}
+	var se StatusError
+	if errors.As(err, &se) {
+		return err
+	}
+	if strings.Contains(err.Error(), "check if the path is correct") {
+		return fmt.Errorf("Cannot connect to the Docker daemon at %s. Is the docker daemon running?", c.Host()) //nolint:staticcheck // docker's wording
+	}
+	return err
 }
 
 // exitStatus prints err as docker does (the message alone; the API
@@ -278,6 +294,8 @@ func newGroupCommand(name, short string) *cobra.Command {
 		Short: short,
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Help asked for implicitly goes to stderr, as docker's.
+			cmd.SetOut(cmd.ErrOrStderr())
 			return cmd.Help()
 		},
 		DisableFlagsInUseLine: true,

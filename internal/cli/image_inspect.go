@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"bytes"
+
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+)
+
+func newImageInspectCommand(c *CLI) *cobra.Command {
+	var format, platform string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Display detailed information on one or more images",
+		Args:  requiresMinArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var opts []client.ImageInspectOption
+			if platform != "" {
+				p, err := parsePlatform(platform)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, client.ImageInspectWithPlatform(&p))
+			}
+			cl, err := c.Client()
+			if err != nil {
+				return err
+			}
+			return inspectAll(c.Out, args, format, func(ref string) (any, []byte, error) {
+				var buf bytes.Buffer
+				res, err := cl.ImageInspect(cmd.Context(), ref, append(opts, client.ImageInspectWithRawResponse(&buf))...)
+				if err != nil {
+					return nil, nil, err
+				}
+				return &res.InspectResponse, buf.Bytes(), nil
+			})
+		},
+	}
+	flags := cmd.Flags()
+	flags.StringVarP(&format, "format", "f", "", inspectFormatHelp)
+	flags.StringVar(&platform, "platform", "", `Inspect a specific platform of the multi-platform image.
+If the image or the server is not multi-platform capable, the command will error out if the platform does not match.
+'os[/arch[/variant]]': Explicit platform (eg. linux/amd64)`)
+	return cmd
+}
