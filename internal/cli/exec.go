@@ -28,10 +28,10 @@ func newExecCommand(c *CLI) *cobra.Command {
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "Execute a command in a running container",
 		Args:  requiresMinArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: checkedRunE(c, func(cmd *cobra.Command, args []string) error {
 			options.command = args[1:]
 			return runExec(cmd.Context(), c, args[0], &options)
-		},
+		}),
 		Annotations: map[string]string{
 			"aliases": "berth container exec, berth exec",
 		},
@@ -48,6 +48,9 @@ func newExecCommand(c *CLI) *cobra.Command {
 	flags.VarP(&options.env, "env", "e", "Set environment variables")
 	flags.Var(&options.envFile, "env-file", "Read in a file of environment variables")
 	flags.StringVarP(&options.workdir, "workdir", "w", "", "Working directory inside the container")
+	setFlagVersion(flags, "env", "1.25")
+	setFlagVersion(flags, "env-file", "1.25")
+	setFlagVersion(flags, "workdir", "1.35")
 	return cmd
 }
 

@@ -59,10 +59,10 @@ func newStartCommand(c *CLI) *cobra.Command {
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more stopped containers",
 		Args:  requiresMinArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: checkedRunE(c, func(cmd *cobra.Command, args []string) error {
 			opts.containers = args
 			return runStart(cmd.Context(), c, &opts)
-		},
+		}),
 		Annotations: map[string]string{
 			"aliases": "berth container start, berth start",
 		},
@@ -74,6 +74,10 @@ func newStartCommand(c *CLI) *cobra.Command {
 	flags.StringVar(&opts.detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
 	flags.StringVar(&opts.checkpoint, "checkpoint", "", "Restore from this checkpoint")
 	flags.StringVar(&opts.checkpointDir, "checkpoint-dir", "", "Use a custom checkpoint storage directory")
+	for _, name := range []string{"checkpoint", "checkpoint-dir"} {
+		setFlagExperimental(flags, name)
+		setFlagOSType(flags, name, "linux")
+	}
 	return cmd
 }
 
@@ -465,7 +469,7 @@ func runRm(ctx context.Context, c *CLI, names []string, opts *rmOptions) error {
 	results := parallelOperation(ctx, names, func(ctx context.Context, name string) error {
 		name = strings.Trim(name, "/")
 		if name == "" {
-			return errors.New("Container name cannot be empty") //nolint:staticcheck // docker's text
+			return errors.New("container name cannot be empty")
 		}
 		_, err := apiClient.ContainerRemove(ctx, name, client.ContainerRemoveOptions{
 			RemoveVolumes: opts.rmVolumes,
@@ -514,9 +518,9 @@ func newUpdateCommand(c *CLI) *cobra.Command {
 		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Update configuration of one or more containers",
 		Args:  requiresMinArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: checkedRunE(c, func(cmd *cobra.Command, args []string) error {
 			return runUpdate(cmd.Context(), c, cmd.Flags().NFlag(), args, &options)
-		},
+		}),
 		Annotations: map[string]string{
 			"aliases": "berth container update, berth update",
 		},
@@ -540,6 +544,10 @@ func newUpdateCommand(c *CLI) *cobra.Command {
 	flags.StringVar(&options.restartPolicy, "restart", "", "Restart policy to apply when a container exits")
 	flags.Int64Var(&options.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
 	flags.Var(&options.cpus, "cpus", "Number of CPUs")
+	setFlagVersion(flags, "cpu-rt-period", "1.25")
+	setFlagVersion(flags, "cpu-rt-runtime", "1.25")
+	setFlagVersion(flags, "pids-limit", "1.40")
+	setFlagVersion(flags, "cpus", "1.29")
 	return cmd
 }
 

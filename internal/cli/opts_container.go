@@ -17,11 +17,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/docker/go-connections/nat"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
@@ -102,8 +100,8 @@ type containerOptions struct {
 	swappiness          int64
 	netMode             networkOpt
 	macAddress          string
-	ipv4Address         net.IP
-	ipv6Address         net.IP
+	ipv4Address         string
+	ipv6Address         string
 	ipcMode             string
 	pidsLimit           int64
 	restartPolicy       string
@@ -211,8 +209,8 @@ func addContainerFlags(flags *pflag.FlagSet) *containerOptions {
 	_ = flags.MarkHidden("dns-opt")
 	flags.Var(&copts.dnsSearch, "dns-search", "Set custom DNS search domains")
 	flags.Var(&copts.expose, "expose", "Expose a port or a range of ports")
-	flags.IPVar(&copts.ipv4Address, "ip", nil, "IPv4 address (e.g., 172.30.100.104)")
-	flags.IPVar(&copts.ipv6Address, "ip6", nil, "IPv6 address (e.g., 2001:db8::33)")
+	flags.StringVar(&copts.ipv4Address, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	flags.StringVar(&copts.ipv6Address, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
 	flags.Var(&copts.links, "link", "Add link to another container")
 	flags.Var(&copts.linkLocalIPs, "link-local-ip", "Container IPv4/IPv6 link-local addresses")
 	flags.StringVar(&copts.macAddress, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
@@ -580,84 +578,6 @@ func parseContainerOptions(flags *pflag.FlagSet, copts *containerOptions, server
 	}, nil
 }
 
-// parsePorts reads -p (short and long syntax) and --expose.
-func parsePorts(publish, expose []string) (network.PortSet, network.PortMap, error) {
-	converted, err := convertToStandardNotation(publish)
-	if err != nil {
-		return nil, nil, err
-	}
-	natPorts, natBindings, err := nat.ParsePortSpecs(converted)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, e := range expose {
-		if strings.Contains(e, ":") {
-			return nil, nil, fmt.Errorf("invalid port format for --expose: %s", e)
-		}
-		proto, port := nat.SplitProtoPort(e)
-		start, end, err := nat.ParsePortRange(port)
-		if err != nil {
-			return nil, nil, fmt.Errorf("invalid range format for --expose: %s, error: %s", e, err)
-		}
-		for i := start; i <= end; i++ {
-			p, err := nat.NewPort(proto, strconv.FormatUint(i, 10))
-			if err != nil {
-				return nil, nil, err
-			}
-			natPorts[p] = struct{}{}
-		}
-	}
-
-	exposed := network.PortSet{}
-	for p := range natPorts {
-		port, err := network.ParsePort(string(p))
-		if err != nil {
-			return nil, nil, err
-		}
-		exposed[port] = struct{}{}
-	}
-	bindings := network.PortMap{}
-	for p, bs := range natBindings {
-		port, err := network.ParsePort(string(p))
-		if err != nil {
-			return nil, nil, err
-		}
-		bindings[port] = []network.PortBinding{}
-		for _, b := range bs {
-			var hostIP netip.Addr
-			if b.HostIP != "" {
-				if hostIP, err = netip.ParseAddr(b.HostIP); err != nil {
-					return nil, nil, fmt.Errorf("invalid IP address: %s", b.HostIP)
-				}
-			}
-			bindings[port] = append(bindings[port], network.PortBinding{HostIP: hostIP, HostPort: b.HostPort})
-		}
-	}
-	return exposed, bindings, nil
-}
-
-// convertToStandardNotation rewrites the long -p syntax
-// (published=8080,target=80,protocol=udp) to 8080:80/udp.
-func convertToStandardNotation(ports []string) ([]string, error) {
-	optsList := []string{}
-	for _, publish := range ports {
-		if !strings.Contains(publish, "=") {
-			optsList = append(optsList, publish)
-			continue
-		}
-		params := map[string]string{"protocol": "tcp"}
-		for param := range strings.SplitSeq(publish, ",") {
-			k, v, ok := strings.Cut(param, "=")
-			if !ok || k == "" {
-				return optsList, fmt.Errorf("invalid publish opts format (should be name=value but got '%s')", param)
-			}
-			params[k] = v
-		}
-		optsList = append(optsList, fmt.Sprintf("%s:%s/%s", params["published"], params["target"], params["protocol"]))
-	}
-	return optsList, nil
-}
-
 func parseHealth(copts *containerOptions) (*container.HealthConfig, error) {
 	haveHealthSettings := copts.healthCmd != "" ||
 		copts.healthInterval != 0 ||
@@ -847,9 +767,9 @@ func applyContainerNetworkOptions(n *networkAttachment, copts *containerOptions)
 		return errors.New("conflicting options: cannot specify both --network-alias and per-network alias")
 	case len(n.Links) > 0 && copts.links.Len() > 0:
 		return errors.New("conflicting options: cannot specify both --link and per-network links")
-	case n.IPv4Address != "" && copts.ipv4Address != nil:
+	case n.IPv4Address != "" && copts.ipv4Address != "":
 		return errors.New("conflicting options: cannot specify both --ip and per-network IPv4 address")
-	case n.IPv6Address != "" && copts.ipv6Address != nil:
+	case n.IPv6Address != "" && copts.ipv6Address != "":
 		return errors.New("conflicting options: cannot specify both --ip6 and per-network IPv6 address")
 	case n.MacAddress != "" && copts.macAddress != "":
 		return errors.New("conflicting options: cannot specify both --mac-address and per-network MAC address")
@@ -864,11 +784,11 @@ func applyContainerNetworkOptions(n *networkAttachment, copts *containerOptions)
 	if container.NetworkMode(n.Target).IsUserDefined() && copts.links.Len() > 0 {
 		n.Links = slices.Clone(copts.links.GetSlice())
 	}
-	if copts.ipv4Address != nil {
-		n.IPv4Address = copts.ipv4Address.String()
+	if copts.ipv4Address != "" {
+		n.IPv4Address = copts.ipv4Address
 	}
-	if copts.ipv6Address != nil {
-		n.IPv6Address = copts.ipv6Address.String()
+	if copts.ipv6Address != "" {
+		n.IPv6Address = copts.ipv6Address
 	}
 	if copts.macAddress != "" {
 		n.MacAddress = copts.macAddress
@@ -902,19 +822,24 @@ func parseNetworkAttachment(ep networkAttachment) (*network.EndpointSettings, er
 	if ep.IPv4Address != "" || ep.IPv6Address != "" || len(ep.LinkLocalIPs) > 0 {
 		ipam := &network.EndpointIPAMConfig{}
 		var err error
+		// docker 28 leaves these to the daemon; the API types now hold
+		// parsed addresses, so they are checked here, with its words.
 		if ep.IPv4Address != "" {
-			if ipam.IPv4Address, err = netip.ParseAddr(ep.IPv4Address); err != nil {
+			if ipam.IPv4Address, err = netip.ParseAddr(ep.IPv4Address); err != nil || !ipam.IPv4Address.Is4() {
 				return nil, fmt.Errorf("invalid IPv4 address: %s", ep.IPv4Address)
 			}
 		}
 		if ep.IPv6Address != "" {
-			if ipam.IPv6Address, err = netip.ParseAddr(ep.IPv6Address); err != nil {
+			if ipam.IPv6Address, err = netip.ParseAddr(ep.IPv6Address); err != nil || !ipam.IPv6Address.Is6() {
 				return nil, fmt.Errorf("invalid IPv6 address: %s", ep.IPv6Address)
 			}
 		}
-		if len(ep.LinkLocalIPs) > 0 {
-			if ipam.LinkLocalIPs, err = parseAddrs(ep.LinkLocalIPs, "link-local IP"); err != nil {
-				return nil, err
+		// As docker 29 does (API types hold addresses now), unparsable
+		// link-local addresses are dropped; docker 28 left them to the
+		// daemon, which ignored them on the default bridge.
+		for _, a := range ep.LinkLocalIPs {
+			if addr, err := netip.ParseAddr(strings.TrimSpace(a)); err == nil {
+				ipam.LinkLocalIPs = append(ipam.LinkLocalIPs, addr)
 			}
 		}
 		epConfig.IPAMConfig = ipam

@@ -19,41 +19,57 @@ import (
 	"github.com/moby/moby/api/types/mount"
 )
 
-// mountOpt is --mount type=bind|volume|tmpfs|image,...
+// mountOpt is --mount type=bind|volume|tmpfs|image,... with docker 28's
+// parser: keys are case-insensitive, values are taken as given.
 type mountOpt struct {
 	values []mount.Mount
 }
 
 //nolint:gocyclo // one case per key, as in docker's parser
 func (m *mountOpt) Set(value string) error {
-	value = strings.TrimSpace(value)
-	if value == "" {
-		return errors.New("value is empty")
-	}
 	fields, err := csv.NewReader(strings.NewReader(value)).Read()
 	if err != nil {
 		return err
 	}
 
 	mnt := mount.Mount{Type: mount.TypeVolume}
+	// docker always gives volume options a label map and a driver.
+	volumeOptions := func() *mount.VolumeOptions {
+		if mnt.VolumeOptions == nil {
+			mnt.VolumeOptions = &mount.VolumeOptions{Labels: map[string]string{}}
+		}
+		if mnt.VolumeOptions.DriverConfig == nil {
+			mnt.VolumeOptions.DriverConfig = &mount.Driver{}
+		}
+		return mnt.VolumeOptions
+	}
+	bindOptions := func() *mount.BindOptions {
+		if mnt.BindOptions == nil {
+			mnt.BindOptions = &mount.BindOptions{}
+		}
+		return mnt.BindOptions
+	}
+	tmpfsOptions := func() *mount.TmpfsOptions {
+		if mnt.TmpfsOptions == nil {
+			mnt.TmpfsOptions = &mount.TmpfsOptions{}
+		}
+		return mnt.TmpfsOptions
+	}
+
 	for _, field := range fields {
-		key, val, hasValue := strings.Cut(field, "=")
-		if k := strings.TrimSpace(key); k != key {
-			return fmt.Errorf("invalid option '%s' in '%s': option should not have whitespace", k, field)
-		}
-		if hasValue {
-			v := strings.TrimSpace(val)
-			if v == "" {
-				return fmt.Errorf("invalid value for '%s': value is empty", key)
-			}
-			if v != val {
-				return fmt.Errorf("invalid value for '%s' in '%s': value should not have whitespace", key, field)
-			}
-		}
+		key, val, ok := strings.Cut(field, "=")
 		key = strings.ToLower(key)
-		if !hasValue {
+		if !ok {
 			switch key {
-			case "readonly", "ro", "volume-nocopy", "bind-nonrecursive", "bind-create-src":
+			case "readonly", "ro":
+				mnt.ReadOnly = true
+				continue
+			case "volume-nocopy":
+				volumeOptions().NoCopy = true
+				continue
+			case "bind-nonrecursive":
+				bindOptions().NonRecursive = true
+				continue
 			default:
 				return fmt.Errorf("invalid field '%s' must be a key=value pair", field)
 			}
@@ -64,7 +80,7 @@ func (m *mountOpt) Set(value string) error {
 			mnt.Type = mount.Type(strings.ToLower(val))
 		case "source", "src":
 			mnt.Source = val
-			if !filepath.IsAbs(val) && strings.HasPrefix(val, ".") {
+			if strings.HasPrefix(val, "."+string(filepath.Separator)) || val == "." {
 				if abs, err := filepath.Abs(val); err == nil {
 					mnt.Source = abs
 				}
@@ -72,45 +88,45 @@ func (m *mountOpt) Set(value string) error {
 		case "target", "dst", "destination":
 			mnt.Target = val
 		case "readonly", "ro":
-			if mnt.ReadOnly, err = parseMountBool(key, val, hasValue); err != nil {
-				return err
+			if mnt.ReadOnly, err = strconv.ParseBool(val); err != nil {
+				return fmt.Errorf("invalid value for %s: %s", key, val)
 			}
 		case "consistency":
 			mnt.Consistency = mount.Consistency(strings.ToLower(val))
 		case "bind-propagation":
-			bindOptions(&mnt).Propagation = mount.Propagation(strings.ToLower(val))
+			bindOptions().Propagation = mount.Propagation(strings.ToLower(val))
 		case "bind-nonrecursive":
-			return errors.New("bind-nonrecursive is deprecated, use bind-recursive=disabled instead")
+			if bindOptions().NonRecursive, err = strconv.ParseBool(val); err != nil {
+				return fmt.Errorf("invalid value for %s: %s", key, val)
+			}
 		case "bind-recursive":
 			switch val {
 			case "enabled":
 			case "disabled":
-				bindOptions(&mnt).NonRecursive = true
+				bindOptions().NonRecursive = true
 			case "writable":
-				bindOptions(&mnt).ReadOnlyNonRecursive = true
+				bindOptions().ReadOnlyNonRecursive = true
 			case "readonly":
-				bindOptions(&mnt).ReadOnlyForceRecursive = true
+				bindOptions().ReadOnlyForceRecursive = true
 			default:
 				return fmt.Errorf(`invalid value for %s: %s (must be "enabled", "disabled", "writable", or "readonly")`, key, val)
 			}
-		case "bind-create-src":
-			if bindOptions(&mnt).CreateMountpoint, err = parseMountBool(key, val, hasValue); err != nil {
-				return err
-			}
 		case "volume-subpath":
-			volumeOptions(&mnt).Subpath = val
+			volumeOptions().Subpath = val
 		case "volume-nocopy":
-			if volumeOptions(&mnt).NoCopy, err = parseMountBool(key, val, hasValue); err != nil {
-				return err
+			if volumeOptions().NoCopy, err = strconv.ParseBool(val); err != nil {
+				return fmt.Errorf("invalid value for volume-nocopy: %s", val)
 			}
 		case "volume-label":
-			vo := volumeOptions(&mnt)
-			vo.Labels = setValueOnMap(vo.Labels, val)
+			setValueOnMap(volumeOptions().Labels, val)
 		case "volume-driver":
-			volumeDriver(&mnt).Name = val
+			volumeOptions().DriverConfig.Name = val
 		case "volume-opt":
-			d := volumeDriver(&mnt)
-			d.Options = setValueOnMap(d.Options, val)
+			d := volumeOptions().DriverConfig
+			if d.Options == nil {
+				d.Options = map[string]string{}
+			}
+			setValueOnMap(d.Options, val)
 		case "image-subpath":
 			if mnt.ImageOptions == nil {
 				mnt.ImageOptions = &mount.ImageOptions{}
@@ -121,15 +137,15 @@ func (m *mountOpt) Set(value string) error {
 			if err != nil {
 				return fmt.Errorf("invalid value for %s: %s", key, val)
 			}
-			tmpfsOptions(&mnt).SizeBytes = sizeBytes
+			tmpfsOptions().SizeBytes = sizeBytes
 		case "tmpfs-mode":
 			ui64, err := strconv.ParseUint(val, 8, 32)
 			if err != nil {
 				return fmt.Errorf("invalid value for %s: %s", key, val)
 			}
-			tmpfsOptions(&mnt).Mode = os.FileMode(ui64)
+			tmpfsOptions().Mode = os.FileMode(ui64)
 		default:
-			return fmt.Errorf("unknown option '%s' in '%s'", key, field)
+			return fmt.Errorf("unexpected key '%s' in '%s'", key, field)
 		}
 	}
 	if err := validateMount(&mnt); err != nil {
@@ -155,16 +171,19 @@ func validateMount(m *mount.Mount) error {
 	if m.Type == "" {
 		return errors.New("type is required")
 	}
-	if m.Type != mount.TypeBind && m.BindOptions != nil {
-		return fmt.Errorf("cannot mix 'bind-*' options with mount type '%s'", m.Type)
+	if m.Target == "" {
+		return errors.New("target is required")
 	}
-	if m.Type != mount.TypeVolume && m.VolumeOptions != nil {
+	if m.VolumeOptions != nil && m.Type != mount.TypeVolume {
 		return fmt.Errorf("cannot mix 'volume-*' options with mount type '%s'", m.Type)
 	}
-	if m.Type != mount.TypeImage && m.ImageOptions != nil {
+	if m.ImageOptions != nil && m.Type != mount.TypeImage {
 		return fmt.Errorf("cannot mix 'image-*' options with mount type '%s'", m.Type)
 	}
-	if m.Type != mount.TypeTmpfs && m.TmpfsOptions != nil {
+	if m.BindOptions != nil && m.Type != mount.TypeBind {
+		return fmt.Errorf("cannot mix 'bind-*' options with mount type '%s'", m.Type)
+	}
+	if m.TmpfsOptions != nil && m.Type != mount.TypeTmpfs {
 		return fmt.Errorf("cannot mix 'tmpfs-*' options with mount type '%s'", m.Type)
 	}
 	if m.BindOptions != nil {
@@ -183,59 +202,10 @@ func validateMount(m *mount.Mount) error {
 	return nil
 }
 
-func parseMountBool(key, val string, hasValue bool) (bool, error) {
-	if !hasValue {
-		return true, nil
+func setValueOnMap(target map[string]string, keyValue string) {
+	if k, v, _ := strings.Cut(keyValue, "="); k != "" {
+		target[k] = v
 	}
-	switch val {
-	case "1", "true":
-		return true, nil
-	case "0", "false":
-		return false, nil
-	default:
-		return false, fmt.Errorf(`invalid value for '%s': invalid boolean value (%q): must be one of "true", "1", "false", or "0" (default "true")`, key, val)
-	}
-}
-
-func volumeOptions(m *mount.Mount) *mount.VolumeOptions {
-	if m.VolumeOptions == nil {
-		m.VolumeOptions = &mount.VolumeOptions{}
-	}
-	return m.VolumeOptions
-}
-
-func volumeDriver(m *mount.Mount) *mount.Driver {
-	vo := volumeOptions(m)
-	if vo.DriverConfig == nil {
-		vo.DriverConfig = &mount.Driver{}
-	}
-	return vo.DriverConfig
-}
-
-func bindOptions(m *mount.Mount) *mount.BindOptions {
-	if m.BindOptions == nil {
-		m.BindOptions = &mount.BindOptions{}
-	}
-	return m.BindOptions
-}
-
-func tmpfsOptions(m *mount.Mount) *mount.TmpfsOptions {
-	if m.TmpfsOptions == nil {
-		m.TmpfsOptions = &mount.TmpfsOptions{}
-	}
-	return m.TmpfsOptions
-}
-
-func setValueOnMap(target map[string]string, keyValue string) map[string]string {
-	k, v, _ := strings.Cut(keyValue, "=")
-	if k == "" {
-		return target
-	}
-	if target == nil {
-		target = map[string]string{}
-	}
-	target[k] = v
-	return target
 }
 
 // volumeSpec is what -v's short syntax says: only Source and Type decide

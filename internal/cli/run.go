@@ -31,13 +31,13 @@ func newRunCommand(c *CLI) *cobra.Command {
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and run a new container from an image",
 		Args:  requiresMinArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: checkedRunE(c, func(cmd *cobra.Command, args []string) error {
 			copts.Image = args[0]
 			if len(args) > 1 {
 				copts.Args = args[1:]
 			}
 			return runRun(cmd.Context(), c, cmd.Flags(), &options, copts)
-		},
+		}),
 		Annotations: map[string]string{
 			"aliases": "berth container run, berth run",
 		},
@@ -57,6 +57,7 @@ func newRunCommand(c *CLI) *cobra.Command {
 	flags.BoolVar(&options.useAPISocket, "use-api-socket", false, "Bind mount Docker API socket and required auth")
 	addCreateOnlyFlags(flags, &options.createOptions)
 	copts = addContainerFlags(flags)
+	annotateContainerFlags(flags)
 	return cmd
 }
 

@@ -45,13 +45,13 @@ func newCreateCommand(c *CLI) *cobra.Command {
 		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create a new container",
 		Args:  requiresMinArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: checkedRunE(c, func(cmd *cobra.Command, args []string) error {
 			copts.Image = args[0]
 			if len(args) > 1 {
 				copts.Args = args[1:]
 			}
 			return runCreate(cmd.Context(), c, cmd.Flags(), &options, copts)
-		},
+		}),
 		Annotations: map[string]string{
 			"aliases": "berth container create, berth create",
 		},
@@ -66,6 +66,7 @@ func newCreateCommand(c *CLI) *cobra.Command {
 	flags.BoolVar(&options.useAPISocket, "use-api-socket", false, "Bind mount Docker API socket and required auth")
 	addCreateOnlyFlags(flags, &options)
 	copts = addContainerFlags(flags)
+	annotateContainerFlags(flags)
 	return cmd
 }
 
