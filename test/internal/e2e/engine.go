@@ -1,0 +1,383 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// Kind says which engine implementation is under test.
+type Kind string
+
+const (
+	KindBerth  Kind = "berth"
+	KindDocker Kind = "docker"
+)
+
+// Engine is the engine under test.
+type Engine struct {
+	Kind Kind
+	// Host is the engine's address for clients, e.g. unix:///tmp/x/berth.sock.
+	Host string
+	// BerthBin is the berth binary (the CLI, and the daemon when Kind is
+	// berth); empty when the run does not need it.
+	BerthBin string
+	// DataRoot, ExecRoot and Bridge are known for engines this harness
+	// started (private ones), empty for an engine given by E2E_DOCKER_HOST.
+	DataRoot, ExecRoot, Bridge string
+	// Daemon is the daemon process when this harness started it.
+	Daemon *Daemon
+
+	dir       string // private dir holding everything the harness made for this engine
+	configDir string // DOCKER_CONFIG for the stock CLI
+	clis      []string
+
+	mu  sync.Mutex
+	cli *client.Client
+}
+
+var (
+	current    *Engine
+	setupErr   error
+	skipReason string
+	builtBerth string // binary built once per test process
+	buildDir   string
+)
+
+// Main sets up the engine under test for a test package, runs its tests
+// and tears everything down. Use it as:
+//
+//	func TestMain(m *testing.M) { os.Exit(e2e.Main(m)) }
+func Main(m *testing.M) int {
+	return MainWith(m, MainOptions{})
+}
+
+// MainOptions tune Main for a package.
+type MainOptions struct {
+	// Lazy defers starting the engine to the first call of Current, so that
+	// a package whose tests may all be filtered out (benchmarks) costs
+	// nothing.
+	Lazy bool
+}
+
+var lazyOnce sync.Once
+
+// MainWith is Main with options.
+func MainWith(m *testing.M, opts MainOptions) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if os.Geteuid() != 0 {
+		skipReason = "end-to-end tests need root (they start a real daemon and real containers)"
+		return m.Run()
+	}
+	// A Ctrl-C must not leave daemons and containers behind.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "e2e: %v: tearing down\n", s)
+		teardownAll()
+		os.Exit(1)
+	}()
+	if !opts.Lazy {
+		lazyOnce.Do(setupCurrent)
+	}
+	code := m.Run()
+	teardownAll()
+	return code
+}
+
+func setupCurrent() {
+	start := time.Now()
+	e, err := setup()
+	if err != nil {
+		setupErr = err
+		fmt.Fprintf(os.Stderr, "e2e: setup failed: %v\n", err)
+		if e != nil {
+			e.teardown()
+		}
+		return
+	}
+	current = e
+	if testing.Verbose() {
+		fmt.Fprintf(os.Stderr, "e2e: engine %s at %s ready in %v\n", e.Kind, e.Host, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// Current returns the engine under test, skipping the test when there is
+// none (not root) and failing it when setup failed.
+func Current(t testing.TB) *Engine {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+	lazyOnce.Do(setupCurrent)
+	if setupErr != nil {
+		t.Fatalf("engine setup failed: %v", setupErr)
+	}
+	return current
+}
+
+// BerthOnly skips the test unless berth is the engine under test.
+func (e *Engine) BerthOnly(t testing.TB) {
+	t.Helper()
+	if e.Kind != KindBerth {
+		t.Skipf("berth-only test (engine under test is %s)", e.Kind)
+	}
+}
+
+// Private reports whether this harness started the engine, so its roots
+// and bridge are known.
+func (e *Engine) Private() bool { return e.Daemon != nil }
+
+func targetKind() (Kind, error) {
+	switch k := Kind(strings.ToLower(os.Getenv("E2E_TARGET"))); k {
+	case "", KindBerth:
+		return KindBerth, nil
+	case KindDocker:
+		return KindDocker, nil
+	default:
+		return "", fmt.Errorf("E2E_TARGET=%q: want berth or docker", k)
+	}
+}
+
+func setup() (*Engine, error) {
+	kind, err := targetKind()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "e2e-"+string(kind)+"-")
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{Kind: kind, dir: dir}
+	if err := e.initCLIConfig(); err != nil {
+		return e, err
+	}
+	e.clis = []string{"docker"}
+	if kind == KindBerth {
+		e.clis = append(e.clis, "berth")
+	}
+	if v := os.Getenv("E2E_CLI"); v != "" {
+		e.clis = strings.Split(v, ",")
+	}
+	needBerth := kind == KindBerth && os.Getenv("E2E_DOCKER_HOST") == ""
+	for _, c := range e.clis {
+		needBerth = needBerth || c == "berth"
+	}
+	if needBerth {
+		if e.BerthBin, err = BerthBinary(); err != nil {
+			return e, err
+		}
+	}
+	if h := os.Getenv("E2E_DOCKER_HOST"); h != "" {
+		e.Host = h
+	} else {
+		var d *Daemon
+		switch kind {
+		case KindBerth:
+			d, err = NewBerthDaemon(e.BerthBin, filepath.Join(dir, "d"))
+		case KindDocker:
+			d, err = NewDockerd(filepath.Join(dir, "d"))
+		}
+		if err != nil {
+			return e, err
+		}
+		e.adopt(d)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := d.Start(ctx); err != nil {
+			return e, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := waitPing(ctx, e.Host, nil); err != nil {
+		return e, err
+	}
+	if err := e.ImportBusybox(ctx); err != nil {
+		return e, fmt.Errorf("importing the busybox test image: %w", err)
+	}
+	return e, nil
+}
+
+func (e *Engine) adopt(d *Daemon) {
+	e.Daemon = d
+	e.Host = "unix://" + d.Socket
+	e.DataRoot, e.ExecRoot, e.Bridge = d.DataRoot, d.ExecRoot, d.Bridge
+}
+
+func (e *Engine) initCLIConfig() error {
+	// A private DOCKER_CONFIG keeps the user's contexts, credentials and
+	// plugins out of the tests.
+	e.configDir = filepath.Join(e.dir, "cli-config")
+	if err := os.MkdirAll(e.configDir, 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(e.configDir, "config.json"), []byte("{}\n"), 0o600)
+}
+
+// Client is a Go SDK client for the engine, negotiating the API version as
+// third-party tools do. It is shared by the tests of a package.
+func (e *Engine) Client(t testing.TB) *client.Client {
+	t.Helper()
+	c, err := e.sdk()
+	if err != nil {
+		t.Fatalf("SDK client: %v", err)
+	}
+	return c
+}
+
+func (e *Engine) sdk() (*client.Client, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cli == nil {
+		c, err := client.New(client.WithHost(e.Host))
+		if err != nil {
+			return nil, err
+		}
+		e.cli = c
+	}
+	return e.cli, nil
+}
+
+// ServerVersion is the engine's version string (e.g. "20.10.24+dfsg1").
+func (e *Engine) ServerVersion(t testing.TB) string {
+	t.Helper()
+	v, err := e.Client(t).ServerVersion(context.Background(), client.ServerVersionOptions{})
+	if err != nil {
+		t.Fatalf("version: %v", err)
+	}
+	return v.Version
+}
+
+// DockerOlderThan reports whether the engine is Docker older than the given
+// major version; some answers changed between Docker releases and the
+// tests accept both where Docker itself did.
+func (e *Engine) DockerOlderThan(t testing.TB, major int) bool {
+	if e.Kind != KindDocker {
+		return false
+	}
+	var got int
+	fmt.Sscanf(e.ServerVersion(t), "%d", &got)
+	return got > 0 && got < major
+}
+
+// BerthBinary builds ./cmd/berth once per test process (or returns
+// E2E_BERTH). The binary lives in a private temp dir, so any process
+// running it belongs to this test run.
+func BerthBinary() (string, error) {
+	if p := os.Getenv("E2E_BERTH"); p != "" {
+		return filepath.Abs(p)
+	}
+	if builtBerth != "" {
+		return builtBerth, nil
+	}
+	dir, err := os.MkdirTemp("", "e2e-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "berth")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/berth-dev/berth/cmd/berth")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("go build ./cmd/berth: %v\n%s", err, out)
+	}
+	buildDir, builtBerth = dir, bin
+	return bin, nil
+}
+
+var (
+	extraMu sync.Mutex
+	extra   []*Engine // engines started by tests (StartBerth), torn down at the end if a test did not
+)
+
+func teardownAll() {
+	extraMu.Lock()
+	es := extra
+	extra = nil
+	extraMu.Unlock()
+	for _, e := range es {
+		e.teardown()
+	}
+	if current != nil {
+		current.teardown()
+		current = nil
+	}
+	if builtBerth != "" {
+		// Anything still running our private binary is a shim we started.
+		if pids := procsRunning(builtBerth); len(pids) > 0 {
+			fmt.Fprintf(os.Stderr, "e2e: LEAK: processes still running %s after teardown: %v (killed)\n", builtBerth, pids)
+			for _, p := range pids {
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+		if os.Getenv("E2E_KEEP") == "" {
+			os.RemoveAll(buildDir)
+		}
+	}
+}
+
+// teardown removes every container, stops the daemon, and removes whatever
+// it left: processes, mounts, the bridge, the private dirs.
+func (e *Engine) teardown() {
+	if e.Daemon != nil && e.Daemon.Running() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		if err := e.removeAllContainers(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: removing containers: %v\n", err)
+		}
+		cancel()
+	}
+	e.mu.Lock()
+	if e.cli != nil {
+		e.cli.Close()
+		e.cli = nil
+	}
+	e.mu.Unlock()
+	if e.Daemon != nil {
+		if err := e.Daemon.Cleanup(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		}
+	}
+	if os.Getenv("E2E_KEEP") == "" {
+		os.RemoveAll(e.dir)
+	} else {
+		fmt.Fprintf(os.Stderr, "e2e: kept %s\n", e.dir)
+	}
+}
+
+func (e *Engine) removeAllContainers(ctx context.Context) error {
+	c, err := e.sdk()
+	if err != nil {
+		return err
+	}
+	list, err := c.ContainerList(ctx, client.ContainerListOptions{All: true})
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(list.Items))
+	for i, ctr := range list.Items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = c.ContainerRemove(ctx, ctr.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
