@@ -2,6 +2,7 @@ package oci
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -89,15 +90,6 @@ func capsFromMask(mask uint64) []string {
 
 const allCaps = "ALL"
 
-func isKnownCap(c string) bool {
-	for _, n := range capNames {
-		if n == c {
-			return true
-		}
-	}
-	return false
-}
-
 // normalizeCaps upper-cases names and adds the CAP_ prefix, as Docker's
 // NormalizeLegacyCapabilities does, keeping "ALL". An unknown name is an
 // error with Docker's text. With strict, a known capability the daemon does
@@ -114,7 +106,7 @@ func normalizeCaps(caps []string, host *Host, strict bool) ([]string, error) {
 		if !strings.HasPrefix(c, "CAP_") {
 			c = "CAP_" + c
 		}
-		if !isKnownCap(c) {
+		if !slices.Contains(capNames, c) {
 			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown capability: %q", c))
 		}
 		if strict && !host.hasCap(c) {
@@ -148,38 +140,29 @@ func capabilities(host *Host, adds, drops []string, privileged bool) ([]string, 
 
 	var caps []string
 	switch {
-	case contains(capAdd, allCaps):
+	case slices.Contains(capAdd, allCaps):
 		for _, c := range host.Caps {
-			if !contains(capDrop, c) {
+			if !slices.Contains(capDrop, c) {
 				caps = append(caps, c)
 			}
 		}
-	case contains(capDrop, allCaps):
+	case slices.Contains(capDrop, allCaps):
 		for _, c := range capAdd {
-			if !contains(caps, c) {
+			if !slices.Contains(caps, c) {
 				caps = append(caps, c)
 			}
 		}
 	default:
 		for _, c := range DefaultCapabilities() {
-			if host.hasCap(c) && !contains(capDrop, c) {
+			if host.hasCap(c) && !slices.Contains(capDrop, c) {
 				caps = append(caps, c)
 			}
 		}
 		for _, c := range capAdd {
-			if !contains(caps, c) {
+			if !slices.Contains(caps, c) {
 				caps = append(caps, c)
 			}
 		}
 	}
 	return caps, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

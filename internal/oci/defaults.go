@@ -3,6 +3,7 @@ package oci
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,8 +34,14 @@ func defaultMounts(shmSize int64) []specs.Mount {
 
 // DefaultMaskedPaths are the paths Docker hides from a container (moby
 // oci.defaultLinuxMaskedPaths), including the per-CPU thermal_throttle
-// directories this host has. Callers must not modify the result.
-var DefaultMaskedPaths = sync.OnceValue(func() []string {
+// directories this host has.
+func DefaultMaskedPaths() []string {
+	return slices.Clone(defaultMaskedPaths())
+}
+
+// defaultMaskedPaths is computed once: the host's CPUs do not change while
+// the daemon runs.
+var defaultMaskedPaths = sync.OnceValue(func() []string {
 	paths := []string{
 		"/proc/asound",
 		"/proc/acpi",

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,12 +48,7 @@ type Host struct {
 }
 
 func (h *Host) hasCap(c string) bool {
-	for _, x := range h.Caps {
-		if x == c {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(h.Caps, c)
 }
 
 var currentHost = sync.OnceValues(detectHost)

@@ -92,13 +92,7 @@ func depth(p string) int {
 }
 
 func without(list []string, s string) []string {
-	var out []string
-	for _, x := range list {
-		if x != s {
-			out = append(out, x)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(list), func(x string) bool { return x == s })
 }
 
 // tmpfsMounts turns HostConfig.Tmpfs into mounts as Docker does: noexec,

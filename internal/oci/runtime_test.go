@@ -294,6 +294,50 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 				mustContain(t, out, "(rw,")
 			})
 
+			t.Run("namespaces-mounts-sysctls", func(t *testing.T) {
+				id := testID(t, rt)
+				hostsFile := filepath.Join(t.TempDir(), "hosts")
+				writeFile(t, hostsFile, "127.0.0.1 localhost berth-ns\n")
+				s, err := Spec(Input{
+					ID:         id,
+					Hostname:   "berth-ns",
+					Domainname: "example.com",
+					Config:     &container.Config{},
+					HostConfig: &container.HostConfig{
+						CgroupnsMode: container.CgroupnsModePrivate,
+						IpcMode:      container.IPCModeNone,
+						ShmSize:      8 << 20,
+						Tmpfs:        map[string]string{"/run": "size=1m,mode=700"},
+						Sysctls:      map[string]string{"net.ipv4.ip_forward": "1"},
+						MaskedPaths:  []string{},
+					},
+					Args: []string{"sh", "-c", "cat /proc/self/cgroup; grep -E ' /run | /etc/hosts | /dev/shm ' /proc/mounts; " +
+						"cat /etc/hosts; cat /proc/sys/kernel/domainname; cat /proc/sys/net/ipv4/ip_forward; test -c /proc/keys || echo keys-unmasked"},
+					Rootfs:      rootfs,
+					CgroupsPath: "/" + id,
+					ExtraMounts: []specs.Mount{{Destination: "/etc/hosts", Type: "bind", Source: hostsFile, Options: []string{"rbind", "ro"}}},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := runSpec(t, runtime, id, s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				logOnFailure(t, out)
+				// A private cgroup namespace: the container's cgroup is its root.
+				mustContain(t, out, "memory:/\n")
+				mustContain(t, out, "tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k,mode=700")
+				mustContain(t, out, "/etc/hosts ")
+				mustContain(t, out, "127.0.0.1 localhost berth-ns")
+				mustContain(t, out, "\nexample.com\n")
+				mustContain(t, out, "\n1\n")
+				mustContain(t, out, "keys-unmasked")
+				if strings.Contains(out, " /dev/shm ") {
+					t.Errorf("/dev/shm mounted with --ipc none")
+				}
+			})
+
 			t.Run("exec", func(t *testing.T) {
 				// ExecProcess's output as the init process of a container
 				// with the base spec: what runc exec would run.

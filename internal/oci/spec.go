@@ -178,7 +178,7 @@ func Spec(in Input) (*specs.Spec, error) {
 	case hc.MaskedPaths != nil:
 		s.Linux.MaskedPaths = append([]string(nil), hc.MaskedPaths...)
 	case !hc.Privileged:
-		s.Linux.MaskedPaths = append([]string(nil), DefaultMaskedPaths()...)
+		s.Linux.MaskedPaths = DefaultMaskedPaths()
 	}
 	switch {
 	case hc.ReadonlyPaths != nil:

@@ -49,7 +49,7 @@ func ApplyHostConfigDefaults(hc *container.HostConfig, host *Host) {
 		hc.OomKillDisable = ptr(false)
 	}
 	if hc.MaskedPaths == nil && !hc.Privileged {
-		hc.MaskedPaths = append([]string(nil), DefaultMaskedPaths()...)
+		hc.MaskedPaths = DefaultMaskedPaths()
 	}
 	if hc.ReadonlyPaths == nil && !hc.Privileged {
 		hc.ReadonlyPaths = DefaultReadonlyPaths()
@@ -123,16 +123,6 @@ func validateHostConfig(hc *container.HostConfig, host *Host) error {
 	}
 	if hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000 {
 		return invalid("Invalid value %d, range for oom score adj is [-1000, 1000]", hc.OomScoreAdj)
-	}
-	dests := make([]string, 0, len(hc.Tmpfs))
-	for d := range hc.Tmpfs {
-		dests = append(dests, d)
-	}
-	slices.Sort(dests)
-	for _, d := range dests {
-		if err := validateTmpfsDestination(d); err != nil {
-			return err
-		}
 	}
 	if _, err := tmpfsMounts(hc.Tmpfs); err != nil {
 		return err
