@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -20,21 +20,21 @@ const maxUserFileBytes = 10 << 20
 // from the rootfs at root. Symlinks are resolved as if root were "/": an
 // image's /etc/passwd -> /host/etc/passwd, or ../../../etc/passwd, reads
 // the image's own file, never the host's. The container may be running
-// (exec), so the walk must also be safe against a process inside swapping
-// directories for symlinks while we resolve: the kernel's openat2
+// (exec), so the resolution must also be safe against a process inside
+// swapping directories for symlinks meanwhile: the kernel's openat2
 // RESOLVE_IN_ROOT guarantees that, and the fallback walks with one file
 // descriptor per component, never re-resolving a path string.
 //
 // A missing file is (nil, nil): images without /etc/passwd are common and
 // Docker treats them as "no entries". Anything but a regular file is an
-// error, so that a FIFO or /dev/zero planted by an image cannot block or
-// exhaust the daemon.
+// error and is never opened for reading, so that a FIFO or a device node
+// planted by an image can neither block the daemon nor trigger a driver.
 func readFileInRoot(root, name string) ([]byte, error) {
 	return readFileInRootWith(root, name, !noOpenat2.Load())
 }
 
 func readFileInRootWith(root, name string, tryOpenat2 bool) ([]byte, error) {
-	f, err := openInRootWith(root, name, tryOpenat2)
+	f, err := openInRoot(root, name, tryOpenat2)
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 		return nil, nil
 	}
@@ -42,13 +42,6 @@ func readFileInRootWith(root, name string, tryOpenat2 bool) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s in the container is not a regular file", name)
-	}
 	b, err := io.ReadAll(io.LimitReader(f, maxUserFileBytes+1))
 	if err != nil {
 		return nil, err
@@ -62,9 +55,10 @@ func readFileInRootWith(root, name string, tryOpenat2 bool) ([]byte, error) {
 // noOpenat2 is set when the kernel predates openat2 (Linux < 5.6).
 var noOpenat2 atomic.Bool
 
-// openInRootWith opens name inside root; tests run the fallback walk on a
-// kernel with openat2 by passing tryOpenat2 false.
-func openInRootWith(root, name string, tryOpenat2 bool) (*os.File, error) {
+// openInRoot opens the regular file name inside root for reading; tests
+// run the fallback walk on a kernel with openat2 by passing tryOpenat2
+// false.
+func openInRoot(root, name string, tryOpenat2 bool) (*os.File, error) {
 	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		// Not wrapped: a missing rootfs is not a missing /etc/passwd.
@@ -72,42 +66,64 @@ func openInRootWith(root, name string, tryOpenat2 bool) (*os.File, error) {
 	}
 	defer unix.Close(rootFd)
 
-	const flags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK
+	// Resolve to an O_PATH descriptor first: it opens nothing.
+	fd := -1
 	if tryOpenat2 {
-		fd, err := unix.Openat2(rootFd, strings.TrimLeft(name, "/"), &unix.OpenHow{
-			Flags:   flags,
+		fd, err = unix.Openat2(rootFd, strings.TrimLeft(name, "/"), &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_CLOEXEC,
 			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 		})
 		switch {
 		case err == nil:
-			return os.NewFile(uintptr(fd), path.Join(root, name)), nil
 		case errors.Is(err, unix.ENOSYS):
 			noOpenat2.Store(true)
 		case errors.Is(err, unix.EAGAIN):
-			// openat2 RESOLVE_IN_ROOT may fail with EAGAIN when a rename
-			// raced with the lookup; the walk below is race-free too.
+			// RESOLVE_IN_ROOT fails with EAGAIN when a rename raced with
+			// the lookup; the walk below is race-free too.
 		default:
 			return nil, &os.PathError{Op: "open", Path: name, Err: err}
 		}
 	}
-	return walkInRoot(rootFd, name, flags)
+	if fd < 0 {
+		if fd, err = walkInRoot(rootFd, name); err != nil {
+			return nil, err
+		}
+	}
+	defer unix.Close(fd)
+
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: name, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s in the container is not a regular file", name)
+	}
+	// Reopening through /proc/self/fd reopens the very inode checked above.
+	rfd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(rfd), name), nil
 }
 
 // walkInRoot resolves name component by component below rootFd, following
-// symlinks within the root, and opens the result with flags. It is the
-// user-space version of RESOLVE_IN_ROOT.
-func walkInRoot(rootFd int, name string, flags int) (*os.File, error) {
+// symlinks within the root, and returns an O_PATH descriptor of the
+// result. It is the user-space version of RESOLVE_IN_ROOT.
+func walkInRoot(rootFd int, name string) (int, error) {
 	const maxSymlinks = 40 // the kernel's limit, path_resolution(7)
 
 	// stack holds an O_PATH descriptor for every directory between the
 	// root and the current position; ".." pops, so it can never go above
 	// the root even if a directory is moved while we walk.
 	stack := []int{rootFd}
-	defer func() {
+	popAll := func() {
 		for _, fd := range stack[1:] {
 			unix.Close(fd)
 		}
-	}()
+		stack = stack[:1]
+	}
+	defer popAll()
+
 	pending := splitPath(name)
 	links := 0
 	for len(pending) > 0 {
@@ -123,57 +139,42 @@ func walkInRoot(rootFd int, name string, flags int) (*os.File, error) {
 			}
 			continue
 		}
-		cur := stack[len(stack)-1]
-		fd, err := unix.Openat(cur, part, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, err := unix.Openat(stack[len(stack)-1], part, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return nil, &os.PathError{Op: "open", Path: name, Err: err}
+			return -1, &os.PathError{Op: "open", Path: name, Err: err}
 		}
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
 			unix.Close(fd)
-			return nil, &os.PathError{Op: "stat", Path: name, Err: err}
+			return -1, &os.PathError{Op: "stat", Path: name, Err: err}
 		}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFLNK:
 			links++
-			if links > maxSymlinks {
-				unix.Close(fd)
-				return nil, &os.PathError{Op: "open", Path: name, Err: unix.ELOOP}
-			}
 			target, err := readlinkFd(fd)
 			unix.Close(fd)
+			if links > maxSymlinks {
+				return -1, &os.PathError{Op: "open", Path: name, Err: unix.ELOOP}
+			}
 			if err != nil {
-				return nil, &os.PathError{Op: "readlink", Path: name, Err: err}
+				return -1, &os.PathError{Op: "readlink", Path: name, Err: err}
 			}
 			if strings.HasPrefix(target, "/") {
-				for _, d := range stack[1:] {
-					unix.Close(d)
-				}
-				stack = stack[:1]
+				popAll()
 			}
 			pending = append(splitPath(target), pending...)
 		case unix.S_IFDIR:
 			stack = append(stack, fd)
 		default:
-			unix.Close(fd)
 			if len(pending) > 0 {
-				return nil, &os.PathError{Op: "open", Path: name, Err: unix.ENOTDIR}
+				unix.Close(fd)
+				return -1, &os.PathError{Op: "open", Path: name, Err: unix.ENOTDIR}
 			}
-			// The last component, not a directory nor a symlink: open it
-			// for real, refusing a symlink swapped in since the check.
-			ffd, err := unix.Openat(cur, part, flags|unix.O_NOFOLLOW, 0)
-			if err != nil {
-				return nil, &os.PathError{Op: "open", Path: name, Err: err}
-			}
-			return os.NewFile(uintptr(ffd), name), nil
+			return fd, nil
 		}
 	}
 	// The path named a directory (or the root itself).
-	fd, err := unix.Openat(stack[len(stack)-1], ".", flags, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: name, Err: err}
-	}
-	return os.NewFile(uintptr(fd), name), nil
+	return unix.FcntlInt(uintptr(stack[len(stack)-1]), unix.F_DUPFD_CLOEXEC, 0)
 }
 
 func readlinkFd(fd int) (string, error) {

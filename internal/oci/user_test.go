@@ -193,6 +193,22 @@ func TestReadFileInRootConfined(t *testing.T) {
 			err: "is not a regular file",
 		},
 		{
+			name: "a device node is not even opened",
+			setup: func(t *testing.T, root string) {
+				if os.Geteuid() != 0 {
+					t.Skip("mknod needs root")
+				}
+				if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				// /dev/zero: read naively, it would never end.
+				if err := syscall.Mknod(filepath.Join(root, "etc/passwd"), syscall.S_IFCHR|0o644, 1<<8|5); err != nil {
+					t.Fatal(err)
+				}
+			},
+			err: "is not a regular file",
+		},
+		{
 			name: "a directory",
 			setup: func(t *testing.T, root string) {
 				if err := os.MkdirAll(filepath.Join(root, "etc/passwd"), 0o755); err != nil {
