@@ -47,7 +47,6 @@ const ociVersion = "1.1.0"
 // (on a copy: Spec never writes to its Input) and the derived settings.
 type hostConfig struct {
 	container.HostConfig
-	security        securityOpts
 	writableCgroups bool
 }
 
@@ -83,7 +82,6 @@ func Spec(in Input) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc.security = so
 	hc.writableCgroups = hc.Privileged
 	if so.writableCgroups != nil {
 		hc.writableCgroups = *so.writableCgroups
