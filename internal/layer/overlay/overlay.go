@@ -437,3 +437,15 @@ func randomHex() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Dir is the directory holding the snapshot's fs/ and work/, for callers
+// that report where layers live (image inspect's GraphDriver data).
+func (s *Snapshotter) Dir(key string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.snaps[key]
+	if !ok {
+		return "", notFound(key)
+	}
+	return s.dir(r.ID), nil
+}

@@ -1,0 +1,237 @@
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/events"
+	"github.com/berth-dev/berth/internal/layer"
+	eventtypes "github.com/moby/moby/api/types/events"
+	"github.com/opencontainers/go-digest"
+)
+
+const (
+	fixtureArchive = "testdata/docker-20.10-busybox.tar.gz"
+	fixtureID      = "sha256:911349a88c25d7cadef8809de8dc49d2aa6a3120fb70d6c699ec65b791f2adaf"
+	fixtureDiffID  = "sha256:bed6e351043a1f890f3d857d90edaa7db3775684138fb51dbbf9e428113d4eb4"
+)
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: overlay mounts and chroot")
+	}
+}
+
+// newService opens a service on a fresh root, closed at cleanup.
+func newService(t *testing.T) (*Service, *events.Bus, string) {
+	t.Helper()
+	needRoot(t)
+	root := t.TempDir()
+	bus := events.New()
+	s, err := New(context.Background(), Config{Root: root, Events: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, bus, root
+}
+
+// reopen closes s and opens the same root again, as a daemon restart does.
+func reopen(t *testing.T, s *Service, root string) *Service {
+	t.Helper()
+	s.Close()
+	s2, err := New(context.Background(), Config{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	return s2
+}
+
+var (
+	busyboxOnce sync.Once
+	busyboxData []byte
+	busyboxErr  error
+)
+
+// busyboxTar is the test busybox root filesystem: Debian's static busybox,
+// a link per applet (what `busybox --install -s` makes inside the image)
+// and a minimal /etc.
+func busyboxTar(t testing.TB) []byte {
+	t.Helper()
+	busyboxOnce.Do(func() {
+		bin, err := os.ReadFile("/bin/busybox")
+		if err != nil {
+			busyboxErr = err
+			return
+		}
+		list, err := exec.Command("/bin/busybox", "--list-full").Output()
+		if err != nil {
+			busyboxErr = err
+			return
+		}
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		mtime := time.Unix(1700000000, 0)
+		dirs := map[string]bool{}
+		dir := func(name string, mode int64) {
+			if dirs[name] {
+				return
+			}
+			dirs[name] = true
+			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode, ModTime: mtime})
+		}
+		for _, d := range []string{"bin", "etc", "root", "sbin", "usr", "usr/bin", "usr/sbin"} {
+			dir(d, 0o755)
+		}
+		dir("tmp", 0o1777)
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/busybox", Mode: 0o755, Size: int64(len(bin)), ModTime: mtime})
+		tw.Write(bin)
+		for _, p := range strings.Fields(string(list)) {
+			if p == "bin/busybox" {
+				continue
+			}
+			if i := strings.LastIndex(p, "/"); i > 0 {
+				dir(p[:i], 0o755)
+			}
+			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: p, Linkname: "/bin/busybox", Mode: 0o777, ModTime: mtime})
+		}
+		for name, body := range map[string]string{
+			"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+			"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
+		} {
+			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(body)), ModTime: mtime})
+			tw.Write([]byte(body))
+		}
+		busyboxErr = tw.Close()
+		busyboxData = buf.Bytes()
+	})
+	if busyboxErr != nil {
+		t.Fatalf("build busybox rootfs: %v", busyboxErr)
+	}
+	return busyboxData
+}
+
+func importTar(t *testing.T, s *Service, data []byte, opts ImportOptions) string {
+	t.Helper()
+	id, err := s.Import(context.Background(), bytes.NewReader(data), opts)
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	return id
+}
+
+func loadFile(t *testing.T, s *Service, path string) *recorder {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rec := &recorder{}
+	if err := s.Load(context.Background(), f, false, rec); err != nil {
+		t.Fatalf("load %s: %v", path, err)
+	}
+	return rec
+}
+
+func saveImages(t *testing.T, s *Service, names ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := s.Save(context.Background(), names, &buf); err != nil {
+		t.Fatalf("save %v: %v", names, err)
+	}
+	return buf.Bytes()
+}
+
+// recorder is a Progress that keeps everything.
+type recorder struct {
+	mu      sync.Mutex
+	streams []string
+	bars    int
+}
+
+func (r *recorder) Bar(id, action string, current, total int64) {
+	r.mu.Lock()
+	r.bars++
+	r.mu.Unlock()
+}
+func (r *recorder) Status(id, status string) {}
+func (r *recorder) Stream(text string) {
+	r.mu.Lock()
+	r.streams = append(r.streams, text)
+	r.mu.Unlock()
+}
+func (r *recorder) text() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.streams, "")
+}
+
+// tarEntries lists the names in a tar.
+func tarEntries(t *testing.T, data []byte) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		out[h.Name] = b
+	}
+}
+
+// writeTar builds a tar from name → content, in the order of names.
+func writeTar(t *testing.T, names []string, files map[string][]byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, n := range names {
+		b := files[n]
+		if strings.HasSuffix(n, "/") {
+			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: n, Mode: 0o755})
+			continue
+		}
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: int64(len(b))})
+		tw.Write(b)
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+// storeState summarises everything on disk that a failed operation must
+// not leave: images, snapshots, blobs.
+func storeState(t *testing.T, s *Service) (images, snapshots, blobs int) {
+	t.Helper()
+	images = s.Count()
+	s.sn.Walk(context.Background(), func(context.Context, layer.Info) error { snapshots++; return nil })
+	s.blobs.Walk(func(digest.Digest, int64) error { blobs++; return nil })
+	return
+}
+
+// eventsOf collects the image events published so far.
+func eventsOf(bus *events.Bus) []string {
+	past, _, cancel := bus.Subscribe(time.Unix(1, 0))
+	defer cancel()
+	var out []string
+	for _, m := range past {
+		if m.Type == eventtypes.ImageEventType {
+			out = append(out, string(m.Action))
+		}
+	}
+	return out
+}

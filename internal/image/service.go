@@ -1,0 +1,313 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/events"
+	"github.com/berth-dev/berth/internal/image/content"
+	"github.com/berth-dev/berth/internal/layer"
+	"github.com/berth-dev/berth/internal/layer/overlay"
+	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
+	eventtypes "github.com/moby/moby/api/types/events"
+	"github.com/opencontainers/go-digest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Config configures the image service.
+type Config struct {
+	Root   string      // state directory, e.g. /var/lib/berth/image
+	Events *events.Bus // may be nil in tests
+}
+
+var (
+	bucketImages  = []byte("images")  // id → imageRecord JSON
+	bucketConfigs = []byte("configs") // id → raw config bytes
+	bucketRefs    = []byte("refs")    // full reference string → id
+	bucketRW      = []byte("rw")      // container id → rwRecord JSON
+)
+
+// Service is the image store and the layer manager for containers.
+type Service struct {
+	root   string
+	db     *bolt.DB
+	sn     layer.Snapshotter
+	blobs  *content.Store
+	events *events.Bus
+
+	// layersMu orders the creation of snapshots and blobs (loads, imports,
+	// new rw layers: read-locked for their whole run) against garbage
+	// collection (write-locked), so that GC never removes a layer some
+	// operation is about to reference.
+	layersMu sync.RWMutex
+
+	mu     sync.RWMutex
+	images map[digest.Digest]*img
+	refs   map[string]digest.Digest // full reference string → image
+	rw     map[string]*rwRecord
+	usage  func(imageID string) []string
+	// running reports whether a container is running, for the "cannot
+	// be forced" rmi conflict. Unset, a mounted rw layer counts as running.
+	running func(containerID string) bool
+
+	// mountMu serialises mounting and unmounting rw layers.
+	mountMu sync.Mutex
+
+	pruneRunning sync.Mutex
+}
+
+// New opens the image store at cfg.Root, removing whatever an interrupted
+// earlier run left half done.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Root == "" {
+		return nil, fmt.Errorf("image root not set: %w", errdefs.ErrInvalidArgument)
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Root, "rw"), 0o710); err != nil {
+		return nil, err
+	}
+	blobs, err := content.New(filepath.Join(cfg.Root, "content"))
+	if err != nil {
+		return nil, err
+	}
+	sn, err := overlay.New(filepath.Join(cfg.Root, "overlay"))
+	if err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(filepath.Join(cfg.Root, "images.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		sn.Close()
+		return nil, fmt.Errorf("open image metadata: %w", err)
+	}
+	s := &Service{
+		root:   cfg.Root,
+		db:     db,
+		sn:     sn,
+		blobs:  blobs,
+		events: cfg.Events,
+		images: map[digest.Digest]*img{},
+		refs:   map[string]digest.Digest{},
+		rw:     map[string]*rwRecord{},
+	}
+	if err := s.loadAll(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if _, err := s.collectGarbage(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("image store cleanup: %w", err)
+	}
+	return s, nil
+}
+
+// Close releases the store. Mounted rw layers stay mounted (containers
+// keep running across a daemon restart).
+func (s *Service) Close() error {
+	var errs []error
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	if s.sn != nil {
+		errs = append(errs, s.sn.Close())
+	}
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func (s *Service) loadAll() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketImages, bucketConfigs, bucketRefs, bucketRW} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		configs := tx.Bucket(bucketConfigs)
+		err := tx.Bucket(bucketImages).ForEach(func(k, v []byte) error {
+			var rec imageRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("image %s: corrupt record: %w", k, err)
+			}
+			raw := configs.Get(k)
+			if raw == nil || digest.FromBytes(raw) != rec.ID {
+				slog.Warn("image config missing or corrupt; dropping image", "id", string(k))
+				return nil
+			}
+			im, err := newImg(rec, append([]byte(nil), raw...))
+			if err != nil {
+				slog.Warn("unreadable image; dropping it", "id", string(k), "err", err)
+				return nil
+			}
+			s.images[rec.ID] = im
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketRefs).ForEach(func(k, v []byte) error {
+			id := digest.Digest(v)
+			if _, ok := s.images[id]; ok {
+				s.refs[string(k)] = id
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketRW).ForEach(func(k, v []byte) error {
+			var r rwRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("rw layer %s: corrupt record: %w", k, err)
+			}
+			s.rw[string(k)] = &r
+			return nil
+		})
+	})
+}
+
+// Count is the number of images (docker info's "Images").
+func (s *Service) Count() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.images)
+}
+
+// SetContainerUsage tells the service which containers use an image, for
+// rmi conflicts and the Containers count of the image list. Without it
+// the service knows only the rw layers it made for each image.
+func (s *Service) SetContainerUsage(fn func(imageID string) []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.usage = fn
+}
+
+// SetContainerRunning tells the service which containers are running: an
+// image used by a running container cannot be removed even with force.
+// Without it, a container whose rw layer is mounted counts as running.
+func (s *Service) SetContainerRunning(fn func(containerID string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running = fn
+}
+
+// containersUsing lists the containers using id, sorted. Caller holds mu.
+func (s *Service) containersUsing(id digest.Digest) []string {
+	if s.usage != nil {
+		return s.usage(id.String())
+	}
+	var out []string
+	for cid, r := range s.rw {
+		if r.ImageID == id {
+			out = append(out, cid)
+		}
+	}
+	sortStrings(out)
+	return out
+}
+
+func (s *Service) isRunning(containerID string) bool {
+	if s.running != nil {
+		return s.running(containerID)
+	}
+	mounted, _ := layer.IsMountpoint(s.mountPath(containerID))
+	return mounted
+}
+
+// publish sends an image event; attributes carry the image's labels and
+// the name, as Docker's do.
+func (s *Service) publish(action eventtypes.Action, id, name string, labels map[string]string) {
+	if s.events == nil {
+		return
+	}
+	attrs := map[string]string{}
+	for k, v := range labels {
+		attrs[k] = v
+	}
+	if name != "" {
+		attrs["name"] = name
+	}
+	s.events.Publish(eventtypes.ImageEventType, action, id, attrs)
+}
+
+func (s *Service) labelsOf(id digest.Digest) map[string]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if im, ok := s.images[id]; ok {
+		return im.config.Config.Labels
+	}
+	return nil
+}
+
+// referencesTo lists the references to id, full form, sorted. Caller holds mu.
+func (s *Service) referencesTo(id digest.Digest) []reference.Named {
+	var out []reference.Named
+	for k, v := range s.refs {
+		if v != id {
+			continue
+		}
+		if n, err := reference.ParseNamed(k); err == nil {
+			out = append(out, n)
+		}
+	}
+	sortRefs(out)
+	return out
+}
+
+// toImage builds the exported view of an image. Caller holds mu.
+func (s *Service) toImage(ctx context.Context, im *img) *Image {
+	out := &Image{
+		ID:            im.rec.ID.String(),
+		Config:        im.config.DockerOCIImage,
+		Comment:       im.config.Comment,
+		DockerVersion: im.config.DockerVersion,
+		Parent:        im.rec.Parent.String(),
+		LastTagTime:   im.rec.LastTagTime,
+		Size:          s.sizeOf(ctx, im),
+		RepoTags:      []string{},
+		RepoDigests:   []string{},
+	}
+	for _, r := range s.referencesTo(im.rec.ID) {
+		if _, ok := r.(reference.Canonical); ok {
+			out.RepoDigests = append(out.RepoDigests, reference.FamiliarString(r))
+		} else {
+			out.RepoTags = append(out.RepoTags, reference.FamiliarString(r))
+		}
+	}
+	return out
+}
+
+// sizeOf sums the sizes of the image's layers, as measured when each was
+// committed.
+func (s *Service) sizeOf(ctx context.Context, im *img) int64 {
+	var total int64
+	for _, c := range im.chain {
+		if u, err := s.sn.Usage(ctx, c.String()); err == nil {
+			total += u.Size
+		}
+	}
+	return total
+}
+
+func (s *Service) mountPath(containerID string) string {
+	return filepath.Join(s.root, "rw", containerID, "merged")
+}
+
+func sortStrings(v []string) { slices.Sort(v) }
+
+// sortRefs orders references as Docker lists them: by familiar form.
+func sortRefs(v []reference.Named) {
+	slices.SortFunc(v, func(a, b reference.Named) int {
+		return strings.Compare(reference.FamiliarString(a), reference.FamiliarString(b))
+	})
+}

@@ -1,0 +1,81 @@
+package imagerouter
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/jsonstream"
+)
+
+// message is Docker's JSON progress message, with the "progress" and
+// "error" strings that API 1.51 and older clients still read.
+type message struct {
+	Stream       string               `json:"stream,omitempty"`
+	Status       string               `json:"status,omitempty"`
+	Progress     *jsonstream.Progress `json:"progressDetail,omitempty"`
+	ProgressText string               `json:"progress,omitempty"`
+	ID           string               `json:"id,omitempty"`
+	Error        *jsonstream.Error    `json:"errorDetail,omitempty"`
+	ErrorText    string               `json:"error,omitempty"`
+}
+
+// jsonProgress writes image.Progress events as JSON messages, one per
+// line ("\r\n" as Docker ends them), flushing each.
+type jsonProgress struct {
+	mu      sync.Mutex
+	w       io.Writer
+	written bool
+}
+
+func (p *jsonProgress) write(m message) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.written = true
+	_, _ = p.w.Write(append(b, '\r', '\n'))
+}
+
+// started reports whether anything was sent: after that, errors can only
+// go into the stream.
+func (p *jsonProgress) started() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.written
+}
+
+func (p *jsonProgress) Bar(id, action string, current, total int64) {
+	jp := &jsonstream.Progress{Current: current, Total: total}
+	p.write(message{Status: action, Progress: jp, ProgressText: progressBar(jp), ID: id})
+}
+
+func (p *jsonProgress) Status(id, status string) { p.write(message{ID: id, Status: status}) }
+
+func (p *jsonProgress) Stream(text string) { p.write(message{Stream: text}) }
+
+func (p *jsonProgress) Error(err error) {
+	p.write(message{Error: &jsonstream.Error{Message: err.Error()}, ErrorText: err.Error()})
+}
+
+// progressBar renders the bar older clients print verbatim.
+func progressBar(p *jsonstream.Progress) string {
+	if p.Current <= 0 && p.Total <= 0 {
+		return ""
+	}
+	if p.Total <= 0 {
+		return fmt.Sprintf("%8v", units.HumanSize(float64(p.Current)))
+	}
+	percentage := min(int(float64(p.Current)/float64(p.Total)*100)/2, 50)
+	bar := fmt.Sprintf("[%s>%s] ", strings.Repeat("=", percentage), strings.Repeat(" ", max(50-percentage, 0)))
+	numbers := fmt.Sprintf("%8v/%v", units.HumanSize(float64(p.Current)), units.HumanSize(float64(p.Total)))
+	if p.Current > p.Total {
+		numbers = fmt.Sprintf("%8v", units.HumanSize(float64(p.Current)))
+	}
+	return bar + numbers
+}
