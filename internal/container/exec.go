@@ -1,0 +1,425 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	containertypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// execSession is one `docker exec`: created, then started once, then
+// exited. Sessions are kept for inspect until their container is removed.
+type execSession struct {
+	id          string
+	c           *Container
+	entrypoint  string
+	args        []string
+	env         []string
+	user        string
+	workdir     string
+	tty         bool
+	privileged  bool
+	openStdin   bool
+	openStdout  bool
+	openStderr  bool
+	detachKeys  []byte
+	consoleSize *[2]uint
+
+	mu        sync.Mutex
+	running   bool
+	exitCode  *int
+	pid       int
+	canRemove bool
+	// started is closed once the start finished, one way or the other.
+	started chan struct{}
+	// done is closed once the exit code is recorded.
+	done chan struct{}
+}
+
+func errNoSuchExec(id string) error {
+	return errdefs.ErrNotFound.WithMessage("No such exec instance: " + id)
+}
+
+// activeContainer checks that exec can run in c.
+func activeContainer(c *Container) (Shim, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case !c.State.Running:
+		return nil, errNotRunning(c.ID)
+	case c.State.Paused:
+		return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is paused, unpause the container before exec", c.ID))
+	case c.State.Restarting:
+		return nil, errRestarting(c.ID)
+	case c.shim == nil:
+		return nil, errNotRunning(c.ID)
+	}
+	return c.shim, nil
+}
+
+// ExecCreate registers an exec session in a running container.
+func (s *Service) ExecCreate(ctx context.Context, ref string, req containertypes.ExecCreateRequest) (string, error) {
+	if len(req.Cmd) == 0 {
+		return "", errdefs.ErrInvalidArgument.WithMessage("No exec command specified")
+	}
+	c, err := s.idx.get(ref)
+	if err != nil {
+		return "", err
+	}
+	if _, err := activeContainer(c); err != nil {
+		return "", err
+	}
+	var keys []byte
+	if req.DetachKeys != "" {
+		if keys, err = parseDetachKeys(req.DetachKeys); err != nil {
+			return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid escape keys (%s) provided", req.DetachKeys))
+		}
+	}
+	for _, e := range req.Env {
+		if k, _, _ := strings.Cut(e, "="); k == "" {
+			return "", errdefs.ErrInvalidArgument.WithMessage("invalid environment variable: " + e)
+		}
+	}
+	c.mu.Lock()
+	e := &execSession{
+		id:          newID(),
+		c:           c,
+		entrypoint:  req.Cmd[0],
+		args:        append([]string(nil), req.Cmd[1:]...),
+		env:         processEnv(c.Config, req.Tty, req.Env),
+		user:        req.User,
+		workdir:     req.WorkingDir,
+		tty:         req.Tty,
+		privileged:  req.Privileged,
+		openStdin:   req.AttachStdin,
+		openStdout:  req.AttachStdout,
+		openStderr:  req.AttachStderr,
+		detachKeys:  keys,
+		consoleSize: req.ConsoleSize,
+		started:     make(chan struct{}),
+		done:        make(chan struct{}),
+	}
+	if e.user == "" {
+		e.user = c.Config.User
+	}
+	if e.workdir == "" {
+		e.workdir = c.Config.WorkingDir
+	}
+	c.execs = append(c.execs, e.id)
+	c.mu.Unlock()
+	s.execMu.Lock()
+	s.execs[e.id] = e
+	s.execMu.Unlock()
+	s.publish(c, events.Action(string(events.ActionExecCreate)+": "+e.commandLine()), map[string]string{"execID": e.id})
+	return e.id, nil
+}
+
+func (e *execSession) commandLine() string {
+	return e.entrypoint + " " + strings.Join(e.args, " ")
+}
+
+func (s *Service) getExec(id string) (*execSession, error) {
+	s.execMu.Lock()
+	e, ok := s.execs[id]
+	s.execMu.Unlock()
+	if !ok {
+		return nil, errNoSuchExec(id)
+	}
+	return e, nil
+}
+
+// ExecStartOptions is an exec start request.
+type ExecStartOptions struct {
+	Detach      bool
+	ConsoleSize *[2]uint
+	// GetStream hijacks the client connection (attached starts only).
+	GetStream func(tty bool) (io.ReadWriteCloser, error)
+}
+
+// ExecCheck reports whether an exec can be started, before the router
+// hijacks the connection for it.
+func (s *Service) ExecCheck(id string) error {
+	e, err := s.getExec(id)
+	if err != nil {
+		return err
+	}
+	if _, err := s.idx.get(e.c.ID); err != nil {
+		return err
+	}
+	_, err = activeContainer(e.c)
+	return err
+}
+
+// ExecStart runs an exec session. Attached, it returns when the process
+// exited and its output was delivered (the exit code is then recorded,
+// so an inspect that follows sees it); detached, once it started.
+func (s *Service) ExecStart(ctx context.Context, id string, opts ExecStartOptions) error {
+	ctx = context.WithoutCancel(ctx)
+	e, err := s.getExec(id)
+	if err != nil {
+		return err
+	}
+	sh, err := activeContainer(e.c)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	switch {
+	case e.exitCode != nil:
+		err = errdefs.ErrConflict.WithMessage(fmt.Sprintf("exec command %s has already run", e.id))
+	case e.running:
+		err = errdefs.ErrConflict.WithMessage(fmt.Sprintf("exec command %s is already running", e.id))
+	}
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	e.running = true
+	e.mu.Unlock()
+	s.publish(e.c, events.Action(string(events.ActionExecStart)+": "+e.commandLine()), map[string]string{"execID": e.id})
+
+	var client io.ReadWriteCloser
+	if !opts.Detach && opts.GetStream != nil {
+		client, err = opts.GetStream(e.tty)
+		if err != nil {
+			s.execFailed(e, err)
+			return err
+		}
+		defer client.Close()
+	}
+	fail := func(err error) error {
+		s.execFailed(e, err)
+		if client == nil {
+			return startError(err)
+		}
+		// The stream is already a success response: the error goes into
+		// it, as Docker writes it, and the exit code says the rest.
+		msg := []byte(err.Error() + "\r\n")
+		if e.tty {
+			_, _ = client.Write(msg)
+		} else {
+			_ = writeFrame(client, streamStdout, msg)
+		}
+		return nil
+	}
+
+	proc, err := s.execProcess(e, opts.ConsoleSize)
+	if err != nil {
+		return fail(err)
+	}
+	stdin := e.openStdin && client != nil
+	if err := sh.Exec(ctx, ExecConfig{ID: e.id, Process: *proc, Terminal: e.tty, Stdin: stdin}); err != nil {
+		return fail(runtimeExecError(err))
+	}
+	var conn net.Conn
+	if client != nil {
+		c, err := sh.ExecAttach(ctx, e.id, StreamOptions{Stdin: stdin, Stdout: e.openStdout, Stderr: e.openStderr})
+		if err != nil {
+			return fail(err)
+		}
+		conn = c
+		defer c.Close()
+	}
+	pid, err := sh.ExecStart(ctx, e.id)
+	if err != nil {
+		return fail(runtimeExecError(err))
+	}
+	e.mu.Lock()
+	e.pid = pid
+	e.mu.Unlock()
+	close(e.started)
+	s.wg.Add(1)
+	go s.execMonitor(e, sh)
+	if client == nil {
+		return nil
+	}
+	if pump(client, conn, stdin, e.tty, e.detachKeys) {
+		s.publish(e.c, events.ActionExecDetach, map[string]string{"execID": e.id})
+		return nil
+	}
+	// The output is drained; wait (briefly) for the exit to be recorded
+	// so that the client's inspect right after sees the exit code.
+	select {
+	case <-e.done:
+	case <-time.After(2 * time.Second):
+	}
+	return nil
+}
+
+// execProcess builds the exec's OCI process from the container's spec
+// (kept in the bundle while the container runs).
+func (s *Service) execProcess(e *execSession, consoleSize *[2]uint) (*specs.Process, error) {
+	data, err := os.ReadFile(filepath.Join(s.bundleDir(e.c.ID), "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read container spec: %w", err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, fmt.Errorf("read container spec: %w", err)
+	}
+	rootfs := ""
+	if spec.Root != nil {
+		rootfs = spec.Root.Path
+	}
+	proc, err := s.deps.ExecProcess(&spec, rootfs, ExecInput{
+		Cmd:        append([]string{e.entrypoint}, e.args...),
+		Env:        e.env,
+		User:       e.user,
+		WorkingDir: e.workdir,
+		Tty:        e.tty,
+		Privileged: e.privileged,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cs := consoleSize; cs == nil {
+		consoleSize = e.consoleSize
+	}
+	if e.tty && consoleSize != nil {
+		proc.ConsoleSize = &specs.Box{Height: consoleSize[0], Width: consoleSize[1]}
+	}
+	if proc.Cwd == "" {
+		proc.Cwd = "/"
+	}
+	return proc, nil
+}
+
+func runtimeExecError(err error) error {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "OCI runtime exec failed") {
+		msg = "OCI runtime exec failed: " + msg
+	}
+	return &runtimeErr{msg: msg}
+}
+
+// execFailed records an exec that could not start: 126/127 as Docker.
+func (s *Service) execFailed(e *execSession, err error) {
+	_, code := startFailure(err)
+	if code == exitUnknown {
+		code = exitEaccess // Docker's default for an exec that did not start
+	}
+	e.mu.Lock()
+	e.running = false
+	e.exitCode = &code
+	e.mu.Unlock()
+	select {
+	case <-e.started:
+	default:
+		close(e.started)
+	}
+	close(e.done)
+}
+
+// execMonitor waits for an exec's exit and records it.
+func (s *Service) execMonitor(e *execSession, sh Shim) {
+	defer s.wg.Done()
+	exit, err := sh.ExecWait(s.ctx, e.id)
+	if err != nil {
+		if s.ctx.Err() != nil {
+			return
+		}
+		exit = Exit{Code: 137}
+	}
+	code := exit.Code
+	e.mu.Lock()
+	e.running = false
+	e.exitCode = &code
+	e.mu.Unlock()
+	close(e.done)
+	c := e.c
+	c.mu.Lock()
+	for i, id := range c.execs {
+		if id == e.id {
+			c.execs = append(c.execs[:i], c.execs[i+1:]...)
+			break
+		}
+	}
+	c.mu.Unlock()
+	s.publish(c, events.ActionExecDie, map[string]string{"execID": e.id, "exitCode": strconv.Itoa(code)})
+}
+
+// ExecInspect describes an exec session.
+func (s *Service) ExecInspect(ctx context.Context, id string) (*containertypes.ExecInspectResponse, error) {
+	e, err := s.getExec(id)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	resp := &containertypes.ExecInspectResponse{
+		ID:      e.id,
+		Running: e.running,
+		ProcessConfig: &containertypes.ExecProcessConfig{
+			Tty:        e.tty,
+			Entrypoint: e.entrypoint,
+			Arguments:  e.args,
+			Privileged: &e.privileged,
+			User:       e.user,
+		},
+		OpenStdin:   e.openStdin,
+		OpenStderr:  e.openStderr,
+		OpenStdout:  e.openStdout,
+		CanRemove:   e.canRemove,
+		ContainerID: e.c.ID,
+		DetachKeys:  e.detachKeys,
+		Pid:         e.pid,
+	}
+	if resp.ProcessConfig.Arguments == nil {
+		resp.ProcessConfig.Arguments = []string{}
+	}
+	if e.exitCode != nil {
+		code := *e.exitCode
+		resp.ExitCode = &code
+	}
+	return resp, nil
+}
+
+// ExecResize changes the terminal size of a running exec. A resize that
+// races the start waits for it, as Docker's does.
+func (s *Service) ExecResize(ctx context.Context, id string, height, width uint32) error {
+	e, err := s.getExec(id)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-e.started:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("timeout waiting for exec session ready: %w", errdefs.ErrUnavailable)
+	}
+	e.mu.Lock()
+	running := e.running
+	e.mu.Unlock()
+	if !running {
+		return nil
+	}
+	sh, err := activeContainer(e.c)
+	if err != nil {
+		return err
+	}
+	return sh.ExecResize(ctx, e.id, uint16(width), uint16(height))
+}
+
+// forgetExecs drops the sessions of a removed container.
+func (s *Service) forgetExecs(containerID string) {
+	s.execMu.Lock()
+	defer s.execMu.Unlock()
+	for id, e := range s.execs {
+		if e.c.ID == containerID {
+			delete(s.execs, id)
+		}
+	}
+}

@@ -1,0 +1,271 @@
+package container
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	containertypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+)
+
+// Restart back-off, as Docker's restart manager.
+const (
+	backoffInitial = 100 * time.Millisecond
+	backoffMax     = time.Minute
+	// backoffReset: a run at least this long resets the back-off.
+	backoffReset = 10 * time.Second
+)
+
+// nextBackoff is the delay before the next policy restart, given the
+// previous delay (0 for none yet) and how long the container ran.
+func nextBackoff(prev, ranFor time.Duration) time.Duration {
+	if ranFor >= backoffReset {
+		prev = 0
+	}
+	switch {
+	case prev == 0:
+		return backoffInitial
+	case prev < backoffMax:
+		prev *= 2
+	}
+	if prev > backoffMax {
+		prev = backoffMax
+	}
+	return prev
+}
+
+// policyRestarts decides whether a restart policy brings a container
+// back after it exited with code: always does; unless-stopped does
+// unless the user stopped it; on-failure does on a non-zero code while
+// restarts stay under the maximum (0: no maximum).
+func policyRestarts(p containertypes.RestartPolicy, code int, manuallyStopped bool, restarts int) bool {
+	switch {
+	case p.IsAlways():
+		return true
+	case p.IsUnlessStopped():
+		return !manuallyStopped
+	case p.IsOnFailure():
+		return code != 0 && (p.MaximumRetryCount == 0 || restarts < p.MaximumRetryCount)
+	}
+	return false
+}
+
+// monitor waits for the container's exit; one goroutine per running
+// container, blocked on the shim. When the daemon shuts down it just
+// returns: the container keeps running and Restore finds it again.
+func (s *Service) monitor(c *Container, sh Shim) {
+	defer s.wg.Done()
+	exit, err := sh.Wait(s.ctx)
+	if err != nil {
+		if s.ctx.Err() != nil {
+			sh.Close()
+			return
+		}
+		// The shim connection broke. The shim may have died after
+		// recording the exit, or the connection alone may have failed.
+		exit, err = s.recoverExit(c, &sh)
+		if err != nil {
+			if s.ctx.Err() != nil {
+				sh.Close()
+				return
+			}
+			slog.Warn("lost the shim of a running container", "container", c.ID, "err", err)
+			exit = Exit{Code: 255, ExitedAt: now()}
+		}
+	}
+	s.handleExit(c, sh, exit)
+}
+
+// recoverExit finds how a container ended after its shim connection
+// broke: from the exit file, or by reconnecting and waiting again.
+func (s *Service) recoverExit(c *Container, sh *Shim) (Exit, error) {
+	dir := s.shimDir(c.ID)
+	if e, err := s.deps.Shims.ReadExit(dir); err == nil {
+		return *e, nil
+	}
+	nsh, err := s.deps.Shims.Connect(s.ctx, dir)
+	if err != nil {
+		return Exit{}, err
+	}
+	c.mu.Lock()
+	if c.shim == *sh {
+		c.shim = nsh
+	}
+	c.mu.Unlock()
+	(*sh).Close()
+	*sh = nsh
+	return nsh.Wait(s.ctx)
+}
+
+// handleExit records an exit, releases what the run held, then applies
+// the restart policy or --rm. Waiters are woken once the network and
+// the rootfs are released, so that `docker stop x; docker run -p ...`
+// never finds the port still taken.
+func (s *Service) handleExit(c *Container, sh Shim, exit Exit) {
+	c.op.Lock()
+	c.mu.Lock()
+	if c.shim != sh {
+		// A newer run owns the container (cannot happen while op
+		// serialises starts, but never clobber it).
+		c.mu.Unlock()
+		c.op.Unlock()
+		sh.Close()
+		return
+	}
+	c.shim = nil
+	if exit.ExitedAt.IsZero() {
+		exit.ExitedAt = now()
+	}
+	ranFor := exit.ExitedAt.Sub(c.State.StartedAt)
+	restart := false
+	if !c.restart.cancelled && !c.HostConfig.RestartPolicy.IsNone() &&
+		policyRestarts(c.HostConfig.RestartPolicy, exit.Code, c.HasBeenManuallyStopped, c.RestartCount) {
+		restart = true
+	}
+	var delay time.Duration
+	if restart {
+		delay = nextBackoff(c.restart.timeout, ranFor)
+		c.restart.timeout = delay
+		c.RestartCount++
+		c.State.setRestarting(exit)
+	} else {
+		c.State.setStopped(exit)
+	}
+	ep := c.Endpoint
+	c.Endpoint = detached(ep)
+	autoRemove := !restart && c.HostConfig.AutoRemove && !c.restart.manualRestart
+	c.mu.Unlock()
+
+	s.publish(c, events.ActionDie, map[string]string{
+		"exitCode":     strconv.Itoa(exit.Code),
+		"execDuration": strconv.Itoa(int(ranFor.Seconds())),
+	})
+	s.releaseRun(c.ID, sh, ep)
+	s.endExecs(c)
+
+	c.mu.Lock()
+	c.notifyExit()
+	if restart {
+		c.restart.timer = time.AfterFunc(delay, func() { s.policyRestart(c) })
+	}
+	c.mu.Unlock()
+	s.saveOrLog(c)
+	c.op.Unlock()
+	if autoRemove {
+		s.autoRemove(c)
+	}
+}
+
+// releaseRun frees what a run held, in parallel: the runtime state and
+// the shim, the network endpoint, the rootfs mount.
+func (s *Service) releaseRun(id string, sh Shim, ep *Endpoint) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	if sh != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := sh.Shutdown(ctx); err != nil {
+				slog.Warn("shutting down shim", "container", id, "err", err)
+			}
+			sh.Close()
+		}()
+	}
+	if ep != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.deps.Network.Disconnect(ctx, ep); err != nil {
+				slog.Warn("disconnecting network", "container", id, "err", err)
+			}
+		}()
+	}
+	if err := s.deps.Layers.UnmountRWLayer(id); err != nil {
+		slog.Warn("unmounting rootfs", "container", id, "err", err)
+	}
+	wg.Wait()
+	os.RemoveAll(s.bundleDir(id))
+}
+
+// detached is what inspect shows of an endpoint once the container
+// stopped: the network it belongs to, no address.
+func detached(ep *Endpoint) *Endpoint {
+	if ep == nil {
+		return nil
+	}
+	return &Endpoint{ContainerID: ep.ContainerID, Mode: ep.Mode, NetworkID: ep.NetworkID, Bridge: ep.Bridge}
+}
+
+// policyRestart runs when the back-off delay is over.
+func (s *Service) policyRestart(c *Container) {
+	select {
+	case <-s.restored:
+	case <-s.ctx.Done():
+		return
+	}
+	c.op.Lock()
+	c.mu.Lock()
+	if c.restart.timer == nil || !c.State.Restarting || s.ctx.Err() != nil {
+		// Cancelled by stop, kill or remove meanwhile.
+		c.mu.Unlock()
+		c.op.Unlock()
+		return
+	}
+	c.restart.timer = nil
+	c.mu.Unlock()
+	err := s.start(s.ctx, c)
+	if err == nil {
+		c.op.Unlock()
+		return
+	}
+	slog.Warn("restart policy: start failed", "container", c.ID, "err", err)
+	c.mu.Lock()
+	c.State.Running = false
+	c.State.Restarting = false
+	c.notifyExit()
+	autoRemove := c.HostConfig.AutoRemove
+	c.mu.Unlock()
+	s.saveOrLog(c)
+	c.op.Unlock()
+	if autoRemove {
+		s.autoRemove(c)
+	}
+}
+
+// cancelRestart ends a pending policy restart: the container stays
+// exited. Called with c.mu held; reports whether one was pending.
+func (c *Container) cancelRestart() bool {
+	c.restart.cancelled = true
+	if !c.State.Restarting {
+		return false
+	}
+	if c.restart.timer != nil {
+		c.restart.timer.Stop()
+		c.restart.timer = nil
+	}
+	c.State.Running = false
+	c.State.Restarting = false
+	c.notifyExit()
+	return true
+}
+
+// endExecs marks the exec sessions of a container that stopped.
+func (s *Service) endExecs(c *Container) {
+	c.mu.Lock()
+	ids := c.execs
+	c.execs = nil
+	c.mu.Unlock()
+	s.execMu.Lock()
+	defer s.execMu.Unlock()
+	for _, id := range ids {
+		if e, ok := s.execs[id]; ok {
+			e.mu.Lock()
+			e.canRemove = true
+			e.mu.Unlock()
+		}
+	}
+}

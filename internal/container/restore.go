@@ -1,0 +1,173 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/containerd/errdefs"
+)
+
+// exitLost is the exit code of a container whose shim vanished without
+// recording an exit (a reboot emptied the exec root), as Docker reports.
+const exitLost = 255
+
+// Restore loads the containers from disk and reconciles them with what
+// survived the daemon's absence: running containers get their shim back
+// (live restore); those that exited meanwhile get their real exit code;
+// interrupted removals are finished; network endpoints of live
+// containers are restored; then restart policies and --rm apply to the
+// containers that stopped, as on daemon start in Docker.
+func (s *Service) Restore(ctx context.Context) error {
+	entries, err := os.ReadDir(s.cfg.Root)
+	if err != nil {
+		return fmt.Errorf("restore containers: %w", err)
+	}
+	var all []*Container
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(s.cfg.Root, e.Name())
+		rec, err := loadRecord(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			// Create stores the record last: this one never finished.
+			slog.Info("removing incomplete container", "container", e.Name())
+			_ = s.deps.Layers.RemoveRWLayer(e.Name())
+			os.RemoveAll(dir)
+			continue
+		}
+		if err != nil {
+			slog.Warn("skipping unreadable container", "dir", dir, "err", err)
+			continue
+		}
+		c := newContainer(rec, dir)
+		if err := s.idx.reserveName(rec.Name, rec.ID); err != nil {
+			slog.Warn("container name taken twice", "container", rec.ID, "name", rec.Name)
+			rec.Name = "/" + rec.ID[:12]
+			c.Name = rec.Name
+			_ = s.idx.reserveName(rec.Name, rec.ID)
+		}
+		s.idx.add(c)
+		all = append(all, c)
+	}
+
+	var (
+		mu   sync.Mutex
+		live []*Container
+		eps  []*Endpoint
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 16)
+	)
+	for _, c := range all {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if sh := s.reconcile(ctx, c); sh != nil {
+				mu.Lock()
+				live = append(live, c)
+				if ep := c.Endpoint; ep != nil && ep.IPAddress.IsValid() {
+					eps = append(eps, ep)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(eps) > 0 {
+		if err := s.deps.Network.Restore(ctx, eps); err != nil {
+			slog.Warn("restoring network endpoints", "err", err)
+		}
+	}
+	for _, c := range live {
+		s.wg.Add(1)
+		go s.monitor(c, c.shim)
+	}
+	close(s.restored)
+
+	for _, c := range all {
+		r := c.snapshot()
+		switch {
+		case r.State.RemovalInProgress || r.State.Dead:
+			c.op.Lock()
+			c.mu.Lock()
+			c.State.RemovalInProgress = true
+			c.mu.Unlock()
+			if err := s.destroy(c); err != nil {
+				slog.Warn("finishing removal", "container", r.ID, "err", err)
+			}
+			c.op.Unlock()
+		case r.State.Running:
+		case r.HostConfig.AutoRemove && r.HasBeenStartedBefore:
+			s.autoRemove(c)
+		case r.HasBeenStartedBefore && !r.HostConfig.RestartPolicy.IsNone() &&
+			policyRestarts(r.HostConfig.RestartPolicy, r.State.ExitCode, r.HasBeenManuallyStopped && !r.HostConfig.RestartPolicy.IsAlways(), r.RestartCount):
+			go func() {
+				if err := s.Start(s.ctx, r.ID); err != nil && !errdefs.IsNotModified(err) {
+					slog.Warn("restart policy on daemon start", "container", r.ID, "err", err)
+				}
+			}()
+		}
+	}
+	return nil
+}
+
+// reconcile brings one loaded container in line with the world; it
+// returns the shim of a container that is still running.
+func (s *Service) reconcile(ctx context.Context, c *Container) Shim {
+	r := c.snapshot()
+	dir := s.shimDir(r.ID)
+	if r.State.RemovalInProgress || r.State.Dead {
+		return nil
+	}
+	if r.State.Running && !r.State.Restarting {
+		sh, err := s.deps.Shims.Connect(ctx, dir)
+		if err == nil {
+			c.mu.Lock()
+			c.shim = sh
+			c.mu.Unlock()
+			return sh
+		}
+		if !errdefs.IsNotFound(err) {
+			slog.Warn("reconnecting to shim", "container", r.ID, "err", err)
+		}
+		exit := Exit{Code: exitLost}
+		if e, err := s.deps.Shims.ReadExit(dir); err == nil {
+			exit = *e
+		}
+		c.mu.Lock()
+		c.State.setStopped(exit)
+		ep := c.Endpoint
+		c.Endpoint = detached(ep)
+		c.mu.Unlock()
+		s.releaseRun(r.ID, nil, ep)
+		os.RemoveAll(dir)
+		s.saveOrLog(c)
+		return nil
+	}
+	if r.State.Restarting {
+		// The daemon stopped between two runs of a restart policy.
+		c.mu.Lock()
+		c.State.Running = false
+		c.State.Restarting = false
+		c.mu.Unlock()
+		s.saveOrLog(c)
+	}
+	// A daemon killed in the middle of a start may have left a shim
+	// behind a container recorded as not running.
+	if sh, err := s.deps.Shims.Connect(ctx, dir); err == nil {
+		slog.Info("stopping a shim left by an interrupted start", "container", r.ID)
+		_ = sh.Kill(ctx, syscall.SIGKILL, true)
+		_ = sh.Shutdown(ctx)
+		sh.Close()
+		s.releaseRun(r.ID, nil, nil)
+		os.RemoveAll(dir)
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/events"
+)
+
+// Runtime is an OCI runtime containers can be started with.
+type Runtime struct {
+	Path string
+	Args []string
+}
+
+// Config is the part of the daemon's configuration the service uses.
+type Config struct {
+	// Root holds one directory per container: config.v2.json, the log,
+	// resolv.conf, hosts and hostname. Usually <data-root>/containers.
+	Root string
+	// ExecRoot holds what must not outlive a reboot: OCI bundles
+	// (bundles/<id>), shim state (shims/<id>) and the runtimes' state
+	// (runtime-<name>). Usually the daemon's --exec-root.
+	ExecRoot string
+	// DefaultRuntime names the runtime used when a container names none.
+	DefaultRuntime string
+	Runtimes       map[string]Runtime
+	// LogDriver and LogOpts are the default log configuration.
+	LogDriver string
+	LogOpts   map[string]string
+	// CgroupParent is where containers' cgroups go unless their
+	// HostConfig says otherwise; "/berth" when empty.
+	CgroupParent string
+}
+
+// Deps are the services the container service drives. All are required.
+type Deps struct {
+	Images          ImageGetter
+	Layers          RWLayers
+	Network         NetworkAttacher
+	Shims           ShimLauncher
+	Events          EventPublisher
+	Spec            SpecFunc
+	ExecProcess     ExecProcessFunc
+	ReadLogs        LogReadFunc
+	ValidateLogOpts LogOptsValidator
+}
+
+// Service manages every container of the daemon.
+type Service struct {
+	cfg  Config
+	deps Deps
+	idx  *index
+
+	execMu sync.Mutex
+	execs  map[string]*execSession
+
+	// ctx lives until Shutdown; exit monitors and restarts run under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// restored is closed when Restore is done: policy restarts wait for
+	// it, so they never race the restore of the network.
+	restored chan struct{}
+}
+
+// New makes the service. Call Restore before serving requests.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if cfg.Root == "" || cfg.ExecRoot == "" {
+		return nil, errors.New("container service: Root and ExecRoot are required")
+	}
+	if deps.Images == nil || deps.Layers == nil || deps.Network == nil || deps.Shims == nil || deps.Events == nil ||
+		deps.Spec == nil || deps.ExecProcess == nil || deps.ReadLogs == nil || deps.ValidateLogOpts == nil {
+		return nil, errors.New("container service: every dependency is required")
+	}
+	if cfg.DefaultRuntime == "" {
+		cfg.DefaultRuntime = "runc"
+	}
+	if cfg.Runtimes == nil {
+		cfg.Runtimes = map[string]Runtime{}
+	}
+	if _, ok := cfg.Runtimes[cfg.DefaultRuntime]; !ok {
+		cfg.Runtimes[cfg.DefaultRuntime] = Runtime{Path: cfg.DefaultRuntime}
+	}
+	if cfg.LogDriver == "" {
+		cfg.LogDriver = "json-file"
+	}
+	if cfg.CgroupParent == "" {
+		cfg.CgroupParent = "/berth"
+	}
+	for _, dir := range []string{cfg.Root, filepath.Join(cfg.ExecRoot, "bundles"), filepath.Join(cfg.ExecRoot, "shims")} {
+		if err := os.MkdirAll(dir, 0o710); err != nil {
+			return nil, fmt.Errorf("container service: %w", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Service{
+		cfg:      cfg,
+		deps:     deps,
+		idx:      newIndex(),
+		execs:    map[string]*execSession{},
+		ctx:      ctx,
+		cancel:   cancel,
+		restored: make(chan struct{}),
+	}, nil
+}
+
+// Shutdown is the daemon stopping: containers keep running (live
+// restore is always on); exit monitors and pending restarts stop, shim
+// connections close. It returns when the monitors are gone or ctx ends.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.cancel()
+	for _, c := range s.idx.list() {
+		c.mu.Lock()
+		if c.restart.timer != nil {
+			c.restart.timer.Stop()
+			c.restart.timer = nil
+		}
+		c.mu.Unlock()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Counts reports container totals for /info.
+func (s *Service) Counts() (all, running, paused, stopped int) {
+	for _, c := range s.idx.list() {
+		c.mu.Lock()
+		all++
+		switch {
+		case c.State.Paused:
+			paused++
+		case c.State.Running:
+			running++
+		default:
+			stopped++
+		}
+		c.mu.Unlock()
+	}
+	return all, running, paused, stopped
+}
+
+// ImageUsers lists the containers created from an image, for the image
+// service (rmi conflicts, `docker images` container counts).
+func (s *Service) ImageUsers(imageID string) []string {
+	var ids []string
+	for _, c := range s.idx.list() {
+		c.mu.Lock()
+		if c.ImageID == imageID {
+			ids = append(ids, c.ID)
+		}
+		c.mu.Unlock()
+	}
+	return ids
+}
+
+// Get resolves a container reference (full ID, name, unique ID prefix)
+// to its full ID and name, for other services (networks, volumes).
+func (s *Service) Get(ref string) (id, name string, err error) {
+	c, err := s.idx.get(ref)
+	if err != nil {
+		return "", "", err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ID, c.Name, nil
+}
+
+func (s *Service) bundleDir(id string) string { return filepath.Join(s.cfg.ExecRoot, "bundles", id) }
+func (s *Service) shimDir(id string) string   { return filepath.Join(s.cfg.ExecRoot, "shims", id) }
+func (s *Service) runtimeRoot(name string) string {
+	return filepath.Join(s.cfg.ExecRoot, "runtime-"+name)
+}
+
+// publish sends a container event with the container's attributes plus
+// extra ones. Call without c.mu held.
+func (s *Service) publish(c *Container, action events.Action, extra map[string]string) {
+	c.mu.Lock()
+	attrs := c.eventAttrs()
+	id := c.ID
+	c.mu.Unlock()
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	s.deps.Events.Publish(events.ContainerEventType, action, id, attrs)
+}
+
+// now is the wall clock in UTC, as the Engine API reports times.
+func now() time.Time { return time.Now().UTC() }

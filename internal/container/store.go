@@ -1,0 +1,91 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// configFile is the one file a container is persisted in, under
+// <root>/<id>/, named as Docker names it.
+const configFile = "config.v2.json"
+
+// save writes the container's record atomically (temp file + rename).
+// Without durable, the data may sit in the page cache: a daemon crash
+// cannot lose it, only a machine crash can, and the start/stop hot path
+// is not worth an fsync. Create writes durably.
+func (s *Service) save(c *Container, durable bool) error {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	c.mu.Lock()
+	if c.dir == "" {
+		c.mu.Unlock()
+		return nil // removed
+	}
+	c.State.Status = c.State.StateString()
+	data, err := json.Marshal(&c.record)
+	dir := c.dir
+	c.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("container %s: encode: %w", c.ID, err)
+	}
+	return atomicWrite(filepath.Join(dir, configFile), data, durable)
+}
+
+// saveOrLog is save for paths that cannot fail any more (state changes
+// already made): the error is logged.
+func (s *Service) saveOrLog(c *Container) {
+	if err := s.save(c, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		slog.Warn("saving container state", "container", c.ID, "err", err)
+	}
+}
+
+func atomicWrite(path string, data []byte, durable bool) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil && durable {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if durable {
+		if d, err := os.Open(filepath.Dir(path)); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
+	}
+	return nil
+}
+
+// loadRecord reads one container's record.
+func loadRecord(dir string) (record, error) {
+	var rec record
+	data, err := os.ReadFile(filepath.Join(dir, configFile))
+	if err != nil {
+		return rec, err
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return rec, fmt.Errorf("%s: %w", filepath.Join(dir, configFile), err)
+	}
+	if rec.ID != filepath.Base(dir) || rec.Config == nil || rec.HostConfig == nil {
+		return rec, fmt.Errorf("%s: not a container record", filepath.Join(dir, configFile))
+	}
+	return rec, nil
+}
