@@ -210,7 +210,7 @@ func TestLoadRejectsBadArchives(t *testing.T) {
 			cfgName: config, "layer/layer.tar": layer, "manifest.json": manifest})
 	}
 	cases := map[string][]byte{
-		"archive path escape": evil,
+		"archive path escape":  evil,
 		"layer path traversal": dockerArchive(traversalLayer, digest.FromBytes(traversalLayer), "layer/layer.tar"),
 		"wrong diff id":        dockerArchive(good, digest.FromString("not this"), "layer/layer.tar"),
 		"manifest escapes":     dockerArchive(good, digest.FromBytes(good), "../../etc/passwd"),
@@ -240,4 +240,3 @@ func TestLoadRejectsBadArchives(t *testing.T) {
 		})
 	}
 }
-
