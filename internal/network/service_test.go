@@ -310,7 +310,7 @@ func TestConnectBridge(t *testing.T) {
 
 	// IP forwarding is on and the bridge routes loopback sources.
 	for path, want := range map[string]string{
-		"/proc/sys/net/ipv4/ip_forward":                  "1\n",
+		"/proc/sys/net/ipv4/ip_forward":                 "1\n",
 		"/proc/sys/net/ipv4/conf/btconn/route_localnet": "1\n",
 	} {
 		if b, _ := os.ReadFile(path); string(b) != want {
