@@ -9,9 +9,10 @@ import (
 	"github.com/berth-dev/berth/test/internal/e2e"
 )
 
-// logger prints five lines and one on stderr, waits for /tmp/go (touched
-// with exec), prints "after" and exits.
-const logger = `for i in 1 2 3 4 5; do echo line $i; done; echo err >&2
+// logger prints one line on stderr, then five on stdout, waits for
+// /tmp/go (touched with exec), prints "after" and exits. The pause keeps
+// the order of the two streams in the log certain.
+const logger = `echo err >&2; sleep 0.2; for i in 1 2 3 4 5; do echo line $i; done
 while [ ! -f /tmp/go ]; do sleep 0.05; done
 echo after; sleep 0.2`
 
@@ -21,14 +22,14 @@ func TestLogs(t *testing.T) {
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
 		name := e.Name(t)
 		c.Run(t, "run", "-d", "--name", name, "busybox", "sh", "-c", logger).OK(t)
-		e.WaitLog(t, name, "err", 20*time.Second)
+		e.WaitLog(t, name, "line 5", 20*time.Second)
 
 		r := c.Run(t, "logs", name).OK(t)
 		if r.Stdout != "line 1\nline 2\nline 3\nline 4\nline 5\n" || r.Stderr != "err\n" {
 			t.Fatalf("logs: stdout %q stderr %q", r.Stdout, r.Stderr)
 		}
 		r = c.Run(t, "logs", "--tail", "2", name).OK(t)
-		if r.Stdout != "line 5\n" || r.Stderr != "err\n" {
+		if r.Stdout != "line 4\nline 5\n" || r.Stderr != "" {
 			t.Fatalf("logs --tail 2: stdout %q stderr %q", r.Stdout, r.Stderr)
 		}
 		r = c.Run(t, "logs", "-n", "0", name).OK(t)
