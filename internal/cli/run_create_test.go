@@ -29,6 +29,7 @@ type fakeDaemon struct {
 
 	mu      sync.Mutex
 	creates []recordedCreate
+	pulled  map[string]bool
 }
 
 type recordedCreate struct {
@@ -36,7 +37,89 @@ type recordedCreate struct {
 	Body  []byte
 }
 
-const fakeContainerID = "4f1c0d5c3e2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f"
+const (
+	fakeContainerID = "4f1c0d5c3e2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f"
+	// fakeBadCmdID is created for a command named "nonexist"; starting it
+	// fails as a runtime does for a missing executable.
+	fakeBadCmdID = "badc0de0000000000000000000000000000000000000000000000000000000000"
+)
+
+// serve answers the container API. Names starting with "missing" do not
+// exist; images starting with "missing" exist once pulled; the image
+// "warnimage" creates with a warning.
+func (d *fakeDaemon) serve(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if i := strings.Index(path[1:], "/"); strings.HasPrefix(path, "/v") && i > 0 {
+		path = path[i+1:]
+	}
+	writeJSON := func(status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	errorJSON := func(status int, msg string) {
+		writeJSON(status, map[string]string{"message": msg})
+	}
+
+	switch {
+	case r.Method == http.MethodPost && path == "/containers/create":
+		body, _ := io.ReadAll(r.Body)
+		var req container.CreateRequest
+		_ = json.Unmarshal(body, &req)
+		d.mu.Lock()
+		d.creates = append(d.creates, recordedCreate{Query: r.URL.RawQuery, Body: body})
+		pulled := d.pulled[req.Image]
+		d.mu.Unlock()
+		resp := container.CreateResponse{ID: fakeContainerID, Warnings: []string{}}
+		switch {
+		case strings.HasPrefix(req.Image, "missing") && !pulled:
+			errorJSON(http.StatusNotFound, "No such image: "+req.Image+":latest")
+			return
+		case req.Image == "warnimage":
+			resp.Warnings = []string{"Your kernel does not support swap limit capabilities."}
+		case len(req.Cmd) > 0 && req.Cmd[0] == "nonexist":
+			resp.ID = fakeBadCmdID
+		}
+		writeJSON(http.StatusCreated, resp)
+		return
+	case r.Method == http.MethodPost && path == "/images/create":
+		img := strings.TrimPrefix(r.URL.Query().Get("fromImage"), "docker.io/library/")
+		d.mu.Lock()
+		d.pulled[img] = true
+		d.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		for _, m := range []string{
+			`{"status":"Pulling from library/` + img + `","id":"latest"}`,
+			`{"status":"Digest: sha256:0000000000000000000000000000000000000000000000000000000000000000"}`,
+			`{"status":"Status: Downloaded newer image for ` + img + `:latest"}`,
+		} {
+			_, _ = io.WriteString(w, m+"\n")
+		}
+		return
+	}
+
+	// /containers/{name}[/{op}]
+	rest, ok := strings.CutPrefix(path, "/containers/")
+	if !ok {
+		errorJSON(http.StatusNotFound, "page not found")
+		return
+	}
+	name, op, _ := strings.Cut(rest, "/")
+	if strings.HasPrefix(name, "missing") {
+		errorJSON(http.StatusNotFound, "No such container: "+name)
+		return
+	}
+	switch {
+	case op == "start" && name == fakeBadCmdID:
+		errorJSON(http.StatusBadRequest, `failed to create task for container: exec: "nonexist": executable file not found in $PATH: unknown`)
+	case op == "wait":
+		writeJSON(http.StatusOK, container.WaitResponse{StatusCode: 0})
+	case op == "update":
+		writeJSON(http.StatusOK, container.UpdateResponse{})
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
 
 func newFakeDaemon(t *testing.T, apiVersion string) *fakeDaemon {
 	t.Helper()
@@ -45,7 +128,7 @@ func newFakeDaemon(t *testing.T, apiVersion string) *fakeDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &fakeDaemon{host: "unix://" + sock}
+	d := &fakeDaemon{host: "unix://" + sock, pulled: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/_ping", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Api-Version", apiVersion)
@@ -53,31 +136,7 @@ func newFakeDaemon(t *testing.T, apiVersion string) *fakeDaemon {
 		w.Header().Set("Docker-Experimental", "false")
 		_, _ = io.WriteString(w, "OK")
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		path := r.URL.Path
-		if i := strings.Index(path[1:], "/"); strings.HasPrefix(path, "/v") && i > 0 {
-			path = path[i+1:]
-		}
-		switch {
-		case r.Method == http.MethodPost && path == "/containers/create":
-			body, _ := io.ReadAll(r.Body)
-			d.mu.Lock()
-			d.creates = append(d.creates, recordedCreate{Query: r.URL.RawQuery, Body: body})
-			d.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusCreated)
-			_ = json.NewEncoder(w).Encode(container.CreateResponse{ID: fakeContainerID, Warnings: []string{}})
-		case r.Method == http.MethodPost && strings.HasSuffix(path, "/start"):
-			w.WriteHeader(http.StatusNoContent)
-		case r.Method == http.MethodPost && strings.HasSuffix(path, "/wait"):
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(container.WaitResponse{StatusCode: 0})
-		default:
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = io.WriteString(w, `{"message":"page not found"}`)
-		}
-	})
+	mux.HandleFunc("/", d.serve)
 	srv := &http.Server{Handler: mux}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
