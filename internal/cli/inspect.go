@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"reflect"
 	"strings"
 	"text/template"
 
@@ -200,7 +199,7 @@ func inspectAll(out io.Writer, refs []string, format string, lookup inspectFunc)
 	case "json":
 		ins = &jsonInspector{}
 	default:
-		tmpl, err := formatter.ParseTemplate(format)
+		tmpl, err := parseInspectTemplate(format)
 		if err != nil {
 			return StatusError{StatusCode: 64, Status: "template parsing error: " + err.Error()}
 		}
@@ -225,6 +224,10 @@ func inspectAll(out io.Writer, refs []string, format string, lookup inspectFunc)
 	return nil
 }
 
+func parseInspectTemplate(format string) (*template.Template, error) {
+	return formatter.ParseTemplate(format)
+}
+
 type inspector interface {
 	inspect(typed any, raw []byte) error
 	flush(out io.Writer) error
@@ -233,37 +236,6 @@ type inspector interface {
 type templateInspector struct {
 	tmpl *template.Template
 	buf  bytes.Buffer
-}
-
-func (i *templateInspector) inspect(typed any, raw []byte) error {
-	var b bytes.Buffer
-	if err := i.tmpl.Execute(&b, typed); err != nil {
-		if raw == nil {
-			return fmt.Errorf("template parsing error: %w", err)
-		}
-		// The typed value lacks a field this daemon sends, or the template
-		// indexes a map by a string where the typed key is not one
-		// (.NetworkSettings.Ports "80/tcp"): run it on the daemon's JSON,
-		// strictly, as docker does. Values the typed form describes
-		// faithfully keep it, so that an empty list still prints "[]".
-		var m any
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&m); err != nil {
-			return fmt.Errorf("unable to read inspect data: %w", err)
-		}
-		strict := i.tmpl.Option("missingkey=error")
-		b.Reset()
-		if err := strict.Execute(&b, overlayTyped(m, reflect.ValueOf(typed))); err != nil {
-			b.Reset()
-			if err := strict.Execute(&b, m); err != nil {
-				return fmt.Errorf("template parsing error: %w", err)
-			}
-		}
-	}
-	i.buf.Write(b.Bytes())
-	i.buf.WriteByte('\n')
-	return nil
 }
 
 func (i *templateInspector) flush(out io.Writer) error {
@@ -328,154 +300,4 @@ func (j *jsonInspector) flush(out io.Writer) error {
 	}
 	_, err := io.WriteString(out, "\n")
 	return err
-}
-
-// overlayTyped merges the daemon's JSON (raw, decoded with UseNumber) with
-// the typed value describing it. Where the typed value prints as docker's
-// own types would, it is kept (nulls print as "[]", "map[]", "<nil>");
-// elsewhere the JSON stays: objects with fields the typed value lacks,
-// maps whose typed keys are not strings (so that index works with
-// "80/tcp" and range sorts keys as text), and values the typed form
-// prints differently (addresses, times).
-func overlayTyped(raw any, typed reflect.Value) any {
-	v, _ := overlay(raw, typed)
-	return v
-}
-
-func overlay(raw any, typed reflect.Value) (any, bool) {
-	for typed.IsValid() && (typed.Kind() == reflect.Pointer || typed.Kind() == reflect.Interface) {
-		if typed.IsNil() {
-			if raw == nil && typed.CanInterface() {
-				return typed.Interface(), true
-			}
-			return raw, false
-		}
-		typed = typed.Elem()
-	}
-	if !typed.IsValid() || !typed.CanInterface() {
-		return raw, false
-	}
-	switch r := raw.(type) {
-	case nil:
-		return typed.Interface(), true
-	case string:
-		// Also addresses and the like whose text is the JSON string.
-		if typed.Kind() == reflect.String || fmt.Sprint(typed.Interface()) == r {
-			return typed.Interface(), true
-		}
-		return raw, false
-	case json.Number:
-		switch typed.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-			reflect.Float32, reflect.Float64:
-			return typed.Interface(), true
-		}
-		return raw, false
-	case bool:
-		if typed.Kind() == reflect.Bool {
-			return typed.Interface(), true
-		}
-		return raw, false
-	case []any:
-		if (typed.Kind() != reflect.Slice && typed.Kind() != reflect.Array) || typed.Len() != len(r) {
-			return raw, false
-		}
-		out := make([]any, len(r))
-		faithful := true
-		for i := range r {
-			var ok bool
-			out[i], ok = overlay(r[i], typed.Index(i))
-			faithful = faithful && ok
-		}
-		if faithful {
-			return typed.Interface(), true
-		}
-		return out, false
-	case map[string]any:
-		out := make(map[string]any, len(r))
-		faithful := true
-		switch typed.Kind() {
-		case reflect.Struct:
-			fields := jsonFields(typed)
-			for k, v := range r {
-				f, ok := fields[k]
-				if !ok {
-					out[k], faithful = v, false
-					continue
-				}
-				out[k], ok = overlay(v, f)
-				faithful = faithful && ok
-			}
-		case reflect.Map:
-			byText := map[string]reflect.Value{}
-			iter := typed.MapRange()
-			for iter.Next() {
-				byText[fmt.Sprint(iter.Key().Interface())] = iter.Value()
-			}
-			faithful = typed.Type().Key().Kind() == reflect.String
-			for k, v := range r {
-				ev, ok := byText[k]
-				if !ok {
-					out[k], faithful = v, false
-					continue
-				}
-				out[k], ok = overlay(v, ev)
-				faithful = faithful && ok
-			}
-		default:
-			return raw, false
-		}
-		if faithful {
-			return typed.Interface(), true
-		}
-		return out, false
-	}
-	return raw, false
-}
-
-// jsonFields maps the JSON names of a struct's fields (embedded structs
-// flattened) to their values.
-func jsonFields(v reflect.Value) map[string]reflect.Value {
-	out := map[string]reflect.Value{}
-	t := v.Type()
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		if !sf.IsExported() {
-			continue
-		}
-		name := sf.Name
-		if tag, ok := sf.Tag.Lookup("json"); ok {
-			n, _, _ := strings.Cut(tag, ",")
-			if n == "-" {
-				continue
-			}
-			if n != "" {
-				name = n
-			} else if sf.Anonymous {
-				name = ""
-			}
-		} else if sf.Anonymous {
-			name = ""
-		}
-		fv := v.Field(i)
-		if name == "" && sf.Anonymous {
-			for fv.Kind() == reflect.Pointer {
-				if fv.IsNil() {
-					break
-				}
-				fv = fv.Elem()
-			}
-			if fv.Kind() == reflect.Struct {
-				for k, ev := range jsonFields(fv) {
-					if _, exists := out[k]; !exists {
-						out[k] = ev
-					}
-				}
-				continue
-			}
-		}
-		out[name] = fv
-	}
-	return out
 }
