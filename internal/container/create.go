@@ -97,7 +97,27 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 		}
 		hc.NetworkMode = containertypes.NetworkMode("container:" + other.ID)
 	}
+	for _, mode := range []*string{(*string)(&hc.IpcMode), (*string)(&hc.PidMode)} {
+		if ref, ok := strings.CutPrefix(*mode, "container:"); ok {
+			other, err := s.idx.get(ref)
+			if err != nil {
+				return containertypes.CreateResponse{}, err
+			}
+			*mode = "container:" + other.ID
+		}
+	}
 	applyHostConfigDefaults(hc, cgroup2())
+	if s.deps.ValidateHostConfig != nil {
+		if err := s.deps.ValidateHostConfig(hc); err != nil {
+			if !errdefs.IsInvalidArgument(err) && !errdefs.IsNotImplemented(err) {
+				err = errdefs.ErrInvalidArgument.WithMessage(err.Error())
+			}
+			return containertypes.CreateResponse{}, err
+		}
+	}
+	if s.deps.HostConfigDefaults != nil {
+		s.deps.HostConfigDefaults(hc)
+	}
 
 	id := newID()
 	if name == "" {

@@ -49,6 +49,7 @@ type RWLayers interface {
 // EndpointRequest asks the network service for a container's network.
 type EndpointRequest struct {
 	ContainerID string
+	Name        string // the container's name, for the network's messages
 	Mode        string // "", "default", "bridge", "none", "host"
 	Ports       network.PortMap
 	Exposed     network.PortSet
@@ -76,7 +77,9 @@ type NetworkAttacher interface {
 	Connect(ctx context.Context, req EndpointRequest) (*Endpoint, error)
 	Disconnect(ctx context.Context, ep *Endpoint) error
 	Restore(ctx context.Context, eps []*Endpoint) error
-	ResolvConf() []byte
+	// ResolvConfWith is the container's /etc/resolv.conf, with its own
+	// --dns, --dns-search and --dns-option when given.
+	ResolvConfWith(dns, search, options []string) []byte
 	Hosts(hostname string, ip netip.Addr) []byte
 }
 
@@ -178,6 +181,9 @@ type SpecInput struct {
 	HostNetwork              bool
 	ExtraMounts              []specs.Mount
 	CgroupsPath              string
+	// IPCNSPath and PIDNSPath are the namespaces to join for IpcMode
+	// and PidMode "container:<id>".
+	IPCNSPath, PIDNSPath string
 }
 
 // SpecFunc builds a container's OCI runtime spec.
@@ -186,9 +192,11 @@ type SpecFunc func(in SpecInput) (*specs.Spec, error)
 // ExecInput describes an exec process (field for field internal/oci.ExecInput).
 type ExecInput struct {
 	Cmd              []string
-	Env              []string
-	User, WorkingDir string
+	Env              []string // the exec's own, over the container's
+	User, WorkingDir string   // "" keeps the container's
 	Tty, Privileged  bool
+	GroupAdd         []string // the container's HostConfig.GroupAdd
+	ConsoleSize      [2]uint  // {height, width} with Tty
 }
 
 // ExecProcessFunc builds an exec's process from the container's spec.
@@ -213,6 +221,11 @@ type LogMessage struct {
 // and the log is drained. An error from emit ends the read and is
 // returned.
 type LogReadFunc func(ctx context.Context, driver, path string, cfg LogReadConfig, stopped <-chan struct{}, emit func(LogMessage) error) error
+
+// HostConfigValidator makes the create-time checks of a HostConfig that
+// depend on the host (capabilities, rlimits, cpusets); errors are
+// classified, with Docker's messages.
+type HostConfigValidator func(hc *containertypes.HostConfig) error
 
 // LogOptsValidator checks a log driver's options (Docker's messages,
 // errdefs.ErrInvalidArgument).

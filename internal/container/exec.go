@@ -27,6 +27,7 @@ type execSession struct {
 	entrypoint  string
 	args        []string
 	env         []string
+	groupAdd    []string
 	user        string
 	workdir     string
 	tty         bool
@@ -98,7 +99,8 @@ func (s *Service) ExecCreate(ctx context.Context, ref string, req containertypes
 		c:           c,
 		entrypoint:  req.Cmd[0],
 		args:        append([]string(nil), req.Cmd[1:]...),
-		env:         processEnv(c.Config, req.Tty, req.Env),
+		env:         append([]string(nil), req.Env...),
+		groupAdd:    c.HostConfig.GroupAdd,
 		user:        req.User,
 		workdir:     req.WorkingDir,
 		tty:         req.Tty,
@@ -273,22 +275,24 @@ func (s *Service) execProcess(e *execSession, consoleSize *[2]uint) (*specs.Proc
 	if spec.Root != nil {
 		rootfs = spec.Root.Path
 	}
-	proc, err := s.deps.ExecProcess(&spec, rootfs, ExecInput{
+	if consoleSize == nil {
+		consoleSize = e.consoleSize
+	}
+	in := ExecInput{
 		Cmd:        append([]string{e.entrypoint}, e.args...),
 		Env:        e.env,
 		User:       e.user,
 		WorkingDir: e.workdir,
 		Tty:        e.tty,
 		Privileged: e.privileged,
-	})
+		GroupAdd:   e.groupAdd,
+	}
+	if consoleSize != nil {
+		in.ConsoleSize = *consoleSize
+	}
+	proc, err := s.deps.ExecProcess(&spec, rootfs, in)
 	if err != nil {
 		return nil, err
-	}
-	if cs := consoleSize; cs == nil {
-		consoleSize = e.consoleSize
-	}
-	if e.tty && consoleSize != nil {
-		proc.ConsoleSize = &specs.Box{Height: consoleSize[0], Width: consoleSize[1]}
 	}
 	if proc.Cwd == "" {
 		proc.Cwd = "/"

@@ -7,7 +7,6 @@ import (
 	"path"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -280,7 +279,7 @@ func applyHostConfigDefaults(hc *containertypes.HostConfig, cgroup2 bool) {
 			hc.CgroupnsMode = containertypes.CgroupnsModePrivate
 		}
 	}
-	if hc.OomKillDisable == nil {
+	if hc.OomKillDisable == nil && !cgroup2 {
 		f := false
 		hc.OomKillDisable = &f
 	}
@@ -316,52 +315,6 @@ func validateNetworkMode(mode containertypes.NetworkMode) error {
 	return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", mode))
 }
 
-// defaultPath is the PATH a container gets when its image sets none.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// processEnv is the environment of the container's processes: Docker's
-// defaults (PATH, HOSTNAME, TERM with a tty) overridden by the config's.
-func processEnv(cfg *containertypes.Config, tty bool, extra []string) []string {
-	env := []string{"PATH=" + defaultPath, "HOSTNAME=" + cfg.Hostname}
-	if tty {
-		env = append(env, "TERM=xterm")
-	}
-	env = replaceOrAppendEnv(env, cfg.Env)
-	return replaceOrAppendEnv(env, extra)
-}
-
-// replaceOrAppendEnv sets each "K=V" of override in env; a bare "K"
-// removes K, as Docker does.
-func replaceOrAppendEnv(env, override []string) []string {
-	idx := make(map[string]int, len(env))
-	for i, e := range env {
-		k, _, _ := strings.Cut(e, "=")
-		idx[k] = i
-	}
-	for _, e := range override {
-		k, _, hasValue := strings.Cut(e, "=")
-		if i, ok := idx[k]; ok {
-			if hasValue {
-				env[i] = e
-			} else {
-				env[i] = ""
-			}
-			continue
-		}
-		if hasValue {
-			idx[k] = len(env)
-			env = append(env, e)
-		}
-	}
-	out := env[:0]
-	for _, e := range env {
-		if e != "" {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // commandString is the COMMAND column of `docker ps`.
 func commandString(path string, args []string) string {
 	if len(args) == 0 {
@@ -384,5 +337,3 @@ func shortID(id string) string {
 	}
 	return id
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -110,8 +109,8 @@ func validateMounts(hc *containertypes.HostConfig) error {
 	return nil
 }
 
-// userMounts resolves the container's binds, mounts and tmpfs into OCI
-// mounts. Missing -v host directories are created, as Docker does.
+// userMounts resolves the container's binds and mounts into OCI mounts
+// (HostConfig.Tmpfs is the spec builder's). Missing -v host directories are created, as Docker does.
 func userMounts(hc *containertypes.HostConfig) ([]specs.Mount, error) {
 	var out []specs.Mount
 	for _, spec := range hc.Binds {
@@ -149,18 +148,6 @@ func userMounts(hc *containertypes.HostConfig) ([]specs.Mount, error) {
 			}
 			out = append(out, specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts})
 		}
-	}
-	dsts := make([]string, 0, len(hc.Tmpfs))
-	for dst := range hc.Tmpfs {
-		dsts = append(dsts, dst)
-	}
-	sort.Strings(dsts)
-	for _, dst := range dsts {
-		opts := []string{"nosuid", "nodev", "noexec"}
-		if o := hc.Tmpfs[dst]; o != "" {
-			opts = append(opts, strings.Split(o, ",")...)
-		}
-		out = append(out, specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: opts})
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 )
 
@@ -38,7 +39,8 @@ type Config struct {
 	CgroupParent string
 }
 
-// Deps are the services the container service drives. All are required.
+// Deps are the services the container service drives. All are required
+// unless marked optional.
 type Deps struct {
 	Images          ImageGetter
 	Layers          RWLayers
@@ -49,6 +51,12 @@ type Deps struct {
 	ExecProcess     ExecProcessFunc
 	ReadLogs        LogReadFunc
 	ValidateLogOpts LogOptsValidator
+
+	// Optional. ValidateHostConfig adds host-dependent create checks;
+	// HostConfigDefaults fills what Docker writes into a new container's
+	// HostConfig (masked paths and the like) so that inspect shows it.
+	ValidateHostConfig HostConfigValidator
+	HostConfigDefaults func(hc *containertypes.HostConfig)
 }
 
 // Service manages every container of the daemon.

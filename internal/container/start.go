@@ -153,6 +153,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 	if joined == nil {
 		ep, netErr = s.deps.Network.Connect(ctx, EndpointRequest{
 			ContainerID: id,
+			Name:        strings.TrimPrefix(rec.Name, "/"),
 			Mode:        string(hc.NetworkMode),
 			Ports:       hc.PortBindings,
 			Exposed:     cfg.ExposedPorts,
@@ -199,7 +200,6 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 
 	specCfg := *cfg
 	specCfg.Hostname, specCfg.Domainname = hostname, domainname
-	specCfg.Env = processEnv(&specCfg, cfg.Tty, nil)
 	in := SpecInput{
 		ID:          id,
 		Hostname:    hostname,
@@ -217,6 +217,13 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 		in.NetNSPath = joinNetNS
 	case ep != nil:
 		in.NetNSPath = ep.NetNSPath
+	}
+	var err error
+	if in.IPCNSPath, err = s.namespaceOf(hc.IpcMode.Container(), "ipc"); err != nil {
+		return err
+	}
+	if in.PIDNSPath, err = s.namespaceOf(hc.PidMode.Container(), "pid"); err != nil {
+		return err
 	}
 	spec, err := s.deps.Spec(in)
 	if err != nil {
@@ -348,6 +355,23 @@ func startError(err error) error {
 	return errdefs.ErrInvalidArgument.WithMessage(msg)
 }
 
+// namespaceOf is the path of a namespace of another running container
+// (--ipc/--pid container:<id>); "" when ref is empty.
+func (s *Service) namespaceOf(ref, ns string) (string, error) {
+	if ref == "" {
+		return "", nil
+	}
+	other, err := s.idx.get(ref)
+	if err != nil {
+		return "", err
+	}
+	o := other.snapshot()
+	if !o.State.Running || o.State.Pid == 0 {
+		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join %s namespace of a non running container: container %s is not running", ns, shortID(o.ID)))
+	}
+	return fmt.Sprintf("/proc/%d/ns/%s", o.State.Pid, ns), nil
+}
+
 func (s *Service) cgroupsPath(hc *containertypes.HostConfig, id string) string {
 	parent := s.cfg.CgroupParent
 	if hc.CgroupParent != "" {
@@ -359,44 +383,19 @@ func (s *Service) cgroupsPath(hc *containertypes.HostConfig, id string) string {
 	return path.Join(parent, id)
 }
 
-// resolvConf is the container's /etc/resolv.conf: the network's, unless
-// the container sets its own DNS.
+// resolvConf is the container's /etc/resolv.conf: the host's own with
+// host networking, else the network's with the container's DNS options.
 func (s *Service) resolvConf(hc *containertypes.HostConfig, hostNet bool) []byte {
-	if len(hc.DNS) == 0 && len(hc.DNSSearch) == 0 && len(hc.DNSOptions) == 0 {
-		if hostNet {
-			if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-				return data
-			}
-		}
-		return s.deps.Network.ResolvConf()
-	}
-	var b strings.Builder
-	base := string(s.deps.Network.ResolvConf())
-	servers, search, options := hc.DNS, hc.DNSSearch, hc.DNSOptions
-	for _, line := range strings.Split(base, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		switch {
-		case f[0] == "nameserver" && len(servers) == 0:
-			b.WriteString(line + "\n")
-		case f[0] == "search" && len(search) == 0:
-			b.WriteString(line + "\n")
-		case f[0] == "options" && len(options) == 0:
-			b.WriteString(line + "\n")
+	if hostNet && len(hc.DNS) == 0 && len(hc.DNSSearch) == 0 && len(hc.DNSOptions) == 0 {
+		if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+			return data
 		}
 	}
-	for _, ns := range servers {
-		b.WriteString("nameserver " + ns.String() + "\n")
+	dns := make([]string, len(hc.DNS))
+	for i, a := range hc.DNS {
+		dns[i] = a.String()
 	}
-	if len(search) > 0 {
-		b.WriteString("search " + strings.Join(search, " ") + "\n")
-	}
-	if len(options) > 0 {
-		b.WriteString("options " + strings.Join(options, " ") + "\n")
-	}
-	return []byte(b.String())
+	return s.deps.Network.ResolvConfWith(dns, hc.DNSSearch, hc.DNSOptions)
 }
 
 // hostsFile is the container's /etc/hosts with --add-host entries.
