@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/docker/go-connections/nat"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 )
@@ -99,17 +100,16 @@ func applyChange(cfg *dockerspec.DockerOCIImageConfig, cmd, rest string, cmdSet 
 		if len(words) == 0 {
 			return invalidf("EXPOSE requires at least one argument")
 		}
+		// The same parser Docker uses, for the same ranges and messages.
+		ports, _, err := nat.ParsePortSpecs(words)
+		if err != nil {
+			return invalidf("%s", err.Error())
+		}
 		if cfg.ExposedPorts == nil {
 			cfg.ExposedPorts = map[string]struct{}{}
 		}
-		for _, w := range words {
-			ports, err := expandPorts(w)
-			if err != nil {
-				return err
-			}
-			for _, p := range ports {
-				cfg.ExposedPorts[p] = struct{}{}
-			}
+		for p := range ports {
+			cfg.ExposedPorts[string(p)] = struct{}{}
 		}
 	case "user":
 		words, err := shellWords(rest, env)
@@ -258,7 +258,7 @@ func keyValues(instr, rest string, env map[string]string) ([][2]string, error) {
 		_, v, _ := strings.Cut(strings.TrimSpace(rest), " ")
 		val, err := lex(strings.TrimSpace(v), env, false)
 		if err != nil {
-			return nil, err
+			return nil, invalidf("failed to process %q: %s", strings.TrimSpace(v), err.Error())
 		}
 		return [][2]string{{words[0], strings.Join(val, "")}}, nil
 	}
@@ -278,7 +278,16 @@ func keyValues(instr, rest string, env map[string]string) ([][2]string, error) {
 // ${VAR:-default} and ${VAR:+alternative} expand from env (single quotes
 // excepted).
 func shellWords(s string, env map[string]string) ([]string, error) {
-	return lex(s, env, true)
+	words, err := lex(s, env, true)
+	if err != nil {
+		// Docker names the word it could not process.
+		word := s
+		if _, v, ok := strings.Cut(s, "="); ok {
+			word = v
+		}
+		return nil, invalidf("failed to process %q: %s", word, err.Error())
+	}
+	return words, nil
 }
 
 // lex is shellWords; with split false, blanks are kept as text and the
@@ -377,36 +386,6 @@ func expandVar(s string, env map[string]string) (int, string) {
 		return 1, "$"
 	}
 	return n, env[s[1:n]]
-}
-
-// expandPorts turns "80", "53/udp" or "8000-8002/tcp" into "port/proto" keys.
-func expandPorts(spec string) ([]string, error) {
-	p, proto, _ := strings.Cut(spec, "/")
-	if proto == "" {
-		proto = "tcp"
-	}
-	proto = strings.ToLower(proto)
-	switch proto {
-	case "tcp", "udp", "sctp":
-	default:
-		return nil, invalidf("invalid proto: %s", proto)
-	}
-	lo, hi, isRange := strings.Cut(p, "-")
-	start, err := strconv.ParseUint(lo, 10, 16)
-	if err != nil {
-		return nil, invalidf("invalid containerPort: %s", p)
-	}
-	end := start
-	if isRange {
-		if end, err = strconv.ParseUint(hi, 10, 16); err != nil || end < start {
-			return nil, invalidf("invalid range specified for containerPort: %s", p)
-		}
-	}
-	var out []string
-	for port := start; port <= end; port++ {
-		out = append(out, strconv.FormatUint(port, 10)+"/"+proto)
-	}
-	return out, nil
 }
 
 // parseSignal accepts what Docker's STOPSIGNAL accepts: a number or a

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -41,7 +42,14 @@ func newService(t *testing.T) (*Service, *events.Bus, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		s.Close()
+		// A failed test may leave rootfs mounts; TempDir cannot remove them.
+		entries, _ := os.ReadDir(filepath.Join(root, "rw"))
+		for _, e := range entries {
+			layer.Unmount(filepath.Join(root, "rw", e.Name(), "merged"))
+		}
+	})
 	return s, bus, root
 }
 

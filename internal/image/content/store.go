@@ -129,7 +129,7 @@ func (s *Store) Writer() (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{s: s, f: f, h: digest.Canonical.Hash()}, nil
+	return &Writer{s: s, f: f, path: f.Name(), h: digest.Canonical.Hash()}, nil
 }
 
 // Put stores data as a blob and returns its digest.
@@ -149,6 +149,7 @@ func (s *Store) Put(data []byte) (digest.Digest, error) {
 type Writer struct {
 	s    *Store
 	f    *os.File
+	path string // the ingest file, then the blob once committed
 	h    hash.Hash
 	size int64
 	done bool
@@ -188,9 +189,9 @@ func (w *Writer) Digest() digest.Digest {
 	return digest.NewDigest(digest.Canonical, w.h)
 }
 
-// Path is the ingest file, readable before Commit (to verify what the blob
-// holds before it becomes visible).
-func (w *Writer) Path() string { return w.f.Name() }
+// Path is where the content is: the ingest file before Commit (to verify
+// what a blob holds before it becomes visible), the blob after.
+func (w *Writer) Path() string { return w.path }
 
 // Size is the number of bytes written so far.
 func (w *Writer) Size() int64 { return w.size }
@@ -214,7 +215,7 @@ func (w *Writer) Commit(expected digest.Digest) error {
 	}
 	if _, err := os.Stat(p); err == nil {
 		w.Close()
-		w.done = true
+		w.path = p
 		return nil
 	}
 	if err := w.f.Sync(); err != nil {
@@ -234,6 +235,7 @@ func (w *Writer) Commit(expected digest.Digest) error {
 		return err
 	}
 	w.done = true
+	w.path = p
 	return syncDir(filepath.Dir(p))
 }
 
