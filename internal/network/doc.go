@@ -9,11 +9,16 @@
 // them together, keeps the state that must survive a daemon restart under
 // Config.Root, and undoes everything a failed Connect did.
 //
-// State on disk, all rewritten atomically (temporary file and rename):
+// State on disk, all replaced atomically (temporary file and rename):
 //
-//	<root>/network.json          bridge address, creation time, address pool
+//	<root>/network.json          bridge, address and creation time, and a
+//	                             snapshot of the address pool (written by
+//	                             New and Restore)
 //	<root>/endpoints/<id>.json   one record per container endpoint, written
-//	                             before the kernel work so that a crash
-//	                             mid-way leaves something Restore cleans up
+//	                             before any kernel work and removed by
+//	                             Disconnect. The pool is rebuilt from these at
+//	                             New, so addresses survive a restart without
+//	                             rewriting the pool on every Connect; a crash
+//	                             mid-Connect leaves a record Restore cleans up
 //	<root>/netns/<id>            the container's network namespace (nsfs bind)
 package network

@@ -239,12 +239,6 @@ func (s *Service) Connect(ctx context.Context, req EndpointRequest) (_ *Endpoint
 		}
 	}
 
-	s.mu.Lock()
-	err := s.saveStateLocked()
-	s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
 	return ep.clone(), nil
 }
 
@@ -314,9 +308,16 @@ func (s *Service) releasePort(k portmap.Key, owner string) {
 }
 
 // Disconnect removes an endpoint: its published ports (rules and
-// reservations), the veth pair, the namespace, conntrack entries for its
+// reservations), the namespace, the veth pair, conntrack entries for its
 // address, and the address itself. It can be repeated, and works on an
 // endpoint from before a restart.
+//
+// What users can observe (the ports, the namespace, the record) is undone
+// before Disconnect returns. Deleting the veth pair (the kernel waits for
+// RCU grace periods, ~25 ms here) and flushing conntrack (a walk of the
+// whole table, ~10 ms) happen in the background; the address stays
+// allocated until they are done, so it is not handed out while the old
+// interface may still exist.
 func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 	if ep == nil || normMode(ep.Mode) == "host" || !validID(ep.ContainerID) {
 		return nil
@@ -341,55 +342,70 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 	if err := s.nat.Remove(ms); err != nil {
 		errs = append(errs, err)
 	}
-	if mode == "bridge" {
-		if v := vethName(ep.EndpointID); v != "" {
-			if err := s.nl.DelLink(v); err != nil {
-				errs = append(errs, err)
-			}
-		}
+	for _, k := range keys {
+		s.releasePort(k, ep.ContainerID)
 	}
 	if s.ownNetNS(ep.NetNSPath) {
 		if err := netns.Delete(ep.NetNSPath); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if mode == "bridge" && ep.IPAddress.IsValid() {
-		// Established flows (UDP above all) would otherwise keep their NAT
-		// to an address the next container may get, as Docker does.
-		f := &netlink.ConntrackFilter{}
-		if err := f.AddIP(netlink.ConntrackNatAnyIP, ep.IPAddress.AsSlice()); err == nil {
-			_, _ = s.nl.Handle().ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, f)
-		}
-	}
-	for _, k := range keys {
-		s.releasePort(k, ep.ContainerID)
-	}
 
 	s.mu.Lock()
-	if ep.IPAddress.IsValid() && s.pool.Owner(ep.IPAddress) == ep.ContainerID {
-		s.pool.Release(ep.IPAddress)
-	}
 	removed := false
 	if cur, ok := s.endpoints[ep.ContainerID]; ok && (cur.EndpointID == ep.EndpointID || ep.EndpointID == "") {
 		delete(s.endpoints, ep.ContainerID)
 		removed = true
 	}
-	err := s.saveStateLocked()
 	s.mu.Unlock()
-	if err != nil {
-		errs = append(errs, err)
-	}
 	if removed {
 		s.removeEndpointRecord(ep.ContainerID)
 	}
 	if mode == "bridge" && s.bridgeEndpoints() == 0 {
 		s.syncForward()
 	}
+
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.finishDisconnect(ep)
+	}()
 	if len(errs) > 0 {
 		return fmt.Errorf("disconnect %s: %w", shortID(ep.ContainerID), errors.Join(errs...))
 	}
 	return nil
 }
+
+// finishDisconnect is the slow half of Disconnect.
+func (s *Service) finishDisconnect(ep *Endpoint) {
+	if normMode(ep.Mode) == "bridge" {
+		if v := vethName(ep.EndpointID); v != "" {
+			if err := s.nl.DelLink(v); err != nil {
+				slog.Warn("delete veth", "container", shortID(ep.ContainerID), "veth", v, "err", err)
+			}
+		}
+		if ep.IPAddress.IsValid() {
+			// Established flows (UDP above all) would otherwise keep their
+			// NAT to an address the next container may get; Docker flushes
+			// them for the same reason (moby#8795).
+			f := &netlink.ConntrackFilter{}
+			if err := f.AddIP(netlink.ConntrackNatAnyIP, ep.IPAddress.AsSlice()); err == nil {
+				_, _ = s.nl.Handle().ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, f)
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Release the address unless the container got it again meanwhile
+	// (Restore re-marking a live endpoint).
+	cur, again := s.endpoints[ep.ContainerID]
+	if ep.IPAddress.IsValid() && s.pool.Owner(ep.IPAddress) == ep.ContainerID && (!again || cur.IPAddress != ep.IPAddress) {
+		s.pool.Release(ep.IPAddress)
+	}
+}
+
+// settle waits for the background halves of Disconnect.
+func (s *Service) settle() { s.bg.Wait() }
 
 // ownNetNS reports whether path is one of the namespaces this service
 // mounts, so that a stale or foreign Endpoint can never make it unmount

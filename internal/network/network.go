@@ -67,7 +67,8 @@ type Service struct {
 	fwdChain     string      // guarded by fwdMu
 	kick         chan struct{}
 	stop         chan struct{}
-	wg           sync.WaitGroup
+	wg           sync.WaitGroup // watchFirewall, forwardSyncer
+	bg           sync.WaitGroup // background halves of Disconnect
 }
 
 // state is Root/network.json.
@@ -188,6 +189,7 @@ func (s *Service) Close() error {
 	}
 	close(s.stop)
 	s.wg.Wait()
+	s.bg.Wait()
 	s.closeHandles()
 	return nil
 }

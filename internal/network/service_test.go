@@ -27,9 +27,11 @@ import (
 // network namespace, each on a bridge of its own (named after the test)
 // with a subnet under 10.213.0.0/16, and remove everything they create.
 
+func isRoot() bool { return os.Geteuid() == 0 }
+
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
+	if !isRoot() {
 		t.Skip("needs root")
 	}
 }
@@ -415,6 +417,7 @@ func TestPublishAll(t *testing.T) {
 // nothingLeft checks that a failed Connect left no trace.
 func nothingLeft(t *testing.T, s *Service, id string, ports ...int) {
 	t.Helper()
+	s.settle()
 	if _, err := os.Stat(filepath.Join(s.cfg.Root, "netns", id)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("netns left: %v", err)
 	}
@@ -586,7 +589,9 @@ func TestDisconnectIdempotent(t *testing.T) {
 	if err := s.Disconnect(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	// The address is free again: the next container gets it.
+	// The address is free again (once the veth is gone): the next
+	// container gets it.
+	s.settle()
 	if ep2 := e.connect(s, "next", nil); ep2.IPAddress != ep.IPAddress {
 		t.Fatalf("got %s, want the freed %s", ep2.IPAddress, ep.IPAddress)
 	}
@@ -674,10 +679,12 @@ func TestRestore(t *testing.T) {
 	if _, err := os.Stat(stray); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("stray namespace left: %v", err)
 	}
+	s2.settle()
 	if _, err := netlink.LinkByName(vethName(dead.EndpointID)); err == nil {
 		t.Fatal("dead veth left")
 	}
 	// The dead container's address is handed out again, not the live one's.
+	s2.settle()
 	if ep := e.connect(s2, "new", nil); ep.IPAddress != dead.IPAddress {
 		t.Fatalf("new container got %s, want %s", ep.IPAddress, dead.IPAddress)
 	}
