@@ -83,8 +83,7 @@ func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Re
 		return err
 	}
 
-	w.Header().Set("Content-Type", "application/json")
-	out := &jsonProgress{w: httputils.NewFlushWriter(w)}
+	out := newJSONProgress(w)
 	var body io.Reader = req.Body
 	if src != "-" {
 		if !strings.Contains(src, "://") {
@@ -129,10 +128,17 @@ func (r *Router) load(ctx context.Context, w http.ResponseWriter, req *http.Requ
 		return invalid("multiple platform parameters not supported")
 	}
 	quiet := httputils.BoolValueOrDefault(req, "quiet", true)
-	w.Header().Set("Content-Type", "application/json")
-	out := &jsonProgress{w: httputils.NewFlushWriter(w)}
+	// Progress may start before the whole upload is read; without full
+	// duplex Go's HTTP/1.1 server cuts the body off at the first flush.
+	_ = http.NewResponseController(w).EnableFullDuplex()
+	out := newJSONProgress(w)
 	if err := r.backend.Load(ctx, req.Body, quiet, out); err != nil {
 		out.Error(err)
+	}
+	if !out.started() {
+		// Nothing to say (a quiet load of no images): still a JSON answer.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
 	}
 	return nil
 }

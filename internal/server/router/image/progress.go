@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/berth-dev/berth/internal/server/httputils"
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/jsonstream"
@@ -24,11 +27,18 @@ type message struct {
 }
 
 // jsonProgress writes image.Progress events as JSON messages, one per
-// line ("\r\n" as Docker ends them), flushing each.
+// line ("\r\n" as Docker ends them), flushing each. The response starts
+// with the first message: until then a handler can still fail with a
+// status, and (HTTP/1.1) the request body stays readable.
 type jsonProgress struct {
 	mu      sync.Mutex
+	rw      http.ResponseWriter
 	w       io.Writer
 	written bool
+}
+
+func newJSONProgress(w http.ResponseWriter) *jsonProgress {
+	return &jsonProgress{rw: w}
 }
 
 func (p *jsonProgress) write(m message) {
@@ -38,7 +48,11 @@ func (p *jsonProgress) write(m message) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.written = true
+	if !p.written {
+		p.written = true
+		p.rw.Header().Set("Content-Type", "application/json")
+		p.w = httputils.NewFlushWriter(p.rw)
+	}
 	_, _ = p.w.Write(append(b, '\r', '\n'))
 }
 
