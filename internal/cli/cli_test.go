@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	fevents "github.com/berth-dev/berth/internal/cli/formatter/events"
 	"github.com/creack/pty"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
@@ -212,10 +213,10 @@ func TestPrintEvent(t *testing.T) {
 	}
 	var b bytes.Buffer
 	t.Setenv("TZ", "UTC")
-	if err := printEvent(&b, withLegacyFields(ev), nil); err != nil {
+	if err := printEvent(&b, fevents.FromAPI(ev), nil); err != nil {
 		t.Fatal(err)
 	}
-	ts := time.Unix(0, ev.TimeNano).Format(rfc3339NanoFixed)
+	ts := time.Unix(0, ev.TimeNano).Format("2006-01-02T15:04:05.000000000Z07:00")
 	if want := ts + " container start 8d433b4d2823e807c31860c591a8106bf5ac6566129640b6e00292eb63f32479 (image=busybox, name=web)\n"; b.String() != want {
 		t.Errorf("got  %q\nwant %q", b.String(), want)
 	}
@@ -224,7 +225,7 @@ func TestPrintEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := printEvent(&b, withLegacyFields(ev), tmpl); err != nil {
+	if err := printEvent(&b, fevents.FromAPI(ev), tmpl); err != nil {
 		t.Fatal(err)
 	}
 	want := `{"status":"start","id":"8d433b4d2823e807c31860c591a8106bf5ac6566129640b6e00292eb63f32479","from":"busybox","Type":"container","Action":"start","Actor":{"ID":"8d433b4d2823e807c31860c591a8106bf5ac6566129640b6e00292eb63f32479","Attributes":{"image":"busybox","name":"web"}},"scope":"local","time":1704067200,"timeNano":1704067200000000005}` + "\n"

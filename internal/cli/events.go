@@ -2,15 +2,11 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"sort"
-	"strings"
 	"text/template"
-	"time"
 
 	"github.com/berth-dev/berth/internal/cli/formatter"
-	"github.com/moby/moby/api/types/events"
+	"github.com/berth-dev/berth/internal/cli/formatter/events"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
@@ -58,7 +54,7 @@ func runEvents(cmd *cobra.Command, c *CLI, opts *eventsOptions) error {
 	for {
 		select {
 		case ev := <-res.Messages:
-			if err := printEvent(c.Out, withLegacyFields(ev), tmpl); err != nil {
+			if err := printEvent(c.Out, events.FromAPI(ev), tmpl); err != nil {
 				return err
 			}
 		case err := <-res.Err:
@@ -83,70 +79,18 @@ func eventsTemplate(format string) (*template.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tmpl, tmpl.Execute(io.Discard, &eventMessage{})
+	return tmpl, tmpl.Execute(io.Discard, &events.Message{})
 }
 
-const rfc3339NanoFixed = "2006-01-02T15:04:05.000000000Z07:00"
-
-// printEvent writes one event: through the template, or as docker's line
-// "2024-01-01T00:00:00.000000000Z container start <id> (image=busybox, name=web)".
-func printEvent(out io.Writer, ev eventMessage, tmpl *template.Template) error {
-	if tmpl != nil {
-		if err := tmpl.Execute(out, ev); err != nil {
-			return err
-		}
-		_, err := out.Write([]byte{'\n'})
+// printEvent writes one event through the template, or as docker's
+// default line.
+func printEvent(out io.Writer, ev events.Message, tmpl *template.Template) error {
+	if tmpl == nil {
+		return events.PrettyPrint(out, ev)
+	}
+	if err := tmpl.Execute(out, ev); err != nil {
 		return err
 	}
-	var b strings.Builder
-	if ev.TimeNano != 0 {
-		fmt.Fprintf(&b, "%s ", time.Unix(0, ev.TimeNano).Format(rfc3339NanoFixed))
-	} else if ev.Time != 0 {
-		fmt.Fprintf(&b, "%s ", time.Unix(ev.Time, 0).Format(rfc3339NanoFixed))
-	}
-	fmt.Fprintf(&b, "%s %s %s", ev.Type, ev.Action, ev.Actor.ID)
-	if len(ev.Actor.Attributes) > 0 {
-		keys := make([]string, 0, len(ev.Actor.Attributes))
-		for k := range ev.Actor.Attributes {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		attrs := make([]string, 0, len(keys))
-		for _, k := range keys {
-			attrs = append(attrs, k+"="+ev.Actor.Attributes[k])
-		}
-		fmt.Fprintf(&b, " (%s)", strings.Join(attrs, ", "))
-	}
-	b.WriteByte('\n')
-	_, err := io.WriteString(out, b.String())
+	_, err := out.Write([]byte{'\n'})
 	return err
-}
-
-// eventMessage is an event as docker 28's templates and JSON show it: with
-// the deprecated status, id and from fields that daemons still send to
-// clients of API 1.51 and older, filled in here when a newer daemon
-// leaves them out.
-type eventMessage struct {
-	Status string `json:"status,omitempty"`
-	ID     string `json:"id,omitempty"`
-	From   string `json:"from,omitempty"`
-
-	Type   events.Type
-	Action events.Action
-	Actor  events.Actor
-	Scope  string `json:"scope,omitempty"`
-
-	Time     int64 `json:"time,omitempty"`
-	TimeNano int64 `json:"timeNano,omitempty"`
-}
-
-func withLegacyFields(m events.Message) eventMessage {
-	ev := eventMessage{Type: m.Type, Action: m.Action, Actor: m.Actor, Scope: m.Scope, Time: m.Time, TimeNano: m.TimeNano}
-	switch m.Type {
-	case events.ContainerEventType:
-		ev.ID, ev.Status, ev.From = m.Actor.ID, string(m.Action), m.Actor.Attributes["image"]
-	case events.ImageEventType:
-		ev.ID, ev.Status = m.Actor.ID, string(m.Action)
-	}
-	return ev
 }

@@ -1,23 +1,21 @@
 package cli
 
 import (
-	"fmt"
+	"os"
 	"runtime"
 	"runtime/debug"
-	"sort"
-	"text/tabwriter"
-	"text/template"
 	"time"
 
-	"github.com/berth-dev/berth/internal/cli/formatter"
-	"github.com/moby/moby/api/types/system"
+	"github.com/berth-dev/berth/internal/cli/formatter/system"
+	"github.com/berth-dev/berth/internal/cli/formatter/types"
+	apisystem "github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
 
-// Version is berth's version, the same as the daemon's; GitCommit is
-// the build, set with -ldflags "-X .../internal/cli.GitCommit=..." by
-// release builds.
+// Version is berth's version, the same as the daemon's; GitCommit is the
+// build, set by release builds with
+// -ldflags "-X github.com/berth-dev/berth/internal/cli.GitCommit=...".
 var (
 	Version   = "28.3.0"
 	GitCommit = "berth"
@@ -26,7 +24,8 @@ var (
 	PlatformName = "berth"
 )
 
-// buildTime is when the binary's commit was made, from Go's VCS stamp.
+// buildTime is when the binary's commit was made, from Go's VCS stamp,
+// else when the binary was written.
 func buildTime() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
@@ -35,147 +34,27 @@ func buildTime() string {
 			}
 		}
 	}
+	if exe, err := os.Executable(); err == nil {
+		if st, err := os.Stat(exe); err == nil {
+			return st.ModTime().UTC().Format(time.RFC3339)
+		}
+	}
 	return ""
 }
 
-// The version template is docker's.
-const defaultVersionTemplate = `{{with .Client -}}
-Client:{{if ne .Platform nil}}{{if ne .Platform.Name ""}} {{.Platform.Name}}{{end}}{{end}}
- Version:	{{.Version}}
- API version:	{{.APIVersion}}{{if ne .APIVersion .DefaultAPIVersion}} (downgraded from {{.DefaultAPIVersion}}){{end}}
- Go version:	{{.GoVersion}}
- Git commit:	{{.GitCommit}}
- Built:	{{.BuildTime}}
- OS/Arch:	{{.Os}}/{{.Arch}}
- Context:	{{.Context}}
-{{- end}}
-
-{{- if ne .Server nil}}{{with .Server}}
-
-Server:{{if ne .Platform.Name ""}} {{.Platform.Name}}{{end}}
- {{- range $component := .Components}}
- {{$component.Name}}:
-  {{- if eq $component.Name "Engine" }}
-  Version:	{{.Version}}
-  API version:	{{index .Details "ApiVersion"}} (minimum version {{index .Details "MinAPIVersion"}})
-  Go version:	{{index .Details "GoVersion"}}
-  Git commit:	{{index .Details "GitCommit"}}
-  Built:	{{index .Details "BuildTime"}}
-  OS/Arch:	{{index .Details "Os"}}/{{index .Details "Arch"}}
-  Experimental:	{{index .Details "Experimental"}}
-  {{- else }}
-  Version:	{{$component.Version}}
-  {{- $detailsOrder := getDetailsOrder $component}}
-  {{- range $key := $detailsOrder}}
-  {{$key}}:	{{index $component.Details $key}}
-   {{- end}}
-  {{- end}}
- {{- end}}
- {{- end}}{{- end}}`
-
-type versionInfo struct {
-	Client clientVersion
-	Server *serverVersion
-}
-
-type platformInfo struct {
-	Name string `json:"Name,omitempty"`
-}
-
-type clientVersion struct {
-	Platform          *platformInfo `json:"Platform,omitempty"`
-	Version           string        `json:"Version,omitempty"`
-	APIVersion        string        `json:"ApiVersion,omitempty"`
-	DefaultAPIVersion string        `json:"DefaultAPIVersion,omitempty"`
-	GitCommit         string        `json:"GitCommit,omitempty"`
-	GoVersion         string        `json:"GoVersion,omitempty"`
-	Os                string        `json:"Os,omitempty"`
-	Arch              string        `json:"Arch,omitempty"`
-	BuildTime         string        `json:"BuildTime,omitempty"`
-	Context           string        `json:"Context"`
-}
-
-// serverVersion has the field order of docker 28's JSON output.
-type serverVersion struct {
-	Platform      struct{ Name string }     `json:",omitempty"`
-	Components    []system.ComponentVersion `json:",omitempty"`
-	Version       string
-	APIVersion    string `json:"ApiVersion"`
-	MinAPIVersion string `json:"MinAPIVersion,omitempty"`
-	GitCommit     string
-	GoVersion     string
-	Os            string
-	Arch          string
-	KernelVersion string `json:",omitempty"`
-	Experimental  bool   `json:",omitempty"`
-	BuildTime     string `json:",omitempty"`
-}
-
-func newClientVersion(apiVersion string) clientVersion {
-	v := clientVersion{
+func (c *CLI) clientVersion(apiVersion string) system.ClientVersion {
+	return system.ClientVersion{
+		PlatformName:      PlatformName,
 		Version:           Version,
 		APIVersion:        apiVersion,
 		DefaultAPIVersion: client.MaxAPIVersion,
-		GoVersion:         runtime.Version(),
 		GitCommit:         GitCommit,
-		BuildTime:         reformatDate(buildTime()),
+		GoVersion:         runtime.Version(),
 		Os:                runtime.GOOS,
 		Arch:              runtime.GOARCH,
+		BuildTime:         buildTime(),
 		Context:           "default",
 	}
-	if PlatformName != "" {
-		v.Platform = &platformInfo{Name: PlatformName}
-	}
-	return v
-}
-
-func newServerVersion(sv client.ServerVersionResult) *serverVersion {
-	out := &serverVersion{
-		Version:       sv.Version,
-		APIVersion:    sv.APIVersion,
-		MinAPIVersion: sv.MinAPIVersion,
-		Os:            sv.Os,
-		Arch:          sv.Arch,
-		Experimental:  sv.Experimental, //nolint:staticcheck // still reported by older daemons
-	}
-	out.Platform.Name = sv.Platform.Name
-	foundEngine := false
-	for _, component := range sv.Components {
-		if component.Name == "Engine" {
-			foundEngine = true
-			bt := component.Details["BuildTime"]
-			if bt != "" {
-				component.Details["BuildTime"] = reformatDate(bt)
-			}
-			out.GitCommit = component.Details["GitCommit"]
-			out.GoVersion = component.Details["GoVersion"]
-			out.KernelVersion = component.Details["KernelVersion"]
-			out.Experimental = component.Details["Experimental"] == "true"
-			out.BuildTime = bt
-		}
-		out.Components = append(out.Components, component)
-	}
-	if !foundEngine {
-		out.Components = append(out.Components, system.ComponentVersion{
-			Name:    "Engine",
-			Version: sv.Version,
-			Details: map[string]string{
-				"ApiVersion":    sv.APIVersion,
-				"MinAPIVersion": sv.MinAPIVersion,
-				"Os":            sv.Os,
-				"Arch":          sv.Arch,
-			},
-		})
-	}
-	return out
-}
-
-// reformatDate shows an RFC 3339 build time as docker does ("Fri May 30 12:07:14 2025").
-func reformatDate(s string) string {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.Format(time.ANSIC)
-	}
-	return s
 }
 
 func newVersionCommand(c *CLI) *cobra.Command {
@@ -185,7 +64,7 @@ func newVersionCommand(c *CLI) *cobra.Command {
 		Short: "Show the berth version information",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tmpl, err := newVersionTemplate(format)
+			tmpl, err := system.NewVersionTemplate(format)
 			if err != nil {
 				return StatusError{StatusCode: 64, Status: err.Error()}
 			}
@@ -193,17 +72,22 @@ func newVersionCommand(c *CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var server *types.Version
 			sv, err := cl.ServerVersion(cmd.Context(), client.ServerVersionOptions{})
-			// The client's API version is known once a request negotiated it.
-			vd := versionInfo{Client: newClientVersion(cl.ClientVersion())}
 			if err == nil {
-				vd.Server = newServerVersion(sv)
+				server = system.ServerVersion(apisystem.VersionResponse{
+					Platform:      apisystem.PlatformInfo{Name: sv.Platform.Name},
+					Version:       sv.Version,
+					APIVersion:    sv.APIVersion,
+					MinAPIVersion: sv.MinAPIVersion,
+					Os:            sv.Os,
+					Arch:          sv.Arch,
+					Experimental:  sv.Experimental, //nolint:staticcheck // still sent by older daemons
+					Components:    sv.Components,
+				})
 			}
-			t := tabwriter.NewWriter(c.Out, 20, 1, 1, ' ', 0)
-			err2 := tmpl.Execute(t, vd)
-			_, _ = t.Write([]byte("\n"))
-			_ = t.Flush()
-			if err == nil {
+			// The client's API version is known once a request negotiated it.
+			if err2 := system.WriteVersion(c.Out, tmpl, c.clientVersion(cl.ClientVersion()), server); err == nil {
 				err = err2
 			}
 			return err
@@ -211,27 +95,4 @@ func newVersionCommand(c *CLI) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", inspectFormatHelp)
 	return cmd
-}
-
-func newVersionTemplate(format string) (*template.Template, error) {
-	switch format {
-	case "":
-		format = defaultVersionTemplate
-	case formatter.JSONFormatKey:
-		format = formatter.JSONFormat
-	}
-	tmpl, err := formatter.NewTemplate("version").Funcs(template.FuncMap{"getDetailsOrder": detailsOrder}).Parse(format)
-	if err != nil {
-		return nil, fmt.Errorf("template parsing error: %w", err)
-	}
-	return tmpl, nil
-}
-
-func detailsOrder(v system.ComponentVersion) []string {
-	out := make([]string, 0, len(v.Details))
-	for k := range v.Details {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
