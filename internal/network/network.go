@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,9 @@ type Config struct {
 	// DNS, DNSSearch and DNSOptions override the host's resolv.conf for
 	// containers (daemon.json dns, dns-search, dns-opts).
 	DNS, DNSSearch, DNSOptions []string
+	// IPForward, when set to false, leaves net.ipv4.ip_forward alone
+	// (dockerd's --ip-forward=false); nil or true turns it on.
+	IPForward *bool
 }
 
 // Service manages the default networks and container endpoints. It is safe
@@ -140,8 +144,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.br, err = s.nl.Ensure(cfg.BridgeName, want, prefer); err != nil {
 		return nil, err
 	}
-	if err := bridge.EnableIPForward(); err != nil {
-		return nil, err
+	if cfg.IPForward == nil || *cfg.IPForward {
+		if err := bridge.EnableIPForward(); err != nil {
+			return nil, err
+		}
 	}
 	if err := bridge.SetRouteLocalnet(s.br.Name); err != nil {
 		return nil, err
@@ -170,6 +176,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	ok = true
 
+	if b, err := os.ReadFile("/proc/net/ip_tables_names"); err == nil && strings.Contains(string(b), "filter") {
+		slog.Warn("a legacy iptables filter table is loaded; berth programs nftables only and cannot add its accept rules there: "+
+			"if its FORWARD policy is DROP, allow the bridge by hand (iptables -I FORWARD -i BRIDGE -j ACCEPT; iptables -I FORWARD -o BRIDGE -j ACCEPT)",
+			"bridge", s.br.Name)
+	}
 	s.wg.Add(2)
 	go s.watchFirewall()
 	go s.forwardSyncer()

@@ -748,3 +748,48 @@ func TestTableNamedAfterBridge(t *testing.T) {
 		}
 	}
 }
+
+func TestConcurrentConnect(t *testing.T) {
+	e := newEnv(t, "btconc", "10.213.12.1/24")
+	s := e.service()
+	const n = 16
+	eps := make([]*Endpoint, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			var err error
+			eps[i], err = s.Connect(ctx, EndpointRequest{ContainerID: "c" + strconv.Itoa(i),
+				Ports: network.PortMap{network.MustParsePort("80/tcp"): {{}}}})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ips, ports := map[netip.Addr]bool{}, map[string]bool{}
+	for i, ep := range eps {
+		hp := ep.Ports[network.MustParsePort("80/tcp")][0].HostPort
+		if ips[ep.IPAddress] || ports[hp] {
+			t.Fatalf("duplicate address %s or port %s", ep.IPAddress, hp)
+		}
+		ips[ep.IPAddress], ports[hp] = true, true
+		serve(t, ep.NetNSPath, "tcp", 80, "c"+strconv.Itoa(i))
+		mustAsk(t, "", "tcp", "127.0.0.1:"+hp, "c"+strconv.Itoa(i)+" ")
+	}
+	for _, ep := range eps {
+		go func() { errs <- s.Disconnect(ctx, ep) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		nothingLeft(t, s, "c"+strconv.Itoa(i))
+	}
+	if a := s.pool.Allocated(); len(a) != 0 {
+		t.Fatalf("addresses left: %v", a)
+	}
+}
