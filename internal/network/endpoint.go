@@ -423,8 +423,11 @@ func (s *Service) ownNetNS(path string) bool {
 // again (ports re-reserved with sockets) and their nftables mappings
 // re-created if missing. Everything else this service finds (endpoint
 // records, namespaces, veths on the bridge, mappings) belongs to containers
-// that are gone and is removed. Restore carries on past errors and
-// returns them joined.
+// that are gone and is removed. Call it once after New, before any
+// Connect: an endpoint being connected meanwhile would count as gone.
+// Restore carries on past errors (a host port another program took while
+// the daemon was down, a namespace that vanished) and returns them joined;
+// they are for the log, everything else is restored.
 func (s *Service) Restore(ctx context.Context, live []*Endpoint) error {
 	var errs []error
 	keep := map[string]*Endpoint{}
