@@ -1,4 +1,6 @@
 package main
 
-// shimMain is replaced when the shim lands (internal/runtime/shim.Main).
-func shimMain(args []string) int { return 2 }
+import "github.com/berth-dev/berth/internal/runtime/shim"
+
+// shimMain is `berth shim STATE-DIR`, started by the daemon for each container.
+func shimMain(args []string) int { return shim.Main(args) }
