@@ -49,7 +49,7 @@ type stringsFlag struct{ values []string }
 
 func (s *stringsFlag) String() string {
 	if len(s.values) == 0 {
-		return "[]"
+		return "" // no "(default [])" in help, as docker's
 	}
 	return "[" + strings.Join(s.values, " ") + "]"
 }

@@ -14,7 +14,7 @@ import (
 type loadOptions struct {
 	input    string
 	quiet    bool
-	platform []string
+	platform string
 }
 
 func newLoadCommand(c *CLI) *cobra.Command {
@@ -31,7 +31,7 @@ func newLoadCommand(c *CLI) *cobra.Command {
 	flags := cmd.Flags()
 	flags.StringVarP(&opts.input, "input", "i", "", "Read from tar archive file, instead of STDIN")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Suppress the load output")
-	flags.StringSliceVar(&opts.platform, "platform", []string{}, `Load only the given platform variant. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")`)
+	flags.StringVar(&opts.platform, "platform", "", `Load only the given platform variant. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")`)
 	return cmd
 }
 
@@ -57,8 +57,8 @@ func runLoad(cmd *cobra.Command, c *CLI, opts *loadOptions) error {
 		lo = append(lo, client.ImageLoadWithQuiet(true))
 	}
 	var platforms []ocispec.Platform
-	for _, s := range opts.platform {
-		p, err := parsePlatform(s)
+	if opts.platform != "" {
+		p, err := parsePlatform(opts.platform)
 		if err != nil {
 			return fmt.Errorf("invalid platform: %w", err)
 		}

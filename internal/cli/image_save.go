@@ -15,7 +15,7 @@ import (
 
 type saveOptions struct {
 	output   string
-	platform []string
+	platform string
 }
 
 func newSaveCommand(c *CLI) *cobra.Command {
@@ -31,7 +31,7 @@ func newSaveCommand(c *CLI) *cobra.Command {
 	}
 	flags := cmd.Flags()
 	flags.StringVarP(&opts.output, "output", "o", "", "Write to a file, instead of STDOUT")
-	flags.StringSliceVar(&opts.platform, "platform", []string{}, `Save only the given platform variant. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")`)
+	flags.StringVar(&opts.platform, "platform", "", `Save only the given platform variant. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")`)
 	return cmd
 }
 
@@ -40,8 +40,8 @@ func newSaveCommand(c *CLI) *cobra.Command {
 func runSave(cmd *cobra.Command, c *CLI, images []string, opts *saveOptions) error {
 	var so []client.ImageSaveOption
 	var platforms []ocispec.Platform
-	for _, s := range opts.platform {
-		p, err := parsePlatform(s)
+	if opts.platform != "" {
+		p, err := parsePlatform(opts.platform)
 		if err != nil {
 			return fmt.Errorf("invalid platform: %w", err)
 		}
