@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -56,7 +57,12 @@ type event struct {
 type deletion struct {
 	records []imagetypes.DeleteResponse
 	events  []event
+	use     map[digest.Digest][]containerUse
 }
+
+// errUsageStale says the image a name designates changed between asking
+// who uses it and taking the lock.
+var errUsageStale = errors.New("image changed while removing")
 
 // Remove answers DELETE /images/{name} with Docker's semantics: a name
 // removes that reference and the image only if it was the last one; an ID
@@ -69,8 +75,31 @@ func (s *Service) Remove(ctx context.Context, refOrID string, force, prune bool)
 	if refOrID == "" {
 		return nil, invalidf("image name cannot be blank")
 	}
-	d := &deletion{records: []imagetypes.DeleteResponse{}}
-	deleted, err := s.remove(refOrID, force, prune, d)
+	var (
+		d       *deletion
+		deleted bool
+		err     error
+	)
+	// Who uses the image is asked before taking the store lock (see
+	// usageOf); should the name move to another image meanwhile, ask again.
+	for attempt := 0; ; attempt++ {
+		s.mu.RLock()
+		im, rerr := s.resolve(refOrID)
+		var ids []digest.Digest
+		for im != nil {
+			ids = append(ids, im.rec.ID)
+			im = s.images[im.rec.Parent]
+		}
+		s.mu.RUnlock()
+		if rerr != nil {
+			return nil, rerr
+		}
+		d = &deletion{records: []imagetypes.DeleteResponse{}, use: s.usageOf(ids)}
+		deleted, err = s.remove(refOrID, force, prune, d)
+		if !errors.Is(err, errUsageStale) || attempt == 3 {
+			break
+		}
+	}
 	for _, e := range d.events {
 		s.publish(e.action, e.id, e.name, e.labels)
 	}
@@ -95,12 +124,15 @@ func (s *Service) remove(refOrID string, force, prune bool, d *deletion) (bool, 
 		return false, err
 	}
 	id := im.rec.ID
+	if _, ok := d.use[id]; !ok {
+		return false, errUsageStale
+	}
 	repoRefs := s.referencesTo(id)
 	removedRepositoryRef := false
 	if !isIDPrefix(id, refOrID) {
 		if !force && isSingleReference(repoRefs) {
-			if users := s.containersUsing(id); len(users) > 0 {
-				return false, conflictf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", refOrID, shortID(users[0]), shortID(id.String()))
+			if users := d.use[id]; len(users) > 0 {
+				return false, conflictf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", refOrID, shortID(users[0].ID), shortID(id.String()))
 			}
 		}
 		parsed, err := reference.ParseNormalizedNamed(refOrID)
@@ -145,7 +177,7 @@ func (s *Service) remove(refOrID string, force, prune bool, d *deletion) (bool, 
 		if !force {
 			mask |= conflictSoft &^ conflictActiveReference
 		}
-		if c := s.checkConflict(id, mask); c != nil {
+		if c := s.checkConflict(id, mask, d.use[id]); c != nil {
 			return false, c.err()
 		}
 		if err := s.deleteRefs(d, im, repoRefs); err != nil {
@@ -163,7 +195,7 @@ func (s *Service) deleteImage(d *deletion, id digest.Digest, force, prune, quiet
 	if !force {
 		mask |= conflictSoft
 	}
-	if c := s.checkConflict(id, mask); c != nil {
+	if c := s.checkConflict(id, mask, d.use[id]); c != nil {
 		dangling := len(s.referencesTo(id)) == 0 && !s.hasChildren(id)
 		if quiet && (!dangling || c.used) {
 			return false, nil
@@ -234,15 +266,14 @@ func (s *Service) deleteRefs(d *deletion, im *img, refs []reference.Named) error
 
 // checkConflict finds the first conflict of the kinds in mask. Caller
 // holds mu.
-func (s *Service) checkConflict(id digest.Digest, mask conflictType) *deleteConflict {
+func (s *Service) checkConflict(id digest.Digest, mask conflictType, users []containerUse) *deleteConflict {
 	if mask&conflictDependentChild != 0 && s.hasChildren(id) {
 		return &deleteConflict{hard: true, id: id, message: "image has dependent child images"}
 	}
-	users := s.containersUsing(id)
 	if mask&conflictRunningContainer != 0 {
 		for _, c := range users {
-			if s.isRunning(c) {
-				return &deleteConflict{hard: true, used: true, id: id, message: "image is being used by running container " + shortID(c)}
+			if c.Running {
+				return &deleteConflict{hard: true, used: true, id: id, message: "image is being used by running container " + shortID(c.ID)}
 			}
 		}
 	}
@@ -251,8 +282,8 @@ func (s *Service) checkConflict(id digest.Digest, mask conflictType) *deleteConf
 	}
 	if mask&conflictStoppedContainer != 0 {
 		for _, c := range users {
-			if !s.isRunning(c) {
-				return &deleteConflict{used: true, id: id, message: "image is being used by stopped container " + shortID(c)}
+			if !c.Running {
+				return &deleteConflict{used: true, id: id, message: "image is being used by stopped container " + shortID(c.ID)}
 			}
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 
 	"github.com/berth-dev/berth/internal/layer"
 	"github.com/containerd/errdefs"
@@ -317,6 +316,9 @@ func (s *Service) gc(ctx context.Context) []digest.Digest {
 	go func() {
 		s.layersMu.Lock()
 		defer s.layersMu.Unlock()
+		if s.closed {
+			return
+		}
 		if _, err := s.collectGarbage(context.Background()); err != nil {
 			slog.Warn("image garbage collection", "err", err)
 		}
@@ -342,6 +344,3 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
-
-// isExtractKey tells snapshots of in-flight extractions from rw layers.
-func isExtractKey(key string) bool { return strings.HasPrefix(key, extractPrefix) }

@@ -84,6 +84,23 @@ func (s *Service) List(ctx context.Context, opts ListOptions) ([]imagetypes.Summ
 	if err != nil {
 		return nil, err
 	}
+	out, err := s.list(ctx, opts, danglingOnly)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]digest.Digest, len(out))
+	for i := range out {
+		ids[i] = digest.Digest(out[i].ID)
+	}
+	use := s.usageOf(ids)
+	for i := range out {
+		out[i].Containers = int64(len(use[ids[i]]))
+	}
+	return out, nil
+}
+
+func (s *Service) list(ctx context.Context, opts ListOptions, danglingOnly bool) ([]imagetypes.Summary, error) {
+	f := opts.Filters
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 
@@ -185,7 +202,6 @@ func (s *Service) List(ctx context.Context, opts ListOptions) ([]imagetypes.Summ
 		} else if danglingOnly && len(sum.RepoTags) > 0 {
 			continue
 		}
-		sum.Containers = int64(len(s.containersUsing(id)))
 		out = append(out, sum)
 		selected = append(selected, im)
 	}

@@ -49,6 +49,7 @@ type Service struct {
 	// collection (write-locked), so that GC never removes a layer some
 	// operation is about to reference.
 	layersMu sync.RWMutex
+	closed   bool // under layersMu
 
 	mu     sync.RWMutex
 	images map[digest.Digest]*img
@@ -111,6 +112,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 // Close releases the store. Mounted rw layers stay mounted (containers
 // keep running across a daemon restart).
 func (s *Service) Close() error {
+	// Wait for loads and collections under way; none start afterwards.
+	s.layersMu.Lock()
+	defer s.layersMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	var errs []error
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
@@ -201,27 +209,46 @@ func (s *Service) SetContainerRunning(fn func(containerID string) bool) {
 	s.running = fn
 }
 
-// containersUsing lists the containers using id, sorted. Caller holds mu.
-func (s *Service) containersUsing(id digest.Digest) []string {
-	if s.usage != nil {
-		return s.usage(id.String())
-	}
-	var out []string
-	for cid, r := range s.rw {
-		if r.ImageID == id {
-			out = append(out, cid)
-		}
-	}
-	sortStrings(out)
-	return out
+// containerUse is a container using an image.
+type containerUse struct {
+	ID      string
+	Running bool
 }
 
-func (s *Service) isRunning(containerID string) bool {
-	if s.running != nil {
-		return s.running(containerID)
+// usageOf asks which containers use each of ids. It must be called
+// without mu held: the callbacks go into the container service, which may
+// itself be waiting to call into this one.
+func (s *Service) usageOf(ids []digest.Digest) map[digest.Digest][]containerUse {
+	s.mu.RLock()
+	usage, running := s.usage, s.running
+	byImage := map[digest.Digest][]string{}
+	if usage == nil {
+		for cid, r := range s.rw {
+			byImage[r.ImageID] = append(byImage[r.ImageID], cid)
+		}
 	}
-	mounted, _ := layer.IsMountpoint(s.mountPath(containerID))
-	return mounted
+	s.mu.RUnlock()
+	out := make(map[digest.Digest][]containerUse, len(ids))
+	for _, id := range ids {
+		users := byImage[id]
+		if usage != nil {
+			users = usage(id.String())
+		}
+		users = slices.Clone(users)
+		slices.Sort(users)
+		uses := []containerUse{}
+		for _, c := range users {
+			var run bool
+			if running != nil {
+				run = running(c)
+			} else {
+				run, _ = layer.IsMountpoint(s.mountPath(c))
+			}
+			uses = append(uses, containerUse{ID: c, Running: run})
+		}
+		out[id] = uses
+	}
+	return out
 }
 
 // publish sends an image event; attributes carry the image's labels and
