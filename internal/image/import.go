@@ -97,7 +97,7 @@ func (s *Service) Import(ctx context.Context, src io.Reader, opts ImportOptions)
 	if err != nil {
 		return "", err
 	}
-	im, err := s.addImage(raw, []layerRecord{{DiffID: diffID, Blob: blob}}, "", refs)
+	im, err := s.addImage(raw, []layerRecord{{DiffID: diffID, Blob: blob}}, "", refs, true)
 	if err != nil {
 		return "", err
 	}

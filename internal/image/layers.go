@@ -166,8 +166,10 @@ func (s *Service) knownBlobDiffID(blob digest.Digest) digest.Digest {
 
 // addImage records an image whose layers and blobs are stored, and points
 // refs at it, in one transaction: the image appears whole or not at all.
-// Tags that pointed elsewhere move. Caller holds layersMu for reading.
-func (s *Service) addImage(raw []byte, layers []layerRecord, parent digest.Digest, refs []reference.NamedTagged) (*img, error) {
+// Tags that pointed elsewhere move. touchTag records the tag time, as
+// Docker does for a tag given to import but not for tags a load restores.
+// Caller holds layersMu for reading.
+func (s *Service) addImage(raw []byte, layers []layerRecord, parent digest.Digest, refs []reference.NamedTagged, touchTag bool) (*img, error) {
 	id := digest.FromBytes(raw)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -181,7 +183,7 @@ func (s *Service) addImage(raw []byte, layers []layerRecord, parent digest.Diges
 		}
 	}
 	rec := im.rec
-	if len(refs) > 0 {
+	if len(refs) > 0 && touchTag {
 		rec.LastTagTime = nowUTC()
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {

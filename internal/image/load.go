@@ -339,7 +339,7 @@ func (s *Service) loadOne(ctx context.Context, a *archiveFiles, li loadImage, p 
 	if err := s.syncLayers(); err != nil {
 		return nil, err
 	}
-	return s.addImage(li.config, records, "", li.refs)
+	return s.addImage(li.config, records, "", li.refs, false)
 }
 
 // blobMediaType tells how a layer blob is compressed.

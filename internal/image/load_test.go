@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/klauspost/compress/zstd"
+	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -238,5 +240,73 @@ func TestLoadRejectsBadArchives(t *testing.T) {
 				t.Fatal("layer wrote outside its directory")
 			}
 		})
+	}
+}
+
+// A load that moves a tag says so with Docker's words.
+func TestLoadMovesTag(t *testing.T) {
+	s, _, _ := newService(t)
+	other := importTar(t, s, busyboxTar(t), ImportOptions{Repo: "busybox", Message: "older"})
+	rec := loadFile(t, s, fixtureArchive)
+	want := "The image busybox:latest already exists, renaming the old one with ID " + other + " to empty string\n" +
+		"Loaded image: busybox:latest\nLoaded image: example.com/team/busybox:v1\n"
+	if rec.text() != want {
+		t.Errorf("output %q\nwant %q", rec.text(), want)
+	}
+	im, _ := s.Get(context.Background(), other)
+	if len(im.RepoTags) != 0 {
+		t.Errorf("old image still tagged %v", im.RepoTags)
+	}
+	if loaded, _ := s.Get(context.Background(), "busybox"); !loaded.LastTagTime.IsZero() {
+		t.Error("load set LastTagTime; Docker only sets it when tagging")
+	}
+}
+
+// referenceDockerEnv names the socket of a reference dockerd (for example
+// Docker 20.10 started beside the tests); when set, berth's save archive is
+// loaded into it to prove older engines accept it.
+const referenceDockerEnv = "BERTH_REFERENCE_DOCKER_HOST"
+
+func TestSaveLoadsInReferenceDocker(t *testing.T) {
+	host := os.Getenv(referenceDockerEnv)
+	if host == "" {
+		t.Skip(referenceDockerEnv + " not set")
+	}
+	s, _, _ := newService(t)
+	ctx := context.Background()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(busyboxTar(t))
+	zw.Close()
+	importTar(t, s, gz.Bytes(), ImportOptions{Repo: "berth-compat", Tag: "gzip", Changes: []string{`CMD ["echo", "hi"]`}})
+	loadFile(t, s, fixtureArchive)
+	s.Tag(ctx, "busybox", "berth-compat", "plain")
+	archive := saveImages(t, s, "berth-compat")
+
+	cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	rc, err := cli.ImageLoad(ctx, bytes.NewReader(archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(rc)
+	rc.Close()
+	for _, tag := range []string{"berth-compat:gzip", "berth-compat:plain"} {
+		if !strings.Contains(string(out), "Loaded image: "+tag) {
+			t.Errorf("reference load output lacks %s: %s", tag, out)
+		}
+		insp, err := cli.ImageInspect(ctx, tag)
+		if err != nil {
+			t.Errorf("reference engine has no %s: %v", tag, err)
+			continue
+		}
+		mine, _ := s.Get(ctx, tag)
+		if insp.ID != mine.ID {
+			t.Errorf("%s: reference ID %s, berth %s", tag, insp.ID, mine.ID)
+		}
+		cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{})
 	}
 }
