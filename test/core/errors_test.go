@@ -107,7 +107,7 @@ func TestInvalidFlags(t *testing.T) {
 			// Refused by the daemon.
 			{[]string{"run", "--name", name, "--restart", "bogus", "busybox", "true"}, 125, "invalid restart policy"},
 			{[]string{"run", "--name", name, "--stop-signal", "BOGUS", "busybox", "true"}, 125, "Invalid signal: BOGUS"},
-			{[]string{"run", "--name", name, "--log-driver", "bogus-driver", "busybox", "true"}, 125, "bogus-driver"},
+			{[]string{"run", "--name", name, "--log-opt", "bogus=1", "busybox", "true"}, 125, "unknown log opt 'bogus'"},
 			// Refused by the client.
 			{[]string{"run", "--name", name, "--memory", "lots", "busybox", "true"}, 125, "invalid argument"},
 			{[]string{"run", "--name", name, "-p", "99999:80", "busybox", "true"}, 125, "99999"},

@@ -82,8 +82,10 @@ func TestRunInteractive(t *testing.T) {
 		name := e.Name(t)
 		term := c.StartPTY(t, "run", "-it", "--rm", "--name", name, "busybox", "sh")
 		term.Expect(t, `/ # `, 30*time.Second)
-		term.Send(t, "stty size; echo hi; exit 3\r")
-		term.Expect(t, `24 80\r\nhi\r\n`, 10*time.Second)
+		// (No stty size here: with API 1.41 the CLI sets the size with a
+		// resize after start, which races with the first command.)
+		term.Send(t, "echo hi; exit 3\r")
+		term.Expect(t, `\r\nhi\r\n`, 10*time.Second)
 		if code := term.Wait(t, 30*time.Second); code != 3 {
 			t.Fatalf("exit code %d, want 3\n%s", code, term.Output)
 		}

@@ -79,6 +79,7 @@ func MainWith(m *testing.M, opts MainOptions) int {
 	if !flag.Parsed() {
 		flag.Parse()
 	}
+	raiseParallelism()
 	if os.Geteuid() != 0 {
 		skipReason = "end-to-end tests need root (they start a real daemon and real containers)"
 		return m.Run()
@@ -380,4 +381,20 @@ func (e *Engine) removeAllContainers(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// raiseParallelism lets more tests run at once than go test's default
+// (GOMAXPROCS): end-to-end tests mostly wait on the engine and on
+// containers, not on the CPU. An explicit -parallel or E2E_PARALLEL wins.
+func raiseParallelism() {
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if explicit {
+		return
+	}
+	n := "8"
+	if v := os.Getenv("E2E_PARALLEL"); v != "" {
+		n = v
+	}
+	flag.Set("test.parallel", n)
 }
