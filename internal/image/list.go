@@ -133,13 +133,19 @@ func (s *Service) list(ctx context.Context, opts ListOptions, danglingOnly bool)
 		}
 	}
 
+	parents := map[digest.Digest]bool{}
+	for _, im := range s.images {
+		if im.rec.Parent != "" {
+			parents[im.rec.Parent] = true
+		}
+	}
 	var out []imagetypes.Summary
 	var selected []*img
 	for id, im := range s.images {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		children := s.hasChildren(id)
+		children := parents[id]
 		if danglingOnly && children {
 			continue
 		}

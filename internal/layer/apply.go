@@ -35,6 +35,12 @@ func Apply(ctx context.Context, mounts []Mount, tarStream io.Reader) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		// A full or failing disk is the daemon's problem, not a bad tar.
+		for _, e := range []error{unix.ENOSPC, unix.EDQUOT, unix.EIO, unix.EROFS} {
+			if errors.Is(err, e) {
+				return fmt.Errorf("apply layer: %w", err)
+			}
+		}
 		return fmt.Errorf("apply layer: %s: %w", err.Error(), errdefs.ErrInvalidArgument)
 	}
 	return nil
