@@ -68,8 +68,21 @@ func (s *Service) Attach(ctx context.Context, ref string, opts AttachOptions) er
 	if err != nil {
 		return err
 	}
+	// The stream is reserved before the client hears that the attach is
+	// up: a client that starts the container next must not miss a byte.
+	var (
+		conn    net.Conn
+		pending *pendingAttach
+		so      = StreamOptions{Stdin: opts.Stdin && openStdin, Stdout: opts.Stdout, Stderr: opts.Stderr}
+	)
+	if opts.Stream {
+		if conn, pending, err = s.reserveStream(ctx, c, so); err != nil {
+			return err
+		}
+	}
 	client, err := opts.GetStream(tty)
 	if err != nil {
+		s.dropStream(c, conn, pending)
 		return err
 	}
 	defer client.Close()
@@ -77,40 +90,58 @@ func (s *Service) Attach(ctx context.Context, ref string, opts AttachOptions) er
 
 	if opts.Logs {
 		if err := s.replayLogs(ctx, c, client, tty, opts.Stdout, opts.Stderr); err != nil {
+			s.dropStream(c, conn, pending)
 			return nil // the client is gone
 		}
 	}
 	if !opts.Stream {
 		return nil
 	}
-	so := StreamOptions{Stdin: opts.Stdin && openStdin, Stdout: opts.Stdout, Stderr: opts.Stderr}
-	conn, err := s.attachStream(ctx, c, so)
-	if err != nil {
-		return nil // the container went away; closing the stream says it
+	if pending != nil {
+		if conn, err = s.awaitStream(c, pending); err != nil {
+			return nil // the container went away; closing the stream says it
+		}
 	}
-	if pump(client, conn, so.Stdin, tty, keys) {
+	if pump(client, conn, so.Stdin, tty, keys, nil) {
 		s.publish(c, events.ActionDetach, nil)
 	}
 	return nil
 }
 
-// attachStream gets the shim's stream for an attach: now if the
-// container has a shim, else when the next start spawns one.
-func (s *Service) attachStream(ctx context.Context, c *Container, so StreamOptions) (net.Conn, error) {
+// reserveStream gets the shim's stream for an attach now if the
+// container has a shim, or registers the attach for the next start.
+func (s *Service) reserveStream(ctx context.Context, c *Container, so StreamOptions) (net.Conn, *pendingAttach, error) {
 	c.mu.Lock()
 	if sh := c.shim; sh != nil {
 		c.mu.Unlock()
-		return sh.Attach(ctx, so)
+		conn, err := sh.Attach(ctx, so)
+		return conn, nil, err
 	}
 	p := &pendingAttach{opts: so, ready: make(chan handoff, 1)}
 	c.pending = append(c.pending, p)
-	removed := c.removed
 	c.mu.Unlock()
+	return nil, p, nil
+}
+
+// awaitStream waits for the start that hands a pending attach its stream.
+func (s *Service) awaitStream(c *Container, p *pendingAttach) (net.Conn, error) {
 	select {
 	case h := <-p.ready:
 		return h.conn, h.err
-	case <-removed:
+	case <-c.removed:
 	case <-s.ctx.Done():
+	}
+	s.dropStream(c, nil, p)
+	return nil, errdefs.ErrNotFound.WithMessage("No such container: " + c.ID)
+}
+
+// dropStream releases a reserved stream that will not be used.
+func (s *Service) dropStream(c *Container, conn net.Conn, p *pendingAttach) {
+	if conn != nil {
+		conn.Close()
+	}
+	if p == nil {
+		return
 	}
 	c.mu.Lock()
 	for i, q := range c.pending {
@@ -127,15 +158,16 @@ func (s *Service) attachStream(ctx context.Context, c *Container, so StreamOptio
 		}
 	default:
 	}
-	return nil, errdefs.ErrNotFound.WithMessage("No such container: " + c.ID)
 }
 
 // pump copies between a client and a shim stream until the output ends,
 // the client goes, or (with a tty) the client types the detach keys; it
 // reports a detach. With a tty, the end of the client's input ends the
 // attach but not the container's stdin, as in Docker; without one it is
-// passed on as stdin EOF (the shim closes stdin if StdinOnce).
-func pump(client io.ReadWriteCloser, conn net.Conn, stdin, tty bool, keys []byte) (detached bool) {
+// passed on as stdin EOF (the shim closes stdin if StdinOnce). When the
+// output ended by itself, outputDone (if any) runs before the client's
+// connection is closed.
+func pump(client io.ReadWriteCloser, conn net.Conn, stdin, tty bool, keys []byte, outputDone func()) (detached bool) {
 	outDone := make(chan struct{})
 	var once sync.Once
 	closeAll := func() {
@@ -171,6 +203,9 @@ func pump(client io.ReadWriteCloser, conn net.Conn, stdin, tty bool, keys []byte
 	}
 	select {
 	case <-outDone:
+		if outputDone != nil {
+			outputDone()
+		}
 	case detached = <-inDone:
 	}
 	closeAll()

@@ -247,15 +247,17 @@ func (s *Service) ExecStart(ctx context.Context, id string, opts ExecStartOption
 	if client == nil {
 		return nil
 	}
-	if pump(client, conn, stdin, e.tty, e.detachKeys) {
-		s.publish(e.c, events.ActionExecDetach, map[string]string{"execID": e.id})
-		return nil
+	// Once the output is drained, wait (briefly) for the exit to be
+	// recorded before ending the stream, so that the client's inspect
+	// right after sees the exit code.
+	waitExit := func() {
+		select {
+		case <-e.done:
+		case <-time.After(2 * time.Second):
+		}
 	}
-	// The output is drained; wait (briefly) for the exit to be recorded
-	// so that the client's inspect right after sees the exit code.
-	select {
-	case <-e.done:
-	case <-time.After(2 * time.Second):
+	if pump(client, conn, stdin, e.tty, e.detachKeys, waitExit) {
+		s.publish(e.c, events.ActionExecDetach, map[string]string{"execID": e.id})
 	}
 	return nil
 }
@@ -341,7 +343,6 @@ func (s *Service) execMonitor(e *execSession, sh Shim) {
 	e.running = false
 	e.exitCode = &code
 	e.mu.Unlock()
-	close(e.done)
 	c := e.c
 	c.mu.Lock()
 	for i, id := range c.execs {
@@ -352,6 +353,7 @@ func (s *Service) execMonitor(e *execSession, sh Shim) {
 	}
 	c.mu.Unlock()
 	s.publish(c, events.ActionExecDie, map[string]string{"execID": e.id, "exitCode": strconv.Itoa(code)})
+	close(e.done)
 }
 
 // ExecInspect describes an exec session.

@@ -145,7 +145,7 @@ func (s *Service) destroy(c *Container) error {
 // select.
 func (s *Service) Prune(ctx context.Context, f filters.Args) (containertypes.PruneReport, error) {
 	report := containertypes.PruneReport{ContainersDeleted: []string{}}
-	if err := f.Validate("until", "label", "label!"); err != nil {
+	if err := validateTerms(f, "until", "label", "label!"); err != nil {
 		return report, err
 	}
 	var until time.Time

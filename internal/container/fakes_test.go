@@ -1,0 +1,684 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/errdefs"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/moby/moby/api/types/events"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The fakes below stand in for the engine's other services so that the
+// service's own logic (state machine, policies, waits, attaches) can be
+// tested without root. The end-to-end suite in test/ runs the real ones.
+
+type fakeImages struct{ images map[string]*Image }
+
+func (f *fakeImages) GetImage(_ context.Context, ref string) (*Image, error) {
+	if img, ok := f.images[ref]; ok {
+		return img, nil
+	}
+	for _, img := range f.images {
+		if img.ID == ref {
+			return img, nil
+		}
+	}
+	name := ref
+	if !containsByte(name, ':') {
+		name += ":latest"
+	}
+	return nil, errdefs.ErrNotFound.WithMessage("No such image: " + name)
+}
+
+func containsByte(s string, b byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == b {
+			return true
+		}
+	}
+	return false
+}
+
+type fakeLayers struct {
+	root    string
+	mu      sync.Mutex
+	layers  map[string]bool
+	mounted map[string]bool
+	failNew bool
+}
+
+func (f *fakeLayers) CreateRWLayer(id, imageID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failNew {
+		return errors.New("no space left on device")
+	}
+	f.layers[id] = true
+	return nil
+}
+
+func (f *fakeLayers) MountRWLayer(id string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.layers[id] {
+		return "", errdefs.ErrNotFound.WithMessage("no layer " + id)
+	}
+	f.mounted[id] = true
+	dir := filepath.Join(f.root, id)
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+func (f *fakeLayers) UnmountRWLayer(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.mounted, id)
+	return nil
+}
+
+func (f *fakeLayers) RemoveRWLayer(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.layers, id)
+	return nil
+}
+
+func (f *fakeLayers) RWLayerSize(id string) (int64, int64, error) { return 42, 4242, nil }
+
+func (f *fakeLayers) count() (layers, mounted int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.layers), len(f.mounted)
+}
+
+type fakeNetwork struct {
+	mu        sync.Mutex
+	connected map[string]*Endpoint
+	restored  []*Endpoint
+	failPorts bool
+	next      int
+}
+
+func (f *fakeNetwork) Connect(_ context.Context, req EndpointRequest) (*Endpoint, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failPorts && len(req.Ports) > 0 {
+		return nil, fmt.Errorf("driver failed programming external connectivity on endpoint %s: Bind for 0.0.0.0:8080 failed: port is already allocated: %w", req.Name, errdefs.ErrUnknown)
+	}
+	if _, ok := f.connected[req.ContainerID]; ok {
+		return nil, errdefs.ErrAlreadyExists.WithMessage("endpoint exists")
+	}
+	f.next++
+	ep := &Endpoint{ContainerID: req.ContainerID, Mode: "bridge", NetworkID: "netid0123456789", EndpointID: fmt.Sprintf("ep%d", f.next),
+		NetNSPath: "/run/netns/" + req.ContainerID, Bridge: "berth0", MacAddress: "02:42:ac:11:00:02",
+		IPAddress: netip.MustParseAddr(fmt.Sprintf("172.17.0.%d", f.next+1)), Gateway: netip.MustParseAddr("172.17.0.1"), PrefixLen: 16,
+		Ports: req.Ports}
+	if req.Mode == "host" || req.Mode == "none" {
+		ep = &Endpoint{ContainerID: req.ContainerID, Mode: req.Mode, NetworkID: "net-" + req.Mode}
+	}
+	f.connected[req.ContainerID] = ep
+	return ep, nil
+}
+
+func (f *fakeNetwork) Disconnect(_ context.Context, ep *Endpoint) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.connected, ep.ContainerID)
+	return nil
+}
+
+func (f *fakeNetwork) Restore(_ context.Context, eps []*Endpoint) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.restored = append(f.restored, eps...)
+	for _, ep := range eps {
+		f.connected[ep.ContainerID] = ep
+	}
+	return nil
+}
+
+func (f *fakeNetwork) ResolvConfWith(dns, search, options []string) []byte {
+	return []byte("nameserver 8.8.8.8\n")
+}
+
+func (f *fakeNetwork) Hosts(hostname string, ip netip.Addr) []byte {
+	return []byte("127.0.0.1\tlocalhost\n" + ip.String() + "\t" + hostname + "\n")
+}
+
+func (f *fakeNetwork) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.connected)
+}
+
+type fakeEvents struct {
+	mu   sync.Mutex
+	msgs []events.Message
+	ch   chan events.Message
+}
+
+func (f *fakeEvents) Publish(typ events.Type, action events.Action, id string, attrs map[string]string) {
+	m := events.Message{Type: typ, Action: action, Actor: events.Actor{ID: id, Attributes: attrs}}
+	f.mu.Lock()
+	f.msgs = append(f.msgs, m)
+	f.mu.Unlock()
+	select {
+	case f.ch <- m:
+	default:
+	}
+}
+
+func (f *fakeEvents) actions(id string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, m := range f.msgs {
+		if m.Actor.ID == id {
+			out = append(out, string(m.Action))
+		}
+	}
+	return out
+}
+
+func (f *fakeEvents) find(id, action string) *events.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.msgs {
+		if f.msgs[i].Actor.ID == id && string(f.msgs[i].Action) == action {
+			m := f.msgs[i]
+			return &m
+		}
+	}
+	return nil
+}
+
+// fakeShims runs "programs" chosen by the container's command:
+//
+//	true          exits 0 at once      false   exits 1 at once
+//	echo ARGS     prints ARGS, exits 0 sleep   runs until signalled
+//	trap          ignores SIGTERM      nope    not found in $PATH
+//	cat           copies stdin to stdout until stdin EOF, exits 0
+type fakeShims struct {
+	mu    sync.Mutex
+	live  map[string]*fakeShim // by state dir
+	exits map[string]*Exit     // recorded by shims that are gone
+	spawn int
+}
+
+func (f *fakeShims) Spawn(_ context.Context, cfg ShimConfig) (Shim, error) {
+	data, err := os.ReadFile(filepath.Join(cfg.Bundle, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, err
+	}
+	args := spec.Process.Args
+	if args[0] == "nope" {
+		return nil, errors.New(`runc create failed: unable to start container process: exec: "nope": executable file not found in $PATH`)
+	}
+	sh := &fakeShim{owner: f, cfg: cfg, args: args, exited: make(chan struct{}), stdin: make(chan []byte, 16)}
+	f.mu.Lock()
+	f.live[cfg.StateDir] = sh
+	f.spawn++
+	f.mu.Unlock()
+	return sh, nil
+}
+
+func (f *fakeShims) Connect(_ context.Context, stateDir string) (Shim, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if sh, ok := f.live[stateDir]; ok {
+		return sh.client(), nil
+	}
+	return nil, errdefs.ErrNotFound.WithMessage("no shim")
+}
+
+func (f *fakeShims) ReadExit(stateDir string) (*Exit, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if e, ok := f.exits[stateDir]; ok {
+		return e, nil
+	}
+	return nil, errdefs.ErrNotFound.WithMessage("no exit file")
+}
+
+func (f *fakeShims) get(stateDir string) *fakeShim {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.live[stateDir]
+}
+
+// vanish makes a running shim disappear as if the container exited while
+// nobody listened, leaving its exit file.
+func (f *fakeShims) vanish(stateDir string, code int) {
+	f.mu.Lock()
+	sh := f.live[stateDir]
+	delete(f.live, stateDir)
+	f.exits[stateDir] = &Exit{Code: code, ExitedAt: time.Now()}
+	f.mu.Unlock()
+	if sh != nil {
+		sh.finish(code)
+	}
+}
+
+type fakeShim struct {
+	owner *fakeShims
+	cfg   ShimConfig
+	args  []string
+
+	mu       sync.Mutex
+	attaches []net.Conn // server ends of attach streams
+	started  bool
+	exit     Exit
+	exited   chan struct{}
+	shutdown bool
+	signals  []syscall.Signal
+	paused   bool
+	stdin    chan []byte
+	execs    map[string]*fakeExec
+	closed   bool
+}
+
+type fakeExec struct {
+	args   []string
+	conns  []net.Conn
+	exited chan struct{}
+	code   int
+}
+
+// client is a second client of the same shim (after a reconnect).
+func (sh *fakeShim) client() Shim { return sh }
+
+func (sh *fakeShim) Start(ctx context.Context) (int, error) {
+	sh.mu.Lock()
+	sh.started = true
+	conns := append([]net.Conn(nil), sh.attaches...)
+	sh.mu.Unlock()
+	out := func(s string) {
+		for _, c := range conns {
+			if sh.cfg.Terminal {
+				c.Write([]byte(s))
+			} else {
+				writeFrame(c, streamStdout, []byte(s))
+			}
+		}
+	}
+	switch sh.args[0] {
+	case "true":
+		go sh.finish(0)
+	case "false":
+		go sh.finish(1)
+	case "echo":
+		go func() {
+			line := ""
+			for i, a := range sh.args[1:] {
+				if i > 0 {
+					line += " "
+				}
+				line += a
+			}
+			out(line + "\n")
+			sh.finish(0)
+		}()
+	case "cat":
+		go func() {
+			for b := range sh.stdin {
+				out(string(b))
+			}
+			sh.finish(0)
+		}()
+	}
+	return 4242, nil
+}
+
+func (sh *fakeShim) finish(code int) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	select {
+	case <-sh.exited:
+		return
+	default:
+	}
+	sh.exit = Exit{Code: code, ExitedAt: time.Now().UTC()}
+	for _, c := range sh.attaches {
+		c.Close()
+	}
+	close(sh.exited)
+}
+
+func (sh *fakeShim) Attach(ctx context.Context, opts StreamOptions) (net.Conn, error) {
+	client, server := net.Pipe()
+	sh.mu.Lock()
+	sh.attaches = append(sh.attaches, server)
+	sh.mu.Unlock()
+	if opts.Stdin {
+		go func() {
+			buf := make([]byte, 1024)
+			for {
+				n, err := server.Read(buf)
+				if n > 0 {
+					sh.stdin <- append([]byte(nil), buf[:n]...)
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	return client, nil
+}
+
+func (sh *fakeShim) Wait(ctx context.Context) (Exit, error) {
+	select {
+	case <-sh.exited:
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		return sh.exit, nil
+	case <-ctx.Done():
+		return Exit{}, ctx.Err()
+	}
+}
+
+func (sh *fakeShim) Kill(ctx context.Context, sig syscall.Signal, all bool) error {
+	sh.mu.Lock()
+	sh.signals = append(sh.signals, sig)
+	prog := sh.args[0]
+	sh.mu.Unlock()
+	switch {
+	case sig == syscall.SIGKILL:
+		go sh.finish(137)
+	case sig == syscall.SIGTERM && prog != "trap":
+		go sh.finish(143)
+	}
+	return nil
+}
+
+func (sh *fakeShim) Resize(ctx context.Context, w, h uint16) error { return nil }
+func (sh *fakeShim) Pause(ctx context.Context) error {
+	sh.mu.Lock()
+	sh.paused = true
+	sh.mu.Unlock()
+	return nil
+}
+func (sh *fakeShim) Resume(ctx context.Context) error {
+	sh.mu.Lock()
+	sh.paused = false
+	sh.mu.Unlock()
+	return nil
+}
+func (sh *fakeShim) Pids(ctx context.Context) ([]int, error) { return []int{os.Getpid()}, nil }
+
+func (sh *fakeShim) Exec(ctx context.Context, cfg ExecConfig) error {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.execs == nil {
+		sh.execs = map[string]*fakeExec{}
+	}
+	sh.execs[cfg.ID] = &fakeExec{args: cfg.Process.Args, exited: make(chan struct{})}
+	return nil
+}
+
+func (sh *fakeShim) ExecAttach(ctx context.Context, id string, opts StreamOptions) (net.Conn, error) {
+	client, server := net.Pipe()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.execs[id].conns = append(sh.execs[id].conns, server)
+	return client, nil
+}
+
+func (sh *fakeShim) ExecStart(ctx context.Context, id string) (int, error) {
+	sh.mu.Lock()
+	e := sh.execs[id]
+	sh.mu.Unlock()
+	if e.args[0] == "nope" {
+		return 0, errors.New(`exec failed: unable to start container process: exec: "nope": executable file not found in $PATH`)
+	}
+	go func() {
+		code := 0
+		if e.args[0] == "echo" {
+			for _, c := range e.conns {
+				writeFrame(c, streamStdout, []byte(e.args[1]+"\n"))
+			}
+		}
+		if e.args[0] == "false" {
+			code = 1
+		}
+		e.code = code
+		for _, c := range e.conns {
+			c.Close()
+		}
+		close(e.exited)
+	}()
+	return 5000, nil
+}
+
+func (sh *fakeShim) ExecWait(ctx context.Context, id string) (Exit, error) {
+	sh.mu.Lock()
+	e := sh.execs[id]
+	sh.mu.Unlock()
+	select {
+	case <-e.exited:
+		return Exit{Code: e.code}, nil
+	case <-ctx.Done():
+		return Exit{}, ctx.Err()
+	}
+}
+
+func (sh *fakeShim) ExecResize(ctx context.Context, id string, w, h uint16) error { return nil }
+
+func (sh *fakeShim) Shutdown(ctx context.Context) error {
+	sh.mu.Lock()
+	sh.shutdown = true
+	sh.mu.Unlock()
+	sh.owner.mu.Lock()
+	if sh.owner.live[sh.cfg.StateDir] == sh {
+		delete(sh.owner.live, sh.cfg.StateDir)
+	}
+	sh.owner.mu.Unlock()
+	return nil
+}
+
+func (sh *fakeShim) Close() error {
+	sh.mu.Lock()
+	sh.closed = true
+	sh.mu.Unlock()
+	return nil
+}
+
+func (sh *fakeShim) gotSignals() []syscall.Signal {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return append([]syscall.Signal(nil), sh.signals...)
+}
+
+// fakeSpec is a minimal spec builder: the process and the rootfs.
+func fakeSpec(in SpecInput) (*specs.Spec, error) {
+	return &specs.Spec{
+		Root:     &specs.Root{Path: in.Rootfs},
+		Hostname: in.Hostname,
+		Process:  &specs.Process{Args: in.Args, Env: in.Config.Env, Terminal: in.Config.Tty, Cwd: "/"},
+		Mounts:   in.ExtraMounts,
+	}, nil
+}
+
+func fakeExecProcess(base *specs.Spec, rootfs string, in ExecInput) (*specs.Process, error) {
+	return &specs.Process{Args: in.Cmd, Env: in.Env, Terminal: in.Tty, Cwd: "/"}, nil
+}
+
+// fakeLogs keeps every container's log in memory, keyed by path.
+type fakeLogs struct {
+	mu   sync.Mutex
+	logs map[string][]LogMessage
+}
+
+func (f *fakeLogs) read(ctx context.Context, driver, path string, cfg LogReadConfig, stopped <-chan struct{}, emit func(LogMessage) error) error {
+	f.mu.Lock()
+	msgs := append([]LogMessage(nil), f.logs[path]...)
+	f.mu.Unlock()
+	if cfg.Tail >= 0 && len(msgs) > cfg.Tail {
+		msgs = msgs[len(msgs)-cfg.Tail:]
+	}
+	for _, m := range msgs {
+		if !cfg.Since.IsZero() && m.Time.Before(cfg.Since) {
+			continue
+		}
+		if err := emit(m); err != nil {
+			return err
+		}
+	}
+	if cfg.Follow {
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+func validateLogOpts(driver string, opts map[string]string) error {
+	for k := range opts {
+		if k != "max-size" && k != "max-file" {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown log opt '%s' for %s log driver", k, driver))
+		}
+	}
+	return nil
+}
+
+// harness is a Service on fakes, with its directories under t.TempDir.
+type harness struct {
+	t      *testing.T
+	s      *Service
+	cfg    Config
+	deps   Deps
+	images *fakeImages
+	layers *fakeLayers
+	net    *fakeNetwork
+	shims  *fakeShims
+	events *fakeEvents
+	logs   *fakeLogs
+}
+
+const busyboxID = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	h := &harness{t: t}
+	img := &Image{ID: busyboxID, RepoTags: []string{"busybox:latest"}}
+	img.Config.Config = dockerspec.DockerOCIImageConfig{}
+	img.Config.Config.Cmd = []string{"sh"}
+	img.Config.Config.Env = []string{"PATH=/bin"}
+	h.images = &fakeImages{images: map[string]*Image{"busybox": img, "busybox:latest": img}}
+	h.layers = &fakeLayers{root: filepath.Join(dir, "layers"), layers: map[string]bool{}, mounted: map[string]bool{}}
+	h.net = &fakeNetwork{connected: map[string]*Endpoint{}}
+	h.shims = &fakeShims{live: map[string]*fakeShim{}, exits: map[string]*Exit{}}
+	h.events = &fakeEvents{ch: make(chan events.Message, 1024)}
+	h.logs = &fakeLogs{logs: map[string][]LogMessage{}}
+	h.cfg = Config{Root: filepath.Join(dir, "containers"), ExecRoot: filepath.Join(dir, "exec")}
+	h.deps = Deps{
+		Images: h.images, Layers: h.layers, Network: h.net, Shims: h.shims, Events: h.events,
+		Spec: fakeSpec, ExecProcess: fakeExecProcess, ReadLogs: h.logs.read, ValidateLogOpts: validateLogOpts,
+	}
+	h.s = h.newService()
+	return h
+}
+
+func (h *harness) newService() *Service {
+	h.t.Helper()
+	s, err := New(h.cfg, h.deps)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := s.Restore(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return s
+}
+
+// restart simulates a daemon restart: the old service shuts down (its
+// containers keep running in their shims), a new one restores.
+func (h *harness) restart() {
+	h.t.Helper()
+	if err := h.s.Shutdown(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	h.s = h.newService()
+}
+
+func (h *harness) create(name string, cmd ...string) string {
+	h.t.Helper()
+	return h.createWith(CreateOptions{Name: name, Config: cfgWith(cmd...)})
+}
+
+func (h *harness) createWith(opts CreateOptions) string {
+	h.t.Helper()
+	resp, err := h.s.Create(context.Background(), opts)
+	if err != nil {
+		h.t.Fatalf("create: %v", err)
+	}
+	return resp.ID
+}
+
+func (h *harness) inspect(ref string) *Container {
+	h.t.Helper()
+	c, err := h.s.idx.get(ref)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+func (h *harness) state(ref string) State {
+	h.t.Helper()
+	c := h.inspect(ref)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.State
+}
+
+// waitFor waits for the next-exit of ref (registered now).
+func (h *harness) waitExit(ref string, cond string) <-chan WaitResult {
+	h.t.Helper()
+	ch, err := h.s.Wait(context.Background(), ref, waitCond(cond))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return ch
+}
+
+func recvResult(t *testing.T, ch <-chan WaitResult) WaitResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(5 * time.Second):
+		t.Fatal("timed out waiting")
+	}
+	return WaitResult{}
+}
+
+// eventually waits for cond, for asynchronous effects (restarts).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
