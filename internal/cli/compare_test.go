@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -275,10 +276,20 @@ func TestCompareWithDocker(t *testing.T) {
 		dOut, _, _ := r.docker(nil, cmd)
 		bOut, _, _ := r.berth(nil, cmd)
 		server := func(s string) string {
-			if i := strings.Index(s, "\nServer:"); i >= 0 {
-				return s[i:]
+			i := strings.Index(s, "\nServer:")
+			if i < 0 {
+				return "(no Server section)\n" + s
 			}
-			return "(no Server section)\n" + s
+			lines := strings.Split(s[i:], "\n")
+			for j, l := range lines {
+				// docker lists runtimes in map order; berth sorts them.
+				if rest, ok := strings.CutPrefix(l, " Runtimes: "); ok {
+					names := strings.Fields(rest)
+					sort.Strings(names)
+					lines[j] = " Runtimes: " + strings.Join(names, " ")
+				}
+			}
+			return strings.Join(lines, "\n")
 		}
 		if server(dOut) != server(bOut) {
 			t.Errorf("%s:\n--- docker\n%s--- berth\n%s", cmd, server(dOut), server(bOut))
