@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -132,6 +137,7 @@ func createContainer(ctx context.Context, c *CLI, apiClient *client.Client, stre
 		namedRef = reference.TagNameOnly(named)
 	}
 
+	var apiSocketCreds map[string]authConfig
 	if options.useAPISocket {
 		// The daemon's own socket, where it is a local one.
 		src := "/var/run/docker.sock"
@@ -144,6 +150,14 @@ func createContainer(ctx context.Context, c *CLI, apiClient *client.Client, stre
 			Target:      "/var/run/docker.sock",
 			BindOptions: &mount.BindOptions{},
 		})
+		// The client's registry credentials go in with it, unless the
+		// container brings its own DOCKER_CONFIG.
+		if !slices.ContainsFunc(config.Env, func(e string) bool { return strings.HasPrefix(e, "DOCKER_CONFIG=") }) {
+			if creds := c.ConfigFile().AuthConfigs; len(creds) > 0 {
+				config.Env = append(config.Env, "DOCKER_CONFIG="+path.Dir(dockerConfigPathInContainer))
+				apiSocketCreds = creds
+			}
+		}
 	}
 
 	if options.pull == pullImageAlways {
@@ -178,10 +192,51 @@ func createContainer(ctx context.Context, c *CLI, apiClient *client.Client, stre
 		}
 	}
 
+	if len(apiSocketCreds) > 0 {
+		if err := copyCredentialsIntoContainer(ctx, apiClient, response.ID, apiSocketCreds); err != nil {
+			response.Warnings = append(response.Warnings, fmt.Sprintf("injecting docker config.json into container failed: %v", err))
+		}
+	}
 	for _, w := range response.Warnings {
 		fmt.Fprintln(streams.err, "WARNING:", w)
 	}
 	return response.ID, cidFile.Write(response.ID)
+}
+
+const dockerConfigPathInContainer = "/run/secrets/docker/config.json"
+
+// copyCredentialsIntoContainer writes a config.json holding only the
+// registry credentials into the created container, as docker does for
+// --use-api-socket.
+func copyCredentialsIntoContainer(ctx context.Context, apiClient *client.Client, containerID string, creds map[string]authConfig) error {
+	auths := make(map[string]authConfig, len(creds))
+	for host, a := range creds {
+		// config.json stores user and password as "auth".
+		if a.Username != "" || a.Password != "" {
+			a.Auth = base64.StdEncoding.EncodeToString([]byte(a.Username + ":" + a.Password))
+			a.Username, a.Password = "", ""
+		}
+		auths[host] = a
+	}
+	cfg, err := json.MarshalIndent(map[string]any{"auths": auths}, "", "\t")
+	if err != nil {
+		return fmt.Errorf("saving creds: %w", err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: dockerConfigPathInContainer, Size: int64(len(cfg)), Mode: 0o600}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(cfg); err != nil {
+		return fmt.Errorf("writing config to tar file for config copy: %w", err)
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("closing tar for config copy failed: %w", err)
+	}
+	if _, err := apiClient.CopyToContainer(ctx, containerID, client.CopyToContainerOptions{DestinationPath: "/", Content: &buf}); err != nil {
+		return fmt.Errorf("copying config.json into container failed: %w", err)
+	}
+	return nil
 }
 
 // pullImage pulls through POST /images/create and draws the progress on
