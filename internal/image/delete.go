@@ -217,7 +217,8 @@ func (s *Service) deleteImage(d *deletion, id digest.Digest, force, prune, quiet
 		return false, fmt.Errorf("delete image: %w", err)
 	}
 	delete(s.images, id)
-	d.events = append(d.events, event{eventtypes.ActionDelete, id.String(), id.String(), im.config.Config.Labels})
+	// Docker looks the labels up after the image is gone: a delete event has none.
+	d.events = append(d.events, event{eventtypes.ActionDelete, id.String(), id.String(), nil})
 	d.records = append(d.records, imagetypes.DeleteResponse{Deleted: id.String()})
 	if prune && parent != "" {
 		if _, ok := s.images[parent]; ok {
