@@ -8,7 +8,10 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/etc" "$root/root" "$root/tmp" "$root/var/www" "$root/home"
 cp "$bb" "$root/bin/busybox"
-"$root/bin/busybox" --install -s "$root/bin"
+# Links point at /bin/busybox inside the image, not at this temp dir.
+for applet in $("$bb" --list); do
+	[ -e "$root/bin/$applet" ] || ln -s /bin/busybox "$root/bin/$applet"
+done
 chmod 1777 "$root/tmp"
 cat >"$root/etc/passwd" <<'P'
 root:x:0:0:root:/root:/bin/sh
