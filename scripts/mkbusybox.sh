@@ -6,6 +6,7 @@ set -eu
 bb=${BUSYBOX:-/bin/busybox}
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+chmod 755 "$root"
 mkdir -p "$root/bin" "$root/etc" "$root/root" "$root/tmp" "$root/var/www" "$root/home"
 cp "$bb" "$root/bin/busybox"
 # Links point at /bin/busybox inside the image, not at this temp dir.
