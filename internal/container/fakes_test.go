@@ -682,3 +682,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// FakeService is a Service on this package's fakes, for the tests of
+// package container_test that drive it through the router and the SDK.
+func FakeService(t *testing.T) *Service { return newHarness(t).s }
