@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
-	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/pkg/stdcopy"
+	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/berth-dev/berth/internal/container"
