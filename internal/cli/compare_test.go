@@ -22,6 +22,7 @@ import (
 //
 // (for instance Debian's dockerd started with --data-root, --exec-root
 // and -H in a temporary directory) and docker on PATH.
+// BERTH_TEST_REFERENCE_HOST, which the lifecycle comparison reads, works too.
 const referenceHostEnv = "BERTH_CLI_REFERENCE_HOST"
 
 type referenceEngine struct {
@@ -31,6 +32,9 @@ type referenceEngine struct {
 
 func newReferenceEngine(t *testing.T) *referenceEngine {
 	host := os.Getenv(referenceHostEnv)
+	if host == "" {
+		host = os.Getenv("BERTH_TEST_REFERENCE_HOST")
+	}
 	if host == "" {
 		t.Skipf("%s not set: no reference engine to compare with", referenceHostEnv)
 	}
