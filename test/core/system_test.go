@@ -17,7 +17,7 @@ import (
 
 func TestVersionAndInfo(t *testing.T) {
 	t.Parallel()
-	e := e2e.Current(t)
+	e := e2e.CurrentWithoutImage(t)
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
 		c.Run(t, "version").Assert(t, 0, "Client:", "Server:", "API version:")
 		r := c.Run(t, "version", "--format", "{{.Server.APIVersion}}").OK(t)
@@ -38,7 +38,7 @@ func TestVersionAndInfo(t *testing.T) {
 
 func TestPing(t *testing.T) {
 	t.Parallel()
-	e := e2e.Current(t)
+	e := e2e.CurrentWithoutImage(t)
 	hc := e2e.HTTPClient(e.Host)
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
 		for _, path := range []string{"/_ping", "/v1.41/_ping"} {

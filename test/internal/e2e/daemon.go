@@ -88,7 +88,7 @@ func newDaemon(kind Kind, bin, dir, sock string) (*Daemon, error) {
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, err
 	}
-	return &Daemon{
+	d := &Daemon{
 		Kind:     kind,
 		Bin:      bin,
 		Dir:      dir,
@@ -97,7 +97,12 @@ func newDaemon(kind Kind, bin, dir, sock string) (*Daemon, error) {
 		Socket:   filepath.Join(dir, sock),
 		Bridge:   uniqueBridgeName(),
 		LogPath:  filepath.Join(dir, "daemon.log"),
-	}, nil
+	}
+	// Recorded for reapStale, which cleans up after runs that died.
+	if err := os.WriteFile(filepath.Join(dir, "bridge"), []byte(d.Bridge), 0o644); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // uniqueBridgeName is short enough for IFNAMSIZ (15) and unique per daemon.
@@ -592,6 +597,9 @@ func StartBerth(t testing.TB) *Engine {
 		}
 		e.teardown()
 	})
+	if err := e.markOwner(); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.initCLIConfig(); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+	"github.com/vishvananda/netlink"
 )
 
 // Kind says which engine implementation is under test.
@@ -51,6 +52,7 @@ type Engine struct {
 var (
 	current    *Engine
 	setupErr   error
+	imageErr   error // the engine runs but the test image could not be imported
 	skipReason string
 	builtBerth string // binary built once per test process
 	buildDir   string
@@ -93,6 +95,7 @@ func MainWith(m *testing.M, opts MainOptions) int {
 		teardownAll()
 		os.Exit(1)
 	}()
+	reapStale()
 	if !opts.Lazy {
 		lazyOnce.Do(setupCurrent)
 	}
@@ -103,7 +106,16 @@ func MainWith(m *testing.M, opts MainOptions) int {
 
 func setupCurrent() {
 	start := time.Now()
-	e, err := setup()
+	var e *Engine
+	var err error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic during setup: %v", r)
+			}
+		}()
+		e, err = setup()
+	}()
 	if err != nil {
 		setupErr = err
 		fmt.Fprintf(os.Stderr, "e2e: setup failed: %v\n", err)
@@ -118,9 +130,20 @@ func setupCurrent() {
 	}
 }
 
-// Current returns the engine under test, skipping the test when there is
-// none (not root) and failing it when setup failed.
+// Current returns the engine under test with the busybox test image,
+// skipping the test when there is none (not root) and failing it when
+// setup failed.
 func Current(t testing.TB) *Engine {
+	t.Helper()
+	e := CurrentWithoutImage(t)
+	if imageErr != nil {
+		t.Fatalf("engine has no test image: %v", imageErr)
+	}
+	return e
+}
+
+// CurrentWithoutImage is Current for tests that need no image.
+func CurrentWithoutImage(t testing.TB) *Engine {
 	t.Helper()
 	if skipReason != "" {
 		t.Skip(skipReason)
@@ -165,6 +188,9 @@ func setup() (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{Kind: kind, dir: dir}
+	if err := e.markOwner(); err != nil {
+		return e, err
+	}
 	if err := e.initCLIConfig(); err != nil {
 		return e, err
 	}
@@ -210,7 +236,9 @@ func setup() (*Engine, error) {
 		return e, err
 	}
 	if err := e.ImportBusybox(ctx); err != nil {
-		return e, fmt.Errorf("importing the busybox test image: %w", err)
+		// Tests that need no image (version, ping) still run.
+		imageErr = fmt.Errorf("importing the busybox test image: %w", err)
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", imageErr)
 	}
 	return e, nil
 }
@@ -291,6 +319,7 @@ func BerthBinary() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(fmt.Sprint(os.Getpid())), 0o644)
 	bin := filepath.Join(dir, "berth")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/berth-dev/berth/cmd/berth")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -397,4 +426,41 @@ func raiseParallelism() {
 		n = v
 	}
 	flag.Set("test.parallel", n)
+}
+
+// markOwner records this test process as the owner of the engine's dir, so
+// that a later run can clean up after a run that died (test timeout, panic)
+// before its teardown.
+func (e *Engine) markOwner() error {
+	return os.WriteFile(filepath.Join(e.dir, "owner.pid"), []byte(fmt.Sprint(os.Getpid())), 0o644)
+}
+
+// reapStale cleans up what earlier runs that died left behind: their dirs
+// (processes still using them, mounts, runtime state) and their bridges.
+// Only dirs whose owner process is gone are touched.
+func reapStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "e2e-*-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, "owner.pid"))
+		if err != nil {
+			continue
+		}
+		var pid int
+		fmt.Sscan(string(b), &pid)
+		if pid <= 0 || syscall.Kill(pid, 0) == nil {
+			continue
+		}
+		for _, p := range procsReferring(dir) {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+		killRuntimeContainers(dir)
+		unmountAll(mountsUnder(dir))
+		if br, err := os.ReadFile(filepath.Join(dir, "d", "bridge")); err == nil {
+			if l, err := netlink.LinkByName(strings.TrimSpace(string(br))); err == nil {
+				netlink.LinkDel(l)
+			}
+		}
+		os.RemoveAll(dir)
+		fmt.Fprintf(os.Stderr, "e2e: cleaned up %s, left by a run that died\n", dir)
+	}
 }
