@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -281,7 +282,7 @@ func waitExitOrRemoved(ctx context.Context, apiClient *client.Client, streams *c
 		case <-ctx.Done():
 		case result := <-waitRes.Result:
 			if result.Error != nil {
-				fmt.Fprintf(streams.err, "Error waiting for container: %v\n", result.Error.Message)
+				logError(streams.err, "Error waiting for container: "+result.Error.Message)
 				statusC <- 125
 			} else {
 				statusC <- int(result.StatusCode)
@@ -290,12 +291,24 @@ func waitExitOrRemoved(ctx context.Context, apiClient *client.Client, streams *c
 			if errors.Is(err, context.Canceled) {
 				return
 			}
-			fmt.Fprintf(streams.err, "error waiting for container: %v\n", err)
+			logError(streams.err, "error waiting for container: "+err.Error())
 			statusC <- 125
 		}
 	}()
 	return statusC
 }
+
+// logError prints msg as docker's CLI logs errors (logrus's text format
+// on a non-terminal, its short form on a terminal).
+func logError(w *outStream, msg string) {
+	if w.tty {
+		fmt.Fprintf(w, "ERRO[%04d] %s\n", int(time.Since(processStart).Seconds()), msg)
+		return
+	}
+	fmt.Fprintf(w, "time=%q level=error msg=%q\n", time.Now().UTC().Format(time.RFC3339), msg)
+}
+
+var processStart = time.Now()
 
 // withHelp is docker's decoration of run and create errors.
 func withHelp(err error, commandName string) error {

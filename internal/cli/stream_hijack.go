@@ -15,16 +15,6 @@ import (
 // defaultEscapeKeys is ctrl-p,ctrl-q, docker's detach sequence.
 var defaultEscapeKeys = []byte{16, 17}
 
-func validateDetachKeys(keys string) error {
-	if keys == "" {
-		return nil
-	}
-	if _, err := term.ToBytes(keys); err != nil {
-		return fmt.Errorf("invalid detach keys (%s): %w", keys, err)
-	}
-	return nil
-}
-
 // hijackedStreamer copies between the local streams and a hijacked
 // attach or exec connection, as docker's CLI does: raw bytes with a tty,
 // stdcopy frames without one.
@@ -88,12 +78,12 @@ func (h *hijackedStreamer) setupInput() (restore func(), _ error) {
 
 	// The client watches for the detach keys too, so that it can stop
 	// reading stdin and restore the terminal the moment they are typed.
+	// Keys the daemon accepted but this parser does not fall back to the
+	// default, as in docker.
 	escapeKeys := defaultEscapeKeys
 	if h.detachKeys != "" {
-		var err error
-		if escapeKeys, err = term.ToBytes(h.detachKeys); err != nil {
-			restore()
-			return nil, err
+		if keys, err := term.ToBytes(h.detachKeys); err == nil {
+			escapeKeys = keys
 		}
 	}
 	h.inputStream = readCloser{Reader: term.NewEscapeProxy(in, escapeKeys), Closer: in}
