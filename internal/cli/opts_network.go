@@ -7,9 +7,16 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 )
 
 // networkAttachment is one --network value.
@@ -103,4 +110,147 @@ func (n *networkOpt) NetworkMode() string {
 		return n.options[0].Target
 	}
 	return "default"
+}
+
+// parseNetworkOpts builds EndpointsConfig from --network (simple or
+// advanced syntax) plus --network-alias, --link, --ip, --ip6, --mac-address
+// and --link-local-ip, which apply to the first network.
+func parseNetworkOpts(copts *containerOptions) (map[string]*network.EndpointSettings, error) {
+	var (
+		endpoints                         = make(map[string]*network.EndpointSettings, len(copts.netMode.Value()))
+		hasUserDefined, hasNonUserDefined bool
+	)
+	if len(copts.netMode.Value()) == 0 {
+		n := networkAttachment{Target: "default"}
+		if err := applyContainerNetworkOptions(&n, copts); err != nil {
+			return nil, err
+		}
+		ep, err := parseNetworkAttachment(n)
+		if err != nil {
+			return nil, err
+		}
+		endpoints["default"] = ep
+	}
+	for i, n := range copts.netMode.Value() {
+		if container.NetworkMode(n.Target).IsUserDefined() {
+			hasUserDefined = true
+		} else {
+			hasNonUserDefined = true
+		}
+		if i == 0 {
+			if err := applyContainerNetworkOptions(&n, copts); err != nil {
+				return nil, err
+			}
+		}
+		ep, err := parseNetworkAttachment(n)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := endpoints[n.Target]; ok {
+			return nil, fmt.Errorf("network %q is specified multiple times", n.Target)
+		}
+		// A single network without options gets no endpoint config; the
+		// daemon makes one, as it did before multi-network create.
+		if i == 0 && len(copts.netMode.Value()) == 1 && (ep == nil || reflect.ValueOf(*ep).IsZero()) {
+			continue
+		}
+		endpoints[n.Target] = ep
+	}
+	if hasUserDefined && hasNonUserDefined {
+		return nil, errors.New("conflicting options: cannot attach both user-defined and non-user-defined network-modes")
+	}
+	return endpoints, nil
+}
+
+func applyContainerNetworkOptions(n *networkAttachment, copts *containerOptions) error {
+	switch {
+	case len(n.Aliases) > 0 && copts.aliases.Len() > 0:
+		return errors.New("conflicting options: cannot specify both --network-alias and per-network alias")
+	case len(n.Links) > 0 && copts.links.Len() > 0:
+		return errors.New("conflicting options: cannot specify both --link and per-network links")
+	case n.IPv4Address != "" && copts.ipv4Address != "":
+		return errors.New("conflicting options: cannot specify both --ip and per-network IPv4 address")
+	case n.IPv6Address != "" && copts.ipv6Address != "":
+		return errors.New("conflicting options: cannot specify both --ip6 and per-network IPv6 address")
+	case n.MacAddress != "" && copts.macAddress != "":
+		return errors.New("conflicting options: cannot specify both --mac-address and per-network MAC address")
+	case len(n.LinkLocalIPs) > 0 && copts.linkLocalIPs.Len() > 0:
+		return errors.New("conflicting options: cannot specify both --link-local-ip and per-network link-local IP addresses")
+	}
+	if copts.aliases.Len() > 0 {
+		n.Aliases = slices.Clone(copts.aliases.GetSlice())
+	}
+	// On a user-defined network --link is an endpoint alias; on the
+	// default bridge it is a legacy link (HostConfig.Links).
+	if container.NetworkMode(n.Target).IsUserDefined() && copts.links.Len() > 0 {
+		n.Links = slices.Clone(copts.links.GetSlice())
+	}
+	if copts.ipv4Address != "" {
+		n.IPv4Address = copts.ipv4Address
+	}
+	if copts.ipv6Address != "" {
+		n.IPv6Address = copts.ipv6Address
+	}
+	if copts.macAddress != "" {
+		n.MacAddress = copts.macAddress
+	}
+	if copts.linkLocalIPs.Len() > 0 {
+		n.LinkLocalIPs = slices.Clone(copts.linkLocalIPs.GetSlice())
+	}
+	return nil
+}
+
+func parseNetworkAttachment(ep networkAttachment) (*network.EndpointSettings, error) {
+	if strings.TrimSpace(ep.Target) == "" {
+		return nil, errors.New("no name set for network")
+	}
+	if !container.NetworkMode(ep.Target).IsUserDefined() {
+		if len(ep.Aliases) > 0 {
+			return nil, errors.New("network-scoped aliases are only supported for user-defined networks")
+		}
+		if len(ep.Links) > 0 {
+			return nil, errors.New("links are only supported for user-defined networks")
+		}
+	}
+	epConfig := &network.EndpointSettings{GwPriority: ep.GwPriority}
+	epConfig.Aliases = append(epConfig.Aliases, ep.Aliases...)
+	if len(ep.DriverOpts) > 0 {
+		epConfig.DriverOpts = ep.DriverOpts
+	}
+	if len(ep.Links) > 0 {
+		epConfig.Links = ep.Links
+	}
+	if ep.IPv4Address != "" || ep.IPv6Address != "" || len(ep.LinkLocalIPs) > 0 {
+		ipam := &network.EndpointIPAMConfig{}
+		var err error
+		// docker 28 leaves these to the daemon; the API types now hold
+		// parsed addresses, so they are checked here, with its words.
+		if ep.IPv4Address != "" {
+			if ipam.IPv4Address, err = netip.ParseAddr(ep.IPv4Address); err != nil || !ipam.IPv4Address.Is4() {
+				return nil, fmt.Errorf("invalid IPv4 address: %s", ep.IPv4Address)
+			}
+		}
+		if ep.IPv6Address != "" {
+			if ipam.IPv6Address, err = netip.ParseAddr(ep.IPv6Address); err != nil || !ipam.IPv6Address.Is6() {
+				return nil, fmt.Errorf("invalid IPv6 address: %s", ep.IPv6Address)
+			}
+		}
+		// As docker 29 does (API types hold addresses now), unparsable
+		// link-local addresses are dropped; docker 28 left them to the
+		// daemon, which ignored them on the default bridge.
+		for _, a := range ep.LinkLocalIPs {
+			if addr, err := netip.ParseAddr(strings.TrimSpace(a)); err == nil {
+				ipam.LinkLocalIPs = append(ipam.LinkLocalIPs, addr)
+			}
+		}
+		epConfig.IPAMConfig = ipam
+	}
+	if ep.MacAddress != "" {
+		ma, err := net.ParseMAC(strings.TrimSpace(ep.MacAddress))
+		if err != nil {
+			return nil, fmt.Errorf("%s is not a valid mac address", ep.MacAddress)
+		}
+		epConfig.MacAddress = network.HardwareAddr(ma)
+	}
+	return epConfig, nil
 }
