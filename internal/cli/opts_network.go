@@ -1,7 +1,8 @@
 package cli
 
 // --network, simple ("bridge") or advanced ("name=n,alias=a,ip=...")
-// syntax, after the docker CLI's opts.NetworkOpt (Apache-2.0).
+// syntax, and the EndpointsConfig of the create request built from it and
+// the per-container network flags, after the docker CLI (Apache-2.0).
 
 import (
 	"encoding/csv"
