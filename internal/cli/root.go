@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/go-connections/tlsconfig"
@@ -161,7 +163,11 @@ func (e StatusError) Error() string { return e.Status }
 // the exit code.
 func Execute(args []string) int {
 	c := &CLI{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
-	return c.execute(context.Background(), args)
+	// As docker's main: SIGINT/SIGTERM cancel the command's context, so
+	// streaming commands end cleanly and run --sig-proxy=false waits.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return c.execute(ctx, args)
 }
 
 func (c *CLI) execute(ctx context.Context, args []string) int {
