@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# berth side by side with the reference dockerd (Debian's docker.io), both
+# on private roots, sockets and bridges, driven by the stock docker CLI.
+# Prints a table of latencies, throughput and memory with berth/docker
+# ratios, and checks the issue's targets. Cleans up everything it started.
+#
+# Environment: N (run --rm repetitions, 20), M (containers for create+start
+# and memory, 50), BERTH (a prebuilt berth binary; default bin/berth, else
+# built), DOCKERD (/usr/sbin/dockerd; BENCH_DOCKER=0 skips the reference),
+# BENCH_GO=0 skips the Go SDK benchmarks (test/bench), KEEP=1 keeps the
+# work dir for inspection.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+N=${N:-20}
+M=${M:-50}
+DOCKER_CLI=${DOCKER_CLI:-$(command -v /usr/local/bin/docker || command -v docker)}
+DOCKERD=${DOCKERD:-/usr/sbin/dockerd}
+BENCH_DOCKER=${BENCH_DOCKER:-1}
+BENCH_GO=${BENCH_GO:-1}
+
+[ "$(id -u)" = 0 ] || { echo "bench.sh: needs root (it starts container engines)" >&2; exit 1; }
+
+W=$(mktemp -d /tmp/berth-bench.XXXXXX)
+echo $$ >"$W/owner.pid"
+SUFFIX=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+BERTH_BRIDGE=bbb$SUFFIX   # 9 chars
+DOCKER_BRIDGE=bbd$SUFFIX
+BERTH_PID=
+DOCKERD_PID=
+FAILED=0
+
+log() { printf '%s\n' "$*" >&2; }
+
+cleanup() {
+	set +e
+	for e in berth docker; do
+		sock=$(sock_of $e)
+		[ -S "$sock" ] || continue
+		ids=$(DOCKER_HOST=unix://$sock "$DOCKER_CLI" ps -aq 2>/dev/null)
+		[ -n "$ids" ] && DOCKER_HOST=unix://$sock "$DOCKER_CLI" rm -f $ids >/dev/null 2>&1
+	done
+	for pid in $BERTH_PID $DOCKERD_PID; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in $BERTH_PID $DOCKERD_PID; do
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	# Anything still running our private binary, or naming our dir, is ours.
+	for p in $(pids_of_exe "$W/bin/berth") $(pids_naming "$W"); do
+		kill -KILL "$p" 2>/dev/null
+	done
+	grep -o " $W[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
+	ip link del "$BERTH_BRIDGE" 2>/dev/null
+	ip link del "$DOCKER_BRIDGE" 2>/dev/null
+	if [ -n "${KEEP:-}" ]; then log "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+sock_of() { case $1 in berth) echo "$W/berth/berth.sock" ;; docker) echo "$W/docker/docker.sock" ;; esac; }
+
+pids_of_exe() {
+	for d in /proc/[0-9]*; do
+		[ "$(readlink "$d/exe" 2>/dev/null)" = "$1" ] && echo "${d#/proc/}"
+	done
+	return 0
+}
+
+pids_naming() {
+	local d c
+	for d in /proc/[0-9]*; do
+		[ "${d#/proc/}" = "$$" ] && continue
+		c=$({ tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null) || continue
+		[[ $c == *"$1"* ]] && echo "${d#/proc/}"
+	done
+	return 0
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+sum_rss_kib() {
+	local t=0 p
+	for p in "$@"; do t=$((t + $(rss_kib "$p"))); done
+	echo $t
+}
+
+now_ns() { date +%s%N; }
+
+wait_ping() { # sock pid
+	for _ in $(seq 300); do
+		curl -fsS --unix-socket "$1" http://engine/_ping >/dev/null 2>&1 && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# The busybox test image: the static busybox, its applets as symlinks to
+# /bin/busybox, a minimal /etc.
+rootfs_tar() {
+	local r="$W/rootfs"
+	rm -rf "$r"
+	mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc,root,tmp,var/www,proc,sys,dev}
+	chmod 1777 "$r/tmp"
+	cp /bin/busybox "$r/bin/busybox"
+	for a in $(/bin/busybox --list-full); do
+		[ "$a" = bin/busybox ] || ln -sf /bin/busybox "$r/$a"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$r/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+	tar -C "$r" --numeric-owner --owner=0 --group=0 -cf "$W/busybox.tar" .
+}
+
+free_subnet() { # prints a free 10.2xx.y.0/24 prefix base "10.a.b"
+	local a b
+	for _ in $(seq 200); do
+		a=$((200 + RANDOM % 50)); b=$((RANDOM % 256))
+		ip -4 route | grep -q "^10\.$a\.$b\." || { echo "10.$a.$b"; return; }
+	done
+	return 1
+}
+
+start_berth() {
+	mkdir -p "$W/berth"
+	echo '{}' >"$W/berth/daemon.json"
+	"$W/bin/berth" daemon --data-root "$W/berth/root" --exec-root "$W/berth/exec" \
+		-H "unix://$W/berth/berth.sock" --bridge "$BERTH_BRIDGE" \
+		--config-file "$W/berth/daemon.json" --pidfile "$W/berth/berth.pid" \
+		>"$W/berth/daemon.log" 2>&1 </dev/null &
+	BERTH_PID=$!
+	wait_ping "$W/berth/berth.sock" "$BERTH_PID" || { log "berth daemon did not start:"; tail -20 "$W/berth/daemon.log" >&2; return 1; }
+}
+
+start_dockerd() {
+	mkdir -p "$W/docker"
+	echo '{}' >"$W/docker/daemon.json"
+	local net
+	net=$(free_subnet)
+	ip link add "$DOCKER_BRIDGE" type bridge
+	ip addr add "$net.1/24" dev "$DOCKER_BRIDGE"
+	ip link set "$DOCKER_BRIDGE" up
+	# --iptables=false: never touch the host's firewall, which other engines
+	# on this host share. Ports would go through docker-proxy; the
+	# measurements here publish none.
+	"$DOCKERD" --data-root "$W/docker/root" --exec-root "$W/docker/exec" \
+		-H "unix://$W/docker/docker.sock" --bridge "$DOCKER_BRIDGE" \
+		--config-file "$W/docker/daemon.json" --pidfile "$W/docker/docker.pid" \
+		--iptables=false --ip-masq=false --add-runtime crun=/usr/bin/crun \
+		>"$W/docker/daemon.log" 2>&1 </dev/null &
+	DOCKERD_PID=$!
+	wait_ping "$W/docker/docker.sock" "$DOCKERD_PID" || { log "dockerd did not start:"; tail -20 "$W/docker/daemon.log" >&2; return 1; }
+}
+
+dk() { # engine args...
+	local e=$1
+	shift
+	DOCKER_HOST="unix://$(sock_of "$e")" DOCKER_CONFIG="$W/cli" DOCKER_CLI_HINTS=false "$DOCKER_CLI" "$@"
+}
+
+# stats: reads ms values, prints "median p90"
+stats() {
+	sort -n | awk '{v[NR]=$1} END {
+		if (NR == 0) { print "n/a n/a"; exit }
+		m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
+		i = int(NR * 0.9 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR
+		printf "%.1f %.1f\n", m, v[i] }'
+}
+
+declare -A R # R[metric,engine] = value
+
+# latency engine key args... : N runs of `docker run --rm <args> busybox true`
+latency() {
+	local e=$1 key=$2
+	shift 2
+	local i t0 t1 out="$W/lat-$e-$key"
+	: >"$out"
+	dk "$e" run --rm "$@" busybox true >/dev/null 2>&1 || true # warm-up
+	for i in $(seq "$N"); do
+		t0=$(now_ns)
+		if ! dk "$e" run --rm "$@" busybox true >/dev/null 2>"$W/err"; then
+			log "$e: run --rm $* failed: $(cat "$W/err")"
+			return 1
+		fi
+		t1=$(now_ns)
+		echo $(((t1 - t0) / 1000)) | awk '{printf "%.3f\n", $1/1000}' >>"$out"
+	done
+	read -r "R[$key-med,$e]" "R[$key-p90,$e]" < <(stats <"$out")
+}
+
+many() { # engine: create+start M, memory, remove
+	local e=$1 i t0 t1
+	t0=$(now_ns)
+	for i in $(seq "$M"); do
+		if ! dk "$e" run -d --name "bench-$i" busybox sleep 100000 >/dev/null 2>"$W/err"; then
+			log "$e: run -d #$i failed: $(cat "$W/err")"
+			return 1
+		fi
+	done
+	t1=$(now_ns)
+	R[many,$e]=$(awk -v d=$((t1 - t0)) 'BEGIN {printf "%.2f", d/1e9}')
+	R[many-per,$e]=$(awk -v d=$((t1 - t0)) -v m="$M" 'BEGIN {printf "%.1f", d/1e6/m}')
+	local running
+	running=$(dk "$e" ps -q | wc -l)
+	[ "$running" -ge "$M" ] || log "$e: only $running of $M containers running"
+	sleep 1 # let the engine settle after the burst before reading memory
+	if [ "$e" = berth ]; then
+		R[rss-daemon,$e]=$(rss_kib "$BERTH_PID")
+		local shims
+		shims=$(pids_of_exe "$W/bin/berth" | grep -vx "$BERTH_PID" || true)
+		R[rss-shims,$e]=$(sum_rss_kib $shims)
+		R[nshims,$e]=$(echo "$shims" | grep -c . || true)
+	else
+		local ctrd shims
+		ctrd=$(pids_naming "$W/docker/exec/containerd/containerd.toml" | head -1)
+		shims=$(for p in $(pids_naming "$W/docker/exec/containerd/containerd.sock"); do
+			[ "$(readlink /proc/$p/exe)" = /usr/bin/containerd-shim-runc-v2 ] && echo "$p"
+		done)
+		R[rss-daemon,$e]=$(( $(rss_kib "$DOCKERD_PID") + $(rss_kib "${ctrd:-0}") ))
+		R[rss-dockerd,$e]=$(rss_kib "$DOCKERD_PID")
+		R[rss-shims,$e]=$(sum_rss_kib $shims)
+		R[nshims,$e]=$(echo "$shims" | grep -c . || true)
+	fi
+	R[rss-total,$e]=$((R[rss-daemon,$e] + R[rss-shims,$e]))
+	t0=$(now_ns)
+	dk "$e" rm -f $(dk "$e" ps -aq) >/dev/null
+	t1=$(now_ns)
+	R[rmall,$e]=$(awk -v d=$((t1 - t0)) 'BEGIN {printf "%.2f", d/1e9}')
+}
+
+bench_engine() {
+	local e=$1
+	log "== $e"
+	dk "$e" import - busybox:latest <"$W/busybox.tar" >/dev/null || { log "$e: import failed"; return 1; }
+	latency "$e" rm || return 1
+	latency "$e" none --network none || return 1
+	latency "$e" crun --runtime crun || log "$e: crun run failed"
+	many "$e" || return 1
+}
+
+mkdir -p "$W/cli" "$W/bin"
+echo '{}' >"$W/cli/config.json"
+rootfs_tar
+
+if [ -n "${BERTH:-}" ]; then
+	cp "$BERTH" "$W/bin/berth"
+elif [ -x bin/berth ]; then
+	cp bin/berth "$W/bin/berth" # a private copy: its processes are recognisable
+else
+	CGO_ENABLED=0 go build -trimpath -o "$W/bin/berth" ./cmd/berth
+fi
+
+ENGINES=""
+if start_berth; then
+	ENGINES="berth"
+else
+	FAILED=1
+fi
+if [ "$BENCH_DOCKER" != 0 ] && [ -x "$DOCKERD" ]; then
+	if start_dockerd; then ENGINES="$ENGINES docker"; fi
+else
+	log "no reference dockerd ($DOCKERD): berth only"
+fi
+
+for e in $ENGINES; do
+	bench_engine "$e" || { log "$e: benchmark incomplete"; [ "$e" = berth ] && FAILED=1; }
+done
+
+if [ "$BENCH_GO" != 0 ]; then
+	for e in $ENGINES; do
+		log "== Go SDK benchmarks against $e (test/bench)"
+		E2E_DOCKER_HOST="unix://$(sock_of "$e")" E2E_TARGET=$e E2E_BERTH="$W/bin/berth" \
+			go test -count=1 -run '^$' -bench . -benchtime "${N}x" ./test/bench 2>&1 |
+			grep -E '^(Benchmark|--- |ok|FAIL)' | sed "s/^/  $e: /" >&2 || true
+	done
+fi
+
+# The table.
+val() { echo "${R[$1,$2]:-n/a}"; }
+mib() { local v=${R[$1,$2]:-}; [ -n "$v" ] && awk -v k="$v" 'BEGIN {printf "%.1f", k/1024}' || echo n/a; }
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || b+0 == 0) print "-"; else printf "%.2f", a/b }'
+}
+row() { # label berth docker
+	printf '%-52s %12s %12s %10s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"
+}
+
+echo
+printf '%-52s %12s %12s %10s\n' "metric (N=$N, M=$M)" berth docker berth/docker
+printf '%-52s %12s %12s %10s\n' "----------------------------------------------------" ------------ ------------ ----------
+row "run --rm busybox true, median (ms)" "$(val rm-med berth)" "$(val rm-med docker)"
+row "run --rm busybox true, p90 (ms)" "$(val rm-p90 berth)" "$(val rm-p90 docker)"
+row "run --rm --network none, median (ms)" "$(val none-med berth)" "$(val none-med docker)"
+row "run --rm --network none, p90 (ms)" "$(val none-p90 berth)" "$(val none-p90 docker)"
+row "run --rm --runtime crun, median (ms)" "$(val crun-med berth)" "$(val crun-med docker)"
+row "run --rm --runtime crun, p90 (ms)" "$(val crun-p90 berth)" "$(val crun-p90 docker)"
+row "create+start $M containers, total (s)" "$(val many berth)" "$(val many docker)"
+row "  per container (ms)" "$(val many-per berth)" "$(val many-per docker)"
+row "rm -f $M containers (s)" "$(val rmall berth)" "$(val rmall docker)"
+row "daemon RSS, $M running (MiB) [docker: +containerd]" "$(mib rss-daemon berth)" "$(mib rss-daemon docker)"
+row "shims RSS, $M running (MiB)" "$(mib rss-shims berth)" "$(mib rss-shims docker)"
+row "total RSS, $M running (MiB)" "$(mib rss-total berth)" "$(mib rss-total docker)"
+printf '%-52s %12s %12s\n' "shim processes" "$(val nshims berth)" "$(val nshims docker)"
+[ -n "${R[rss-dockerd,docker]:-}" ] && printf '%-52s %12s %12s\n' "  (dockerd alone, MiB)" "" "$(mib rss-dockerd docker)"
+echo "runc in berth vs crun in berth (median): $(ratio "$(val crun-med berth)" "$(val rm-med berth)")"
+echo "reference dockerd runs with --iptables=false on a private bridge; both engines on private roots."
+
+echo
+target() { # label ok
+	if [ "$2" = 1 ]; then echo "PASS  $1"; else echo "FAIL  $1"; FAILED=1; fi
+}
+r=$(ratio "$(val rm-med berth)" "$(val rm-med docker)")
+if [ "$r" != "-" ]; then
+	target "run --rm latency ≤ 0.5× Docker's (median ratio $r)" "$(awk -v r="$r" 'BEGIN {print (r <= 0.5)}')"
+else
+	echo "----  run --rm latency target: not measured"
+fi
+m=$(mib rss-daemon berth)
+if [ "$m" != n/a ]; then
+	target "berth daemon RSS < 40 MiB with $M containers ($m MiB)" "$(awk -v m="$m" 'BEGIN {print (m < 40)}')"
+else
+	echo "----  daemon RSS target: not measured"; FAILED=1
+fi
+exit $FAILED
