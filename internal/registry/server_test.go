@@ -32,7 +32,7 @@ import (
 
 // startRegistry serves cfg on a random loopback port (Root defaults to a
 // temporary directory) and stops it when the test ends.
-func startRegistry(t *testing.T, cfg Config) *Server {
+func startRegistry(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	if cfg.Root == "" {
 		cfg.Root = t.TempDir()
@@ -300,7 +300,7 @@ func TestServeStopsWithContext(t *testing.T) {
 
 // selfSignedCert writes a certificate for 127.0.0.1 and localhost and its
 // key, and returns their paths and a pool that trusts the certificate.
-func selfSignedCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+func selfSignedCert(t testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
