@@ -87,6 +87,27 @@ func (e *Engine) ForEachCLI(t *testing.T, f func(t *testing.T, c CLI)) {
 	}
 }
 
+// WithEnv returns the CLI with environment variables replaced or removed
+// ("KEY=value" sets, "KEY" alone unsets).
+func (c CLI) WithEnv(kvs ...string) CLI {
+	env := append([]string(nil), c.env...)
+	for _, kv := range kvs {
+		key, _, set := strings.Cut(kv, "=")
+		out := env[:0]
+		for _, x := range env {
+			if !strings.HasPrefix(x, key+"=") {
+				out = append(out, x)
+			}
+		}
+		env = out
+		if set {
+			env = append(env, kv)
+		}
+	}
+	c.env = env
+	return c
+}
+
 func (e *Engine) cliEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
