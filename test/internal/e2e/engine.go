@@ -100,6 +100,15 @@ func MainWith(m *testing.M, opts MainOptions) int {
 		lazyOnce.Do(setupCurrent)
 	}
 	code := m.Run()
+	if code != 0 && current != nil && current.Daemon != nil {
+		// Keep the daemon's log of a failed run; the dir goes away.
+		if b, err := os.ReadFile(current.Daemon.LogPath); err == nil {
+			p := filepath.Join(os.TempDir(), fmt.Sprintf("e2e-%s-daemon-%s.log", current.Kind, time.Now().Format("20060102-150405")))
+			if os.WriteFile(p, b, 0o644) == nil {
+				fmt.Fprintf(os.Stderr, "e2e: tests failed; daemon log saved to %s\n", p)
+			}
+		}
+	}
 	teardownAll()
 	return code
 }
