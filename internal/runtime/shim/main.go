@@ -16,9 +16,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containerd/errdefs"
 	"github.com/berth-dev/berth/internal/logs"
 	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 )
 
@@ -80,6 +80,9 @@ func Main(args []string) int {
 	}
 	s.addLifeline(conn)
 	go s.serve()
+	// Off the hot path (the daemon has its answer): hand back the garbage
+	// that the package initialisers of the whole berth binary left behind.
+	debug.FreeOSMemory()
 	<-s.done
 	return 0
 }
