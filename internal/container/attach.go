@@ -162,25 +162,29 @@ func (s *Service) dropStream(c *Container, conn net.Conn, p *pendingAttach) {
 
 // pump copies between a client and a shim stream until the output ends,
 // the client goes, or (with a tty) the client types the detach keys; it
-// reports a detach. With a tty, the end of the client's input ends the
-// attach but not the container's stdin, as in Docker; without one it is
-// passed on as stdin EOF (the shim closes stdin if StdinOnce). When the
-// output ended by itself, outputDone (if any) runs before the client's
-// connection is closed.
+// reports a detach. When the output ended by itself, outputDone (if any)
+// runs before the client's connection is closed.
+//
+// Stdin follows Docker. Without a tty, the end of the client's input is
+// passed on as stdin EOF (the shim closes stdin if StdinOnce). With a
+// tty, the end of the client's input (or a detach) ends the attach but
+// not the container's stdin; as the shim takes any end of an attach
+// stream as stdin EOF, the shim's stream is then never closed by the
+// daemon: it is drained until the process ends it.
 func pump(client io.ReadWriteCloser, conn net.Conn, stdin, tty bool, keys []byte, outputDone func()) (detached bool) {
-	outDone := make(chan struct{})
-	var once sync.Once
-	closeAll := func() {
-		once.Do(func() {
-			conn.Close()
-			client.Close()
-		})
-	}
+	keepOpen := tty && stdin
+	outEnded := make(chan struct{})
+	var outErr error // set before outEnded closes
 	go func() {
-		defer close(outDone)
 		buf := copyBuffers.Get().(*[]byte)
-		_, _ = io.CopyBuffer(writerOnly{client}, conn, *buf)
+		_, outErr = io.CopyBuffer(writerOnly{client}, conn, *buf)
 		copyBuffers.Put(buf)
+		close(outEnded)
+		if outErr != nil && keepOpen {
+			// The client is gone, not the process: drain.
+			_, _ = io.Copy(io.Discard, conn)
+			conn.Close()
+		}
 	}()
 	inDone := make(chan bool, 1)
 	if stdin {
@@ -202,15 +206,25 @@ func pump(client io.ReadWriteCloser, conn net.Conn, stdin, tty bool, keys []byte
 		}()
 	}
 	select {
-	case <-outDone:
-		if outputDone != nil {
+	case <-outEnded:
+		if outErr == nil && outputDone != nil {
 			outputDone()
 		}
+		client.Close()
+		if outErr == nil || !keepOpen {
+			conn.Close()
+		}
+		return false
 	case detached = <-inDone:
+		// Closing the client fails the output goroutine's next write;
+		// with keepOpen it then drains the shim's stream.
+		client.Close()
+		if !keepOpen {
+			conn.Close()
+			<-outEnded
+		}
+		return detached
 	}
-	closeAll()
-	<-outDone
-	return detached
 }
 
 // writerOnly hides ReadFrom so io.CopyBuffer uses the pooled buffer.
