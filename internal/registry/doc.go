@@ -5,7 +5,7 @@
 // over the catalog so that `docker search <registry>/<term>` works, and the
 // offline garbage collector.
 //
-// It owns no engine state: the daemon never imports it. Tests start it
+// It owns no engine state and the daemon does not need it. Tests start it
 // in-process with Serve; users run it through the CLI.
 //
 // distribution logs through logrus' standard logger and offers no way to hand

@@ -7,9 +7,6 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// LogLevels are the values Config.LogLevel accepts; "" is quiet.
-var LogLevels = []string{"", "error", "warn", "info", "debug"}
-
 // setLogLevel configures logrus' standard logger, the only logger
 // distribution writes to. At "info" distribution logs every request, and at
 // "error" every response with an error status, including the 404s that

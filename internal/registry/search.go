@@ -28,13 +28,29 @@ const (
 //	→ {"num_results":N,"query":"<term>","results":[{"name":"team/busybox","description":"",
 //	   "star_count":0,"is_official":false,"is_automated":false}]}
 //
-// This is what the Docker daemon asks for `docker search <registry>/<term>`:
-// it splits the registry host off the CLI's term and sends the rest as q,
-// with n the CLI's --limit (25 by default). A repository matches when q is
-// a case-insensitive substring of its name; an empty q matches all.
-// num_results counts every match, results holds the first n: exact name
-// matches, then names whose last component equals q, then the others, each
-// group in catalog (lexical) order.
+// This is what a Docker daemon asks for `docker search --limit 5
+// localhost:5000/busybox` (the CLI sends GET
+// /images/search?term=localhost:5000/busybox&limit=5 to the daemon):
+//
+//  1. It splits the term at the first "/" when the first part has a "." or
+//     ":" or is "localhost": registry "localhost:5000", q "busybox".
+//  2. GET https://localhost:5000/v1/_ping, and for an insecure registry
+//     (loopback ones are) after a TLS failure GET http://…/v1/_ping. Any
+//     HTTP answer will do; this server's says
+//     "X-Docker-Registry-Standalone: true".
+//  3. GET <scheme>://localhost:5000/v1/search?q=busybox&n=5 (q
+//     url.QueryEscape'd, n the limit, 25 when the client gave none, 1 to
+//     100), with "X-Docker-Token: true" and, when the client sent
+//     credentials in X-Registry-Auth, "Authorization: Basic …".
+//  4. Anything but 200 becomes the daemon's error "Unexpected status code
+//     <N>"; the daemon filters the results (is-official, stars) and answers
+//     the CLI with the results array alone.
+//
+// A repository matches when q is a case-insensitive substring of its name;
+// an empty q matches all. num_results counts every match, results holds the
+// first n: exact name matches, then names whose last component equals q,
+// then the others, each group in catalog (lexical) order. A limit outside
+// 1..100 is a 400.
 type searchHandler struct {
 	catalog distribution.RepositoryEnumerator
 	access  auth.AccessController // nil without auth
