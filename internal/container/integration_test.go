@@ -428,7 +428,7 @@ func TestRealLiveRestore(t *testing.T) {
 	if err := unix.Kill(before.State.Pid, unix.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	exitFile := filepath.Join(e.root, "exec", "shims", dies.ID, "exit.json")
+	exitFile := filepath.Join(e.root, "exec", "shims", dies.ID[:16], "exit.json")
 	for i := 0; i < 200; i++ {
 		if _, err := os.Stat(exitFile); err == nil {
 			break
@@ -472,4 +472,153 @@ func httpGetRetry(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// TestRealInteractive is `docker run -it busybox sh`: a terminal,
+// stdin, the detach keys, then `docker attach` and exit with a code.
+func TestRealInteractive(t *testing.T) {
+	e := newRealEnv(t, "bcttty", "10.213.244.1/24")
+	ctx := context.Background()
+	resp, err := e.svc.Create(ctx, ctr.CreateOptions{Config: &containertypes.Config{Image: "busybox", Cmd: []string{"sh"},
+		Tty: true, OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.ID
+	attach := func() (net.Conn, chan error) {
+		client, server := pipePair()
+		done := make(chan error, 1)
+		hijacked := make(chan struct{})
+		go func() {
+			done <- e.svc.Attach(ctx, id, ctr.AttachOptions{Stdin: true, Stdout: true, Stderr: true, Stream: true,
+				GetStream: func(tty bool) (io.ReadWriteCloser, error) {
+					if !tty {
+						t.Error("attach to a tty container announced a multiplexed stream")
+					}
+					close(hijacked)
+					return server, nil
+				}})
+		}()
+		<-hijacked
+		return client, done
+	}
+	client, done := attach()
+	exited, _ := e.svc.Wait(ctx, id, containertypes.WaitConditionNextExit)
+	if err := e.svc.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Resize(ctx, id, 30, 100); err != nil {
+		t.Errorf("resize: %v", err)
+	}
+	expect := func(c net.Conn, want string) {
+		t.Helper()
+		var got []byte
+		buf := make([]byte, 1024)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for !bytes.Contains(got, []byte(want)) {
+			n, err := c.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				t.Fatalf("reading the terminal: %v; got %q, want %q", err, got, want)
+			}
+		}
+	}
+	client.Write([]byte("stty size; echo hel''lo\n"))
+	expect(client, "hello")
+	client.Write([]byte{16, 17}) // ctrl-p ctrl-q
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the detach keys did not detach")
+	}
+	client.Close()
+	if insp, _ := e.svc.Inspect(ctx, id, false); !insp.State.Running {
+		t.Fatal("the shell did not survive the detach")
+	}
+	// docker attach: the same shell, still reading its terminal.
+	client, done = attach()
+	client.Write([]byte("echo wor''ld; exit 3\n"))
+	expect(client, "world")
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the attach did not end with the shell")
+	}
+	select {
+	case r := <-exited:
+		if r.StatusCode != 3 {
+			t.Errorf("exit code %d, want 3", r.StatusCode)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit")
+	}
+}
+
+func TestRealPauseAndPolicy(t *testing.T) {
+	e := newRealEnv(t, "bctpol", "10.213.245.1/24")
+	ctx := context.Background()
+	resp, err := e.svc.Create(ctx, ctr.CreateOptions{Config: cfg("sleep", "1000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Start(ctx, resp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Pause(ctx, resp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if insp, _ := e.svc.Inspect(ctx, resp.ID, false); insp.State.Status != "paused" {
+		t.Errorf("status %q", insp.State.Status)
+	}
+	if err := e.svc.Unpause(ctx, resp.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A paused container stops too (docker stop thaws it for the kill).
+	if err := e.svc.Pause(ctx, resp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Stop(ctx, resp.ID, ctr.StopOptions{Timeout: new(int)}); err != nil {
+		t.Fatal(err)
+	}
+	if insp, _ := e.svc.Inspect(ctx, resp.ID, false); insp.State.Status != "exited" || insp.State.ExitCode != 137 {
+		t.Errorf("stop of a paused container: %+v", insp.State)
+	}
+
+	// on-failure:2 — three runs, two restarts, then exited (1).
+	resp, err = e.svc.Create(ctx, ctr.CreateOptions{Config: cfg("sh", "-c", "echo run; exit 1"),
+		HostConfig: &containertypes.HostConfig{RestartPolicy: containertypes.RestartPolicy{Name: "on-failure", MaximumRetryCount: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sub, cancel := e.bus.Subscribe(time.Time{})
+	defer cancel()
+	if err := e.svc.Start(ctx, resp.ID); err != nil {
+		t.Fatal(err)
+	}
+	dies := 0
+	timeout := time.After(20 * time.Second)
+	for dies < 3 {
+		select {
+		case m := <-sub:
+			if m.Actor.ID == resp.ID && m.Action == "die" {
+				dies++
+			}
+		case <-timeout:
+			t.Fatalf("%d runs, want 3", dies)
+		}
+	}
+	r, _ := e.svc.Wait(ctx, resp.ID, containertypes.WaitConditionNotRunning)
+	<-r
+	insp, _ := e.svc.Inspect(ctx, resp.ID, false)
+	if insp.RestartCount != 2 || insp.State.Status != "exited" || insp.State.ExitCode != 1 {
+		t.Errorf("after on-failure:2: count %d state %+v", insp.RestartCount, insp.State)
+	}
+	_, stream, _ := e.svc.Logs(ctx, resp.ID, ctr.LogsOptions{Stdout: true})
+	var b bytes.Buffer
+	stream(&b)
+	var out bytes.Buffer
+	stdcopy.StdCopy(&out, io.Discard, &b)
+	if out.String() != "run\nrun\nrun\n" {
+		t.Errorf("logs of three runs %q", out.String())
+	}
 }

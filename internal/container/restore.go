@@ -129,6 +129,12 @@ func (s *Service) reconcile(ctx context.Context, c *Container) Shim {
 	if r.State.Running && !r.State.Restarting {
 		sh, err := s.deps.Shims.Connect(ctx, dir)
 		if err == nil {
+			// The shim records the exit before it answers waiters: an
+			// exit file means the container is already gone.
+			if e, err := s.deps.Shims.ReadExit(dir); err == nil {
+				s.exitedWhileDown(c, sh, *e)
+				return nil
+			}
 			c.mu.Lock()
 			c.shim = sh
 			c.mu.Unlock()
@@ -141,14 +147,7 @@ func (s *Service) reconcile(ctx context.Context, c *Container) Shim {
 		if e, err := s.deps.Shims.ReadExit(dir); err == nil {
 			exit = *e
 		}
-		c.mu.Lock()
-		c.State.setStopped(exit)
-		ep := c.Endpoint
-		c.Endpoint = detached(ep)
-		c.mu.Unlock()
-		s.releaseRun(r.ID, nil, ep)
-		os.RemoveAll(dir)
-		s.saveOrLog(c)
+		s.exitedWhileDown(c, nil, exit)
 		return nil
 	}
 	if r.State.Restarting {
@@ -170,4 +169,18 @@ func (s *Service) reconcile(ctx context.Context, c *Container) Shim {
 		os.RemoveAll(dir)
 	}
 	return nil
+}
+
+// exitedWhileDown records the exit of a container that stopped while the
+// daemon was away and releases what its run held.
+func (s *Service) exitedWhileDown(c *Container, sh Shim, exit Exit) {
+	c.mu.Lock()
+	c.State.setStopped(exit)
+	ep := c.Endpoint
+	c.Endpoint = detached(ep)
+	id := c.ID
+	c.mu.Unlock()
+	s.releaseRun(id, sh, ep)
+	os.RemoveAll(s.shimDir(id))
+	s.saveOrLog(c)
 }
