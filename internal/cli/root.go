@@ -287,6 +287,7 @@ func newRootCommand(c *CLI) *cobra.Command {
 	addInspectionCommands(c, groups)
 	addImageCommands(c, groups)
 	addSystemCommands(c, groups)
+	root.AddCommand(newRegistryCommand(c))
 
 	finishCommandTree(root)
 	return root
