@@ -98,6 +98,7 @@ type server struct {
 	init      *process
 	execs     map[string]*process
 	started   bool
+	paused    bool
 	lifelines int
 	deleted   chan struct{} // closed once `runtime delete` ran after the exit
 	done      chan struct{} // closed when Main should return
@@ -490,12 +491,12 @@ func (s *server) start(execID string) (int, error) {
 
 func (s *server) kill(sig syscall.Signal, all bool) error {
 	s.mu.Lock()
-	started := s.started
+	started, paused := s.started, s.paused
 	s.mu.Unlock()
 	if closedChan(s.init.exited) {
 		return errNotRunning
 	}
-	if !all && started {
+	if !all && started && !paused {
 		// Straight to the init: no runtime process on the stop path. As its
 		// reaper we know the pid is still the container's.
 		if err := s.reaper.signal(s.init.pid, sig); err == nil {
@@ -509,6 +510,10 @@ func (s *server) kill(sig syscall.Signal, all bool) error {
 	if err != nil && closedChan(s.init.exited) {
 		return errNotRunning
 	}
+	if err == nil && paused && sig == syscall.SIGKILL {
+		// A frozen process does not die until thawed (cgroup v1 freezer).
+		s.pauseResume("resume")
+	}
 	return err
 }
 
@@ -516,10 +521,18 @@ func (s *server) pauseResume(op string) error {
 	if closedChan(s.init.exited) {
 		return errNotRunning
 	}
+	var err error
 	if op == "pause" {
-		return s.rt.Pause(context.Background(), s.cfg.ID)
+		err = s.rt.Pause(context.Background(), s.cfg.ID)
+	} else {
+		err = s.rt.Resume(context.Background(), s.cfg.ID)
 	}
-	return s.rt.Resume(context.Background(), s.cfg.ID)
+	if err == nil {
+		s.mu.Lock()
+		s.paused = op == "pause"
+		s.mu.Unlock()
+	}
+	return err
 }
 
 func (s *server) pids() ([]int, error) {
@@ -602,7 +615,7 @@ func (s *server) startExec(id string) (int, error) {
 // shutdown makes sure the container is gone and deleted from the runtime.
 func (s *server) shutdown() {
 	if !closedChan(s.init.exited) {
-		s.rt.Kill(context.Background(), s.cfg.ID, syscall.SIGKILL, true)
+		s.kill(syscall.SIGKILL, true)
 		if !closedChan(s.init.exited) {
 			s.reaper.signal(s.init.pid, syscall.SIGKILL)
 		}

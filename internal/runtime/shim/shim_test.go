@@ -62,6 +62,14 @@ func shortDir(t *testing.T) string {
 func newConfig(t *testing.T, rt string, args []string, tty bool, edit func(*specs.Spec)) shim.Config {
 	dir := shortDir(t)
 	bundle := runtimetest.Bundle(t, filepath.Join(dir, "bundle"), args, tty, edit)
+	// Runs after the shim is shut down: whatever the shim said about itself
+	// (a race report under -race, a panic) fails the test.
+	t.Cleanup(func() {
+		data, _ := os.ReadFile(filepath.Join(dir, "s", "shim.log"))
+		if bytes.Contains(data, []byte("DATA RACE")) || bytes.Contains(data, []byte("panic")) {
+			t.Errorf("shim log:\n%s", data)
+		}
+	})
 	return shim.Config{
 		ID:          runtimetest.ID(t, rt),
 		Bundle:      bundle,
@@ -588,3 +596,44 @@ func TestSlowAttachClient(t *testing.T) {
 type countWriter struct{ n int }
 
 func (w *countWriter) Write(b []byte) (int, error) { w.n += len(b); return len(b), nil }
+
+func TestKillPaused(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, rt string) {
+		ct := spawn(t, newConfig(t, rt, []string{"sleep", "100"}, false, nil))
+		c := ctx(t)
+		if _, err := ct.client.Start(c); err != nil {
+			t.Fatal(err)
+		}
+		if err := ct.client.Pause(c); err != nil {
+			t.Fatal(err)
+		}
+		if err := ct.client.Kill(c, syscall.SIGKILL, false); err != nil {
+			t.Fatal(err)
+		}
+		if e, err := ct.client.Wait(c); err != nil || e.Code != 137 {
+			t.Fatalf("wait: %+v %v", e, err)
+		}
+	})
+}
+
+func TestOOMKilled(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, rt string) {
+		limit := int64(16 << 20)
+		// dd's 200 MB buffer does not fit in 16 MB.
+		cfg := newConfig(t, rt, []string{"dd", "if=/dev/zero", "of=/dev/null", "bs=200M", "count=1"}, false, func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &limit}}
+		})
+		ct := spawn(t, cfg)
+		c := ctx(t)
+		if _, err := ct.client.Start(c); err != nil {
+			t.Fatal(err)
+		}
+		e, err := ct.client.Wait(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.OOMKilled || e.Code != 137 {
+			t.Fatalf("exit %+v, want OOM-killed 137", e)
+		}
+	})
+}
