@@ -335,3 +335,35 @@ func TestPartialRecordAtEnd(t *testing.T) {
 		t.Errorf("tail: %q", lines(got))
 	}
 }
+
+func TestFollowSlowReaderAcrossRotations(t *testing.T) {
+	forDrivers(t, func(t *testing.T, driver string) {
+		path := filepath.Join(t.TempDir(), "c.log")
+		w, err := NewWriter(driver, path, map[string]string{"max-size": "1k", "max-file": "10", "compress": "false"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		stopped := make(chan struct{})
+		msgs, errc := Read(ctx, driver, path, ReadConfig{Tail: -1, Follow: true}, stopped)
+		writeN(t, w, 0, 1)
+		if m := <-msgs; string(m.Line) != expect(0, 1) {
+			t.Fatalf("%q", m.Line)
+		}
+		// Several rotations before the reader looks again.
+		writeN(t, w, 1, 100)
+		w.Close()
+		close(stopped)
+		var got strings.Builder
+		for m := range msgs {
+			got.Write(m.Line)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != expect(1, 100) {
+			t.Errorf("got %q", got.String())
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -140,6 +141,16 @@ func (r *reader) run(driver string, stopped <-chan struct{}) error {
 			nf, err := os.Open(r.path)
 			if err == nil {
 				if cur != nil {
+					// The writer may have rotated more than once since we
+					// last read: files newer than ours come first.
+					for _, f := range r.between(cur, nf) {
+						err := r.scan(f, &tailState{}, r.emit)
+						f.Close()
+						if err != nil {
+							nf.Close()
+							return err
+						}
+					}
 					cur.Close()
 				}
 				cur = nf
@@ -246,6 +257,109 @@ func (r *reader) oldestRotated() int {
 		}
 		n = i
 	}
+}
+
+// between opens the rotated files newer than old and older than next
+// (the writer rotated more than once while we read old), oldest first.
+// The writer may still be rotating: the files are identified on a
+// snapshot of the rotated set that did not change while they were opened.
+func (r *reader) between(old, next *os.File) []*os.File {
+	ost, err1 := old.Stat()
+	nst, err2 := next.Stat()
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	for attempt := 0; attempt < 100; attempt++ {
+		snap := r.snapshot()
+		k := -1
+		for i, st := range snap {
+			if st != nil && os.SameFile(st, ost) {
+				k = i
+			}
+		}
+		if k < 0 {
+			if sameSnapshot(snap, r.snapshot()) {
+				return nil // old was dropped or compressed: nothing to add
+			}
+			continue
+		}
+		// next may have been rotated too by now: only what lies between.
+		j := -1
+		for i, st := range snap {
+			if st != nil && os.SameFile(st, nst) {
+				j = i
+			}
+		}
+		var files []*os.File
+		ok := true
+		for i := k - 1; i > j && ok; i-- {
+			if snap[i] == nil {
+				continue
+			}
+			f, err := os.Open(rotatedName(r.path, i+1, false))
+			if err != nil {
+				ok = false
+				break
+			}
+			st, err := f.Stat()
+			if err != nil || !os.SameFile(st, snap[i]) {
+				f.Close()
+				ok = false
+				break
+			}
+			files = append(files, f)
+		}
+		if ok && sameSnapshot(snap, r.snapshot()) {
+			return files
+		}
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	return nil
+}
+
+// snapshot lists the rotated files path.1, path.2, ... by index (nil for
+// a gap, or one only present gzipped). The directory is listed rather than
+// probed name by name: a rotation in progress leaves gaps.
+func (r *reader) snapshot() []os.FileInfo {
+	entries, err := os.ReadDir(filepath.Dir(r.path))
+	if err != nil {
+		return nil
+	}
+	prefix := filepath.Base(r.path) + "."
+	var snap []os.FileInfo
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(rest)
+		if err != nil || i < 1 {
+			continue
+		}
+		st, err := e.Info()
+		if err != nil {
+			continue
+		}
+		for len(snap) < i {
+			snap = append(snap, nil)
+		}
+		snap[i-1] = st
+	}
+	return snap
+}
+
+func sameSnapshot(a, b []os.FileInfo) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if (a[i] == nil) != (b[i] == nil) || a[i] != nil && !os.SameFile(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func exists(p string) bool {
