@@ -38,6 +38,10 @@ type Client struct {
 // Spawn starts a shim for cfg and returns once the container is created
 // (not started), so attach clients can connect before Start. Runtime
 // errors come back with the runtime's message.
+//
+// The shim process is taken from a spare one started ahead of time when
+// there is one (the binary's start-up is then off the hot path), and a new
+// spare is started once this one is ready.
 func Spawn(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.ID == "" || cfg.Bundle == "" || cfg.StateDir == "" {
 		return nil, fmt.Errorf("shim: ID, Bundle and StateDir are required: %w", errdefs.ErrInvalidArgument)
@@ -49,49 +53,17 @@ func Spawn(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, err
 		}
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
-		return nil, err
-	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	sp, err := takeSpare(bin)
 	if err != nil {
-		return nil, os.NewSyscallError("socketpair", err)
-	}
-	parent, child := os.NewFile(uintptr(fds[0]), "shim"), os.NewFile(uintptr(fds[1]), "shim-child")
-	defer child.Close()
-	defer parent.Close()
-	logf, err := os.OpenFile(filepath.Join(cfg.StateDir, "shim.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-
-	cmd := exec.Command(bin, "shim", cfg.StateDir)
-	cmd.Dir = "/"
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{child} // fd 3, readyFd
-	// Its own session: no signal meant for the daemon's process group or
-	// terminal reaches it, and it outlives the daemon.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting shim: %w", err)
-	}
-	reaped := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(reaped)
-	}()
-	child.Close()
-	conn, err := net.FileConn(parent)
-	if err != nil {
-		cmd.Process.Kill()
 		return nil, err
 	}
 	kill := func(err error) (*Client, error) {
-		conn.Close()
-		cmd.Process.Kill()
-		<-reaped
+		sp.conn.Close()
+		sp.cmd.Process.Kill()
+		<-sp.reaped
 		return nil, err
 	}
+	conn := sp.conn
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	data, err := json.Marshal(cfg)
@@ -107,25 +79,127 @@ func Spawn(ctx context.Context, cfg Config) (*Client, error) {
 		if ctx.Err() != nil {
 			return kill(ctx.Err())
 		}
-		<-reaped
+		<-sp.reaped
 		conn.Close()
-		return nil, fmt.Errorf("shim exited before it was ready (%s): see %s", cmd.ProcessState, filepath.Join(cfg.StateDir, "shim.log"))
+		return nil, fmt.Errorf("shim exited before it was ready (%s): see %s", sp.cmd.ProcessState, filepath.Join(cfg.StateDir, "shim.log"))
 	}
 	var r response
 	if err := json.Unmarshal(line, &r); err != nil {
 		return kill(fmt.Errorf("shim: bad ready message %q", line))
 	}
+	go refillSpare(bin)
 	if err := responseError(&r); err != nil {
 		conn.Close()
-		<-reaped // it exits after a failed create
+		<-sp.reaped // it exits after a failed create
 		return nil, err
 	}
 	conn.SetDeadline(time.Time{})
 	c := newClient(cfg.StateDir)
 	c.lifeline = conn
-	c.shimPid = cmd.Process.Pid
-	c.reaped = reaped
+	c.shimPid = sp.cmd.Process.Pid
+	c.reaped = sp.reaped
 	return c, nil
+}
+
+// spare is a started shim process waiting for its Config.
+type spare struct {
+	bin    string
+	cmd    *exec.Cmd
+	conn   net.Conn // config in, ready out, then the lifeline
+	reaped chan struct{}
+}
+
+var spares struct {
+	sync.Mutex
+	s *spare
+}
+
+// Prestart starts a spare shim of binary ("" = this executable), so that
+// the next Spawn does not wait for a process to start. The daemon may call
+// it at start-up; Spawn keeps one spare from then on. A spare exits when
+// the daemon does.
+func Prestart(binary string) error {
+	if binary == "" {
+		var err error
+		if binary, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	refillSpare(binary)
+	return nil
+}
+
+func takeSpare(bin string) (*spare, error) {
+	spares.Lock()
+	sp := spares.s
+	spares.s = nil
+	spares.Unlock()
+	if sp != nil {
+		select {
+		case <-sp.reaped:
+		default:
+			if sp.bin == bin {
+				return sp, nil
+			}
+		}
+		sp.discard()
+	}
+	return startShim(bin)
+}
+
+func refillSpare(bin string) {
+	spares.Lock()
+	have := spares.s != nil
+	spares.Unlock()
+	if have {
+		return
+	}
+	sp, err := startShim(bin)
+	if err != nil {
+		return
+	}
+	spares.Lock()
+	if spares.s == nil {
+		spares.s, sp = sp, nil
+	}
+	spares.Unlock()
+	if sp != nil {
+		sp.discard()
+	}
+}
+
+// discard lets a spare go: on end of file instead of a Config it exits.
+func (sp *spare) discard() { sp.conn.Close() }
+
+func startShim(bin string) (*spare, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socketpair", err)
+	}
+	parent, child := os.NewFile(uintptr(fds[0]), "shim"), os.NewFile(uintptr(fds[1]), "shim-child")
+	defer child.Close()
+	defer parent.Close()
+	cmd := exec.Command(bin, "shim")
+	cmd.Dir = "/"
+	cmd.ExtraFiles = []*os.File{child} // fd 3, readyFd
+	// Its own session: no signal meant for the daemon's process group or
+	// terminal reaches it, and it outlives the daemon. Its output goes to
+	// StateDir/shim.log once it knows its StateDir.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting shim: %w", err)
+	}
+	reaped := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(reaped)
+	}()
+	conn, err := net.FileConn(parent)
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, err
+	}
+	return &spare{bin: bin, cmd: cmd, conn: conn, reaped: reaped}, nil
 }
 
 func newClient(stateDir string) *Client {

@@ -34,10 +34,12 @@ const (
 // the spawning daemon's lifeline.
 const readyFd = 3
 
-// Main is `berth shim <state-dir>`.
+// Main is `berth shim`, started by the daemon: it waits on its inherited
+// socket for the container's Config (a shim may be started ahead of need,
+// see Prestart), creates the container and serves it.
 func Main(args []string) int {
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: berth shim STATE-DIR (started by the daemon)")
+	if len(args) > 1 {
+		fmt.Fprintln(os.Stderr, "usage: berth shim (started by the daemon)")
 		return 2
 	}
 	// A shim lives as long as its container and mostly sleeps: trade a
@@ -54,14 +56,27 @@ func Main(args []string) int {
 	br := bufio.NewReader(conn)
 	var cfg Config
 	line, err := br.ReadBytes('\n')
+	if len(line) == 0 && err != nil {
+		return 0 // a spare shim whose daemon went away
+	}
 	if err == nil {
 		err = json.Unmarshal(line, &cfg)
 	}
+	if err == nil && len(args) == 1 {
+		cfg.StateDir = args[0]
+	}
+	if err == nil && cfg.StateDir == "" {
+		err = errors.New("no state dir")
+	}
+	if err == nil {
+		err = redirectOutput(cfg.StateDir)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "shim: reading config:", err)
+		data, _ := json.Marshal(response{Err: "shim: " + err.Error()})
+		conn.Write(append(data, '\n'))
 		return 2
 	}
-	cfg.StateDir = args[0]
 
 	s := newServer(cfg)
 	pid, err := s.create()
@@ -85,6 +100,26 @@ func Main(args []string) int {
 	debug.FreeOSMemory()
 	<-s.done
 	return 0
+}
+
+// redirectOutput sends the shim's own stdout and stderr to
+// StateDir/shim.log: a shim may have been started before its container was
+// known.
+func redirectOutput(stateDir string) error {
+	if err := os.MkdirAll(stateDir, 0o711); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(stateDir, "shim.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, fd := range []int{1, 2} {
+		if err := unix.Dup3(int(f.Fd()), fd, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // server is the shim's state.
