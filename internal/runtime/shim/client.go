@@ -369,7 +369,9 @@ func (c *Client) attach(ctx context.Context, execID string, o AttachOptions) (ne
 // AttachConn is an attach stream. Reads yield exactly what the Engine API
 // sends (stdcopy frames, or raw bytes with a terminal) and end once the
 // process exited and its output drained; writes go to the process's
-// stdin; CloseWrite is stdin EOF (which closes stdin if StdinOnce).
+// stdin; CloseWrite is stdin EOF, which closes the container's stdin if
+// StdinOnce (an exec's always). A pty cannot be half-closed: it gets EOT
+// (^D) instead. A client that falls too far behind is disconnected.
 type AttachConn struct {
 	*net.UnixConn
 	r *bufio.Reader
@@ -460,7 +462,9 @@ func (c *Client) ExecStart(ctx context.Context, execID string) (int, error) {
 
 // Shutdown ends the shim: the container is killed if it still runs, the
 // runtime's state deleted, and it returns once the shim process is gone.
-// The client is closed.
+// The client is closed. Call it before spawning a shim for the same
+// container ID again (a restart): the runtime's state of the previous run
+// may be in the middle of its deletion until then.
 func (c *Client) Shutdown(ctx context.Context) error {
 	_, err := c.call(ctx, request{Op: "shutdown"})
 	if err != nil && !errdefs.IsNotFound(err) && !errors.Is(err, errGone) {

@@ -2,11 +2,13 @@
 // daemon's client for it.
 //
 // The daemon never parents container processes. Spawn re-executes the
-// berth binary as `berth shim <state-dir>` in its own session; the shim
+// berth binary as `berth shim` in its own session (or takes the spare one
+// it started after the previous Spawn, so the binary's start-up is off the
+// hot path) and sends it the Config over an inherited socket; the shim
 // becomes the subreaper of the container, holds its stdio (pipes, or the
 // pty master it receives from the runtime through --console-socket), runs
-// `runtime create`, and reports ready through an inherited socket, which
-// then stays open as the daemon's "lifeline". From there on the daemon
+// `runtime create`, and reports ready through that socket, which then
+// stays open as the daemon's "lifeline". From there on the daemon
 // talks to the shim over StateDir/shim.sock, one connection per request:
 // a JSON request line, a JSON response line, and for attach the raw
 // Engine API stream after it.

@@ -30,6 +30,9 @@ const (
 	runtimeLog  = "runtime.log"
 )
 
+// execRetention is how long an exited exec's status stays available.
+const execRetention = 5 * time.Minute
+
 // readyFd is the socket inherited from Spawn: config in, ready out, then
 // the spawning daemon's lifeline.
 const readyFd = 3
@@ -301,6 +304,16 @@ func (s *server) waitProcess(p *process, exitc <-chan int) {
 	p.exit = exit
 	close(p.exited)
 	s.mu.Unlock()
+	if p.id != "" {
+		// Forget it after a while: health checks exec every few seconds
+		// for the container's lifetime, and the shim must stay small. The
+		// daemon collects the exit long before (ExecWait).
+		time.AfterFunc(execRetention, func() {
+			s.mu.Lock()
+			delete(s.execs, p.id)
+			s.mu.Unlock()
+		})
+	}
 	if p.id == "" {
 		// Execs never started end with the container.
 		s.mu.Lock()

@@ -261,12 +261,15 @@ func (p *procIO) attach(conn net.Conn, o AttachOptions) {
 		closeConn(conn)
 		return
 	}
-	if o.Stdin && p.openStdin {
-		if p.stdin != nil {
-			go p.copyStdin(conn)
-		} else {
-			p.pendingStdin = append(p.pendingStdin, conn)
-		}
+	switch {
+	case o.Stdin && p.openStdin && p.stdin != nil:
+		go p.copyStdin(conn)
+	case o.Stdin && p.openStdin:
+		p.pendingStdin = append(p.pendingStdin, conn)
+	case o.Stdin:
+		// No stdin to feed (OpenStdin unset): swallow it, so that whoever
+		// copies into the stream never blocks on a full socket.
+		go io.Copy(io.Discard, conn)
 	}
 	c := &attachClient{conn: conn, stdout: o.Stdout, stderr: o.Stderr, q: make(chan []byte, attachQueue)}
 	if p.terminal {
