@@ -19,6 +19,7 @@ import (
 	"github.com/berth-dev/berth/internal/logs"
 	"github.com/berth-dev/berth/internal/runtime"
 	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -637,6 +638,11 @@ func (s *server) startExec(id string) (int, error) {
 	name := "exec-" + strconv.Itoa(int(time.Now().UnixNano()))
 	pidFile := s.path(name + ".pid")
 	defer os.Remove(pidFile)
+	if size := p.io.windowSize(); size != nil && p.spec.Terminal {
+		// Sized before it started: the runtime sizes the pty before the
+		// process runs, which a resize after the fact could not promise.
+		p.spec.Process.ConsoleSize = &specs.Box{Height: uint(size.Row), Width: uint(size.Col)}
+	}
 	pid, err := s.runProcess(p, func(io runtime.IO, console string) error {
 		return s.rt.Exec(context.Background(), s.cfg.ID, p.spec.Process, runtime.ExecOpts{
 			PidFile:       pidFile,

@@ -331,7 +331,7 @@ func TestExec(t *testing.T) {
 		}
 
 		// With a terminal and stdin.
-		proc = specs.Process{Args: []string{"sh", "-c", "read x; echo tty:$x; exit 2"}, Cwd: "/", Env: []string{"PATH=/bin"}}
+		proc = specs.Process{Args: []string{"sh", "-c", "stty size; read x; echo tty:$x; exit 2"}, Cwd: "/", Env: []string{"PATH=/bin"}}
 		if err := ct.client.Exec(c, shim.ExecConfig{ID: "e2", Process: proc, Terminal: true, Stdin: true}); err != nil {
 			t.Fatal(err)
 		}
@@ -339,15 +339,16 @@ func TestExec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ct.client.ExecStart(c, "e2"); err != nil {
+		// Sized before it starts, as the docker CLI may do.
+		if err := ct.client.ExecResize(c, "e2", 80, 24); err != nil {
 			t.Fatal(err)
 		}
-		if err := ct.client.ExecResize(c, "e2", 80, 24); err != nil {
+		if _, err := ct.client.ExecStart(c, "e2"); err != nil {
 			t.Fatal(err)
 		}
 		a.Write([]byte("abc\n"))
 		all, _ := io.ReadAll(a)
-		if !strings.Contains(string(all), "tty:abc\r\n") {
+		if !strings.Contains(string(all), "24 80\r\n") || !strings.Contains(string(all), "tty:abc\r\n") {
 			t.Errorf("tty exec output %q", all)
 		}
 		if exit, err := ct.client.ExecWait(c, "e2"); err != nil || exit.Code != 2 {

@@ -51,6 +51,7 @@ type procIO struct {
 	done    bool // output drained: attach streams closed, new ones end at once
 	// stdin of clients attached before the pty exists (exec before start)
 	pendingStdin []net.Conn
+	size         *unix.Winsize // last resize
 
 	copies sync.WaitGroup
 }
@@ -99,6 +100,9 @@ func (p *procIO) setConsole(f *os.File) {
 	p.mu.Lock()
 	p.console = f
 	p.outputs = []*os.File{f}
+	if p.size != nil {
+		unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, p.size)
+	}
 	var pending []net.Conn
 	if p.openStdin {
 		p.stdin = f
@@ -367,12 +371,22 @@ func (p *procIO) finish() {
 }
 
 // resize sets the pty's window size; without a terminal it does nothing,
-// as containerd.
+// as containerd. A size set before the pty exists (an exec not started
+// yet) is applied when it comes.
 func (p *procIO) resize(w, h uint16) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.size = &unix.Winsize{Col: w, Row: h}
 	if p.console == nil {
 		return nil
 	}
-	return unix.IoctlSetWinsize(int(p.console.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: w, Row: h})
+	return unix.IoctlSetWinsize(int(p.console.Fd()), unix.TIOCSWINSZ, p.size)
+}
+
+func (p *procIO) windowSize() *unix.Winsize {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.size
 }
 
 // consoleSocket receives the pty master the runtime sends over
