@@ -6,11 +6,18 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/berth-dev/berth/internal/config"
+	ctr "github.com/berth-dev/berth/internal/container"
 	"github.com/berth-dev/berth/internal/events"
+	"github.com/berth-dev/berth/internal/image"
+	"github.com/berth-dev/berth/internal/network"
 	"github.com/berth-dev/berth/internal/server"
 	"github.com/berth-dev/berth/internal/server/httputils"
+	containerrouter "github.com/berth-dev/berth/internal/server/router/container"
+	imagerouter "github.com/berth-dev/berth/internal/server/router/image"
 	systemrouter "github.com/berth-dev/berth/internal/server/router/system"
 )
 
@@ -19,8 +26,85 @@ import (
 // features on it.
 const Version = "28.3.0"
 
+// services are the daemon's long-lived parts, in start order.
+type services struct {
+	images     *image.Service
+	network    *network.Service
+	containers *ctr.Service
+}
+
+// build constructs and wires every service. On error, what was built is
+// closed again.
+func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services, error) {
+	s := &services{}
+	var err error
+	s.images, err = image.New(ctx, image.Config{
+		Root:                   filepath.Join(cfg.DataRoot, "image"),
+		Events:                 bus,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	s.network, err = network.New(ctx, network.Config{
+		Root:       filepath.Join(cfg.DataRoot, "network"),
+		BridgeName: cfg.BridgeName,
+		BridgeCIDR: cfg.BridgeIP,
+		DNS:        cfg.DNS,
+		DNSSearch:  cfg.DNSSearch,
+		DNSOptions: cfg.DNSOptions,
+		IPForward:  cfg.IPForward,
+	})
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	runtimes := map[string]ctr.Runtime{}
+	for name, rt := range cfg.Runtimes {
+		runtimes[name] = ctr.Runtime{Path: rt.Path, Args: rt.Args}
+	}
+	s.containers, err = ctr.New(ctr.Config{
+		Root:           filepath.Join(cfg.DataRoot, "containers"),
+		ExecRoot:       cfg.ExecRoot,
+		DefaultRuntime: cfg.DefaultRuntime,
+		Runtimes:       runtimes,
+		LogDriver:      cfg.LogConfig.Type,
+		LogOpts:        cfg.LogConfig.Config,
+	}, ContainerDeps(s.images, s.network, bus, ""))
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("containers: %w", err)
+	}
+	s.images.SetContainerUsage(s.containers.ImageUsers)
+	// Restore reconnects to running shims, records exits that happened
+	// while the daemon was down and applies restart policies.
+	if err := s.containers.Restore(ctx); err != nil {
+		s.close()
+		return nil, fmt.Errorf("restore containers: %w", err)
+	}
+	return s, nil
+}
+
+// close stops the services in reverse order. Containers keep running in
+// their shims (live restore is always on).
+func (s *services) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if s.containers != nil {
+		if err := s.containers.Shutdown(ctx); err != nil {
+			slog.Warn("container service shutdown", "err", err)
+		}
+	}
+	if s.network != nil {
+		s.network.Close()
+	}
+	if s.images != nil {
+		s.images.Close()
+	}
+}
+
 // run builds every service, serves until ctx ends, then shuts down.
 func run(ctx context.Context, cfg config.Config) error {
+	start := time.Now()
 	lock, err := lockDataRoot(cfg.DataRoot)
 	if err != nil {
 		return err
@@ -35,9 +119,21 @@ func run(ctx context.Context, cfg config.Config) error {
 	defer os.Remove(cfg.Pidfile)
 
 	bus := events.New()
-	sys := &systemInfo{cfg: &cfg, events: bus}
-	routers := []httputils.Router{systemrouter.New(sys, bus)}
+	svcs, err := build(ctx, &cfg, bus)
+	if err != nil {
+		return err
+	}
+	defer svcs.close()
 
+	sys := &systemInfo{cfg: &cfg, events: bus, counts: func(context.Context) (all, running, paused, stopped, images int) {
+		all, running, paused, stopped = svcs.containers.Counts()
+		return all, running, paused, stopped, svcs.images.Count()
+	}}
+	routers := []httputils.Router{
+		systemrouter.New(sys, bus),
+		containerrouter.New(svcs.containers),
+		imagerouter.New(svcs.images),
+	}
 	srv := server.New(Version, routers...)
 	var listeners []net.Listener
 	for _, h := range cfg.Hosts {
@@ -55,7 +151,7 @@ func run(ctx context.Context, cfg config.Config) error {
 		slog.Info("API listen", "addr", l.Addr().String())
 		go func(l net.Listener) { errc <- srv.Serve(l) }(l)
 	}
-	slog.Info("daemon ready", "version", Version, "data-root", cfg.DataRoot)
+	slog.Info("daemon ready", "version", Version, "data-root", cfg.DataRoot, "startup", time.Since(start).Round(time.Millisecond))
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

@@ -1,0 +1,162 @@
+package daemon
+
+import (
+	"context"
+	"net"
+	"net/netip"
+
+	"github.com/moby/moby/api/types/container"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	ctr "github.com/berth-dev/berth/internal/container"
+	"github.com/berth-dev/berth/internal/image"
+	"github.com/berth-dev/berth/internal/logs"
+	"github.com/berth-dev/berth/internal/network"
+	"github.com/berth-dev/berth/internal/oci"
+	"github.com/berth-dev/berth/internal/runtime/shim"
+)
+
+// The adapters below connect the container service to the engine's real
+// services through the small interfaces it declares.
+
+type imageGetter struct{ s *image.Service }
+
+func (g imageGetter) GetImage(ctx context.Context, ref string) (*ctr.Image, error) {
+	img, err := g.s.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return &ctr.Image{ID: img.ID, Config: img.Config, RepoTags: img.RepoTags}, nil
+}
+
+type networkAttacher struct{ s *network.Service }
+
+func (n networkAttacher) Connect(ctx context.Context, req ctr.EndpointRequest) (*ctr.Endpoint, error) {
+	ep, err := n.s.Connect(ctx, network.EndpointRequest(req))
+	return (*ctr.Endpoint)(ep), err
+}
+
+func (n networkAttacher) Disconnect(ctx context.Context, ep *ctr.Endpoint) error {
+	return n.s.Disconnect(ctx, (*network.Endpoint)(ep))
+}
+
+func (n networkAttacher) Restore(ctx context.Context, eps []*ctr.Endpoint) error {
+	out := make([]*network.Endpoint, len(eps))
+	for i, ep := range eps {
+		out[i] = (*network.Endpoint)(ep)
+	}
+	return n.s.Restore(ctx, out)
+}
+
+func (n networkAttacher) ResolvConfWith(dns, search, options []string) []byte {
+	return n.s.ResolvConfWith(dns, search, options)
+}
+
+func (n networkAttacher) Hosts(hostname string, ip netip.Addr) []byte { return n.s.Hosts(hostname, ip) }
+
+// shimLauncher re-executes binary as `berth shim` ("" = this executable).
+type shimLauncher struct{ binary string }
+
+func (l shimLauncher) Spawn(ctx context.Context, cfg ctr.ShimConfig) (ctr.Shim, error) {
+	c, err := shim.Spawn(ctx, shim.Config{
+		ID: cfg.ID, Bundle: cfg.Bundle, StateDir: cfg.StateDir,
+		Runtime: cfg.Runtime, RuntimeArgs: cfg.RuntimeArgs, RuntimeRoot: cfg.RuntimeRoot,
+		Terminal: cfg.Terminal, OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
+		Log:    shim.LogConfig(cfg.Log),
+		Binary: l.binary,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return shimClient{c}, nil
+}
+
+func (l shimLauncher) Connect(ctx context.Context, stateDir string) (ctr.Shim, error) {
+	c, err := shim.Connect(ctx, stateDir)
+	if err != nil {
+		return nil, err
+	}
+	return shimClient{c}, nil
+}
+
+func (l shimLauncher) ReadExit(stateDir string) (*ctr.Exit, error) {
+	e, err := shim.ReadExit(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	return (*ctr.Exit)(e), nil
+}
+
+type shimClient struct{ *shim.Client }
+
+func (c shimClient) Attach(ctx context.Context, o ctr.StreamOptions) (net.Conn, error) {
+	return c.Client.Attach(ctx, shim.AttachOptions(o))
+}
+
+func (c shimClient) Wait(ctx context.Context) (ctr.Exit, error) {
+	e, err := c.Client.Wait(ctx)
+	return ctr.Exit(e), err
+}
+
+func (c shimClient) Exec(ctx context.Context, cfg ctr.ExecConfig) error {
+	return c.Client.Exec(ctx, shim.ExecConfig(cfg))
+}
+
+func (c shimClient) ExecAttach(ctx context.Context, id string, o ctr.StreamOptions) (net.Conn, error) {
+	return c.Client.ExecAttach(ctx, id, shim.AttachOptions(o))
+}
+
+func (c shimClient) ExecWait(ctx context.Context, id string) (ctr.Exit, error) {
+	e, err := c.Client.ExecWait(ctx, id)
+	return ctr.Exit(e), err
+}
+
+func buildSpec(in ctr.SpecInput) (*specs.Spec, error) {
+	return oci.Spec(oci.Input{
+		ID: in.ID, Hostname: in.Hostname, Domainname: in.Domainname,
+		Config: in.Config, HostConfig: in.HostConfig, Args: in.Args, Rootfs: in.Rootfs,
+		NetNSPath: in.NetNSPath, HostNetwork: in.HostNetwork, ExtraMounts: in.ExtraMounts,
+		CgroupsPath: in.CgroupsPath, IPCNSPath: in.IPCNSPath, PIDNSPath: in.PIDNSPath,
+	})
+}
+
+func execProcess(base *specs.Spec, rootfs string, in ctr.ExecInput) (*specs.Process, error) {
+	return oci.ExecProcess(base, rootfs, oci.ExecInput{
+		Cmd: in.Cmd, Env: in.Env, User: in.User, WorkingDir: in.WorkingDir,
+		Tty: in.Tty, Privileged: in.Privileged, GroupAdd: in.GroupAdd, ConsoleSize: in.ConsoleSize,
+	})
+}
+
+func readLogs(ctx context.Context, driver, path string, cfg ctr.LogReadConfig, stopped <-chan struct{}, emit func(ctr.LogMessage) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the reader when emit fails
+	msgs, errc := logs.Read(ctx, driver, path, logs.ReadConfig(cfg), stopped)
+	for m := range msgs {
+		if err := emit(ctr.LogMessage(m)); err != nil {
+			return err
+		}
+	}
+	return <-errc
+}
+
+func hostConfigDefaults(hc *container.HostConfig) { oci.ApplyHostConfigDefaults(hc, nil) }
+
+// ContainerDeps connects the container service to the real image store,
+// network, shim, spec builder and log files. shimBinary is the berth
+// binary re-executed as `berth shim` ("" = this executable). The
+// container package's integration tests use it too.
+func ContainerDeps(images *image.Service, net *network.Service, bus ctr.EventPublisher, shimBinary string) ctr.Deps {
+	return ctr.Deps{
+		Images:             imageGetter{images},
+		Layers:             images,
+		Network:            networkAttacher{net},
+		Shims:              shimLauncher{shimBinary},
+		Events:             bus,
+		Spec:               buildSpec,
+		ExecProcess:        execProcess,
+		ReadLogs:           readLogs,
+		ValidateLogOpts:    logs.ValidateOpts,
+		ValidateHostConfig: oci.ValidateHostConfig,
+		HostConfigDefaults: hostConfigDefaults,
+	}
+}
