@@ -231,11 +231,13 @@ func (s *Service) ExecStart(ctx context.Context, id string, opts ExecStartOption
 		if err != nil {
 			return fail(err)
 		}
-		conn = c
-		defer c.Close()
+		conn = c // pump owns it from here
 	}
 	pid, err := sh.ExecStart(ctx, e.id)
 	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
 		return fail(runtimeExecError(err))
 	}
 	e.mu.Lock()

@@ -2,6 +2,7 @@ package container_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"context"
 	"fmt"
 	"io"
@@ -57,7 +58,7 @@ type realEnv struct {
 	runtime string
 }
 
-func newRealEnv(t *testing.T, bridge, cidr string) *realEnv {
+func newRealEnv(t *testing.T) *realEnv {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
@@ -73,6 +74,7 @@ func newRealEnv(t *testing.T, bridge, cidr string) *realEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bridge, cidr := privateBridge(t)
 	e := &realEnv{t: t, root: root, bridge: bridge, cidr: cidr, bus: events.New(), runtime: "runc"}
 	t.Cleanup(e.cleanup)
 	ctx := context.Background()
@@ -138,6 +140,14 @@ func (e *realEnv) restartDaemon() {
 func (e *realEnv) cleanup() {
 	ctx := context.Background()
 	if e.svc != nil {
+		// A fresh service finds every container, even after a test
+		// that failed with the daemon "down".
+		e.svc.Shutdown(ctx)
+		if e.net != nil {
+			e.net.Close()
+		}
+		e.openNetwork()
+		e.svc = e.newService()
 		list, _ := e.svc.List(ctx, ctr.ListOptions{All: true})
 		for _, c := range list {
 			if err := e.svc.Remove(ctx, c.ID, ctr.RemoveOptions{Force: true}); err != nil {
@@ -172,6 +182,30 @@ func (e *realEnv) cleanup() {
 		}
 	}
 	os.RemoveAll(e.root)
+}
+
+// privateBridge names a bridge and a /24 under 10.213.240.0/20 that no
+// interface of the host uses, so that tests of this package running at
+// the same time (or other packages' tests) do not collide.
+func privateBridge(t *testing.T) (string, string) {
+	t.Helper()
+	used := map[string]bool{}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			used[ipn.IP.Mask(net.CIDRMask(24, 32)).String()] = true
+		}
+	}
+	var b [3]byte
+	for i := 0; i < 64; i++ {
+		rand.Read(b[:])
+		subnet := fmt.Sprintf("10.213.%d.0", 240+int(b[0]%16))
+		if !used[subnet] {
+			return fmt.Sprintf("bct%02x%02x", b[1], b[2]), strings.TrimSuffix(subnet, "0") + "1/24"
+		}
+	}
+	t.Skip("no free test subnet under 10.213.240.0/20")
+	return "", ""
 }
 
 // busyboxTar is the test image's rootfs: the host's static busybox, its
@@ -248,7 +282,7 @@ func cfg(cmd ...string) *containertypes.Config {
 }
 
 func TestRealRun(t *testing.T) {
-	e := newRealEnv(t, "bctrun", "10.213.240.1/24")
+	e := newRealEnv(t)
 	out, _, code, _, err := e.run(ctr.CreateOptions{Config: cfg("echo", "hello")})
 	if err != nil || out != "hello\n" || code != 0 {
 		t.Fatalf("run echo hello: %q %d %v", out, code, err)
@@ -284,7 +318,7 @@ func TestRealRun(t *testing.T) {
 }
 
 func TestRealDetachedLifecycle(t *testing.T) {
-	e := newRealEnv(t, "bctlife", "10.213.241.1/24")
+	e := newRealEnv(t)
 	ctx := context.Background()
 	port := freeTCPPort(t)
 	p := nettypes.MustParsePort("80/tcp")
@@ -304,7 +338,7 @@ func TestRealDetachedLifecycle(t *testing.T) {
 	}
 	insp, _ := e.svc.Inspect(ctx, "web", false)
 	ep := insp.NetworkSettings.Networks["bridge"]
-	if ep == nil || !strings.HasPrefix(ep.IPAddress.String(), "10.213.241.") || len(insp.NetworkSettings.Ports[p]) != 1 {
+	if ep == nil || !strings.HasPrefix(ep.IPAddress.String(), "10.213.") || len(insp.NetworkSettings.Ports[p]) != 1 {
 		t.Errorf("network settings %+v", insp.NetworkSettings)
 	}
 
@@ -376,7 +410,7 @@ func TestRealDetachedLifecycle(t *testing.T) {
 }
 
 func TestRealStopTimeoutAndLogs(t *testing.T) {
-	e := newRealEnv(t, "bctstop", "10.213.242.1/24")
+	e := newRealEnv(t)
 	ctx := context.Background()
 	// PID 1 ignores SIGTERM without a handler: stop -t 1 kills after 1s.
 	resp, err := e.svc.Create(ctx, ctr.CreateOptions{Config: cfg("sh", "-c", "echo started; exec sleep 1000")})
@@ -412,7 +446,7 @@ func TestRealStopTimeoutAndLogs(t *testing.T) {
 }
 
 func TestRealLiveRestore(t *testing.T) {
-	e := newRealEnv(t, "bctrest", "10.213.243.1/24")
+	e := newRealEnv(t)
 	ctx := context.Background()
 	live, _ := e.svc.Create(ctx, ctr.CreateOptions{Name: "live", Config: cfg("sleep", "1000")})
 	dies, _ := e.svc.Create(ctx, ctr.CreateOptions{Name: "dies", Config: cfg("sleep", "1000")})
@@ -477,7 +511,7 @@ func httpGetRetry(t *testing.T, url string) string {
 // TestRealInteractive is `docker run -it busybox sh`: a terminal,
 // stdin, the detach keys, then `docker attach` and exit with a code.
 func TestRealInteractive(t *testing.T) {
-	e := newRealEnv(t, "bcttty", "10.213.244.1/24")
+	e := newRealEnv(t)
 	ctx := context.Background()
 	resp, err := e.svc.Create(ctx, ctr.CreateOptions{Config: &containertypes.Config{Image: "busybox", Cmd: []string{"sh"},
 		Tty: true, OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true}})
@@ -555,7 +589,7 @@ func TestRealInteractive(t *testing.T) {
 }
 
 func TestRealPauseAndPolicy(t *testing.T) {
-	e := newRealEnv(t, "bctpol", "10.213.245.1/24")
+	e := newRealEnv(t)
 	ctx := context.Background()
 	resp, err := e.svc.Create(ctx, ctr.CreateOptions{Config: cfg("sleep", "1000")})
 	if err != nil {

@@ -146,10 +146,11 @@ func (s *Service) Counts() (all, running, paused, stopped int) {
 	for _, c := range s.idx.list() {
 		c.mu.Lock()
 		all++
-		switch {
-		case c.State.Paused:
+		// As Docker counts: a restarting container is not running.
+		switch c.State.StateString() {
+		case containertypes.StatePaused:
 			paused++
-		case c.State.Running:
+		case containertypes.StateRunning:
 			running++
 		default:
 			stopped++
@@ -171,6 +172,18 @@ func (s *Service) ImageUsers(imageID string) []string {
 		c.mu.Unlock()
 	}
 	return ids
+}
+
+// IsRunning reports whether a container runs (paused counts), for the
+// image service's removal checks.
+func (s *Service) IsRunning(containerID string) bool {
+	c, err := s.idx.get(containerID)
+	if err != nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.State.Running
 }
 
 // Get resolves a container reference (full ID, name, unique ID prefix)

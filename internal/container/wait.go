@@ -50,8 +50,11 @@ func (s *Service) Wait(ctx context.Context, ref string, cond containertypes.Wait
 		case <-exitC:
 			out <- WaitResult{StatusCode: notice.code, Error: notice.err}
 		case <-removed:
+			// A removal clears the container's error, as Docker's does:
+			// `docker run --rm` of a command that failed to start gets
+			// the start error, not also a wait error.
 			c.mu.Lock()
-			out <- WaitResult{StatusCode: c.State.ExitCode, Error: c.State.Error}
+			out <- WaitResult{StatusCode: c.State.ExitCode}
 			c.mu.Unlock()
 		case <-ctx.Done():
 		}
