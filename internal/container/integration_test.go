@@ -2,8 +2,8 @@ package container_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
