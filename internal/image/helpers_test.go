@@ -174,6 +174,8 @@ func (r *recorder) Bar(id, action string, current, total int64) {
 	r.mu.Unlock()
 }
 func (r *recorder) Status(id, status string) {}
+func (r *recorder) Update(id, action string) {}
+func (r *recorder) Aux(any)                  {}
 func (r *recorder) Stream(text string) {
 	r.mu.Lock()
 	r.streams = append(r.streams, text)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sync"
 
 	"github.com/berth-dev/berth/internal/layer"
 	"github.com/containerd/errdefs"
@@ -67,6 +68,23 @@ func decompressed(br *bufio.Reader) (r io.ReadCloser, mediaType string, keepRaw 
 // decompressed tar for compressions OCI has no layer type for. The caller
 // commits or removes the snapshot.
 func (s *Service) unpackLayer(ctx context.Context, parent string, raw io.Reader, keep io.Writer) (key string, diffID digest.Digest, mediaType string, err error) {
+	snap := extractPrefix + randomHex()
+	mounts, err := s.sn.Prepare(ctx, snap, parent)
+	if err != nil {
+		return "", "", "", err
+	}
+	diffID, mediaType, err = applyBlob(ctx, mounts, raw, keep)
+	if err != nil {
+		_ = s.sn.Remove(context.WithoutCancel(ctx), snap)
+		return "", "", "", err
+	}
+	return snap, diffID, mediaType, nil
+}
+
+// applyBlob unpacks a layer blob into the writable layer of mounts and
+// returns the diff ID it measured and the blob's media type; keep, when
+// set, gets the blob to store (see unpackLayer).
+func applyBlob(ctx context.Context, mounts []layer.Mount, raw io.Reader, keep io.Writer) (diffID digest.Digest, mediaType string, err error) {
 	br := bufio.NewReaderSize(raw, 1<<20)
 	var src io.Reader = br
 	// The raw side is copied before decompression sees it, so what is
@@ -79,7 +97,7 @@ func (s *Service) unpackLayer(ctx context.Context, parent string, raw io.Reader,
 	}
 	tarStream, mediaType, _, err := decompressed(bufio.NewReaderSize(src, 1<<16))
 	if err != nil {
-		return "", "", "", err
+		return "", "", err
 	}
 	defer tarStream.Close()
 	var body io.Reader = tarStream
@@ -89,30 +107,20 @@ func (s *Service) unpackLayer(ctx context.Context, parent string, raw io.Reader,
 	h := digest.Canonical.Hash()
 	body = io.TeeReader(body, h)
 
-	snap := extractPrefix + randomHex()
-	mounts, err := s.sn.Prepare(ctx, snap, parent)
-	if err != nil {
-		return "", "", "", err
-	}
-	defer func() {
-		if err != nil {
-			_ = s.sn.Remove(context.WithoutCancel(ctx), snap)
-		}
-	}()
 	if err := layer.Apply(ctx, mounts, body); err != nil {
-		return "", "", "", err
+		return "", "", err
 	}
 	// The tar end marker may be followed by padding; the diff ID covers
 	// the whole stream, and the kept blob must be complete.
 	if _, err := io.Copy(io.Discard, body); err != nil {
-		return "", "", "", invalidf("read layer: %v", err)
+		return "", "", invalidf("read layer: %v", err)
 	}
 	if rawKept {
 		if _, err := io.Copy(io.Discard, src); err != nil {
-			return "", "", "", invalidf("read layer: %v", err)
+			return "", "", invalidf("read layer: %v", err)
 		}
 	}
-	return snap, digest.NewDigest(digest.Canonical, h), mediaType, nil
+	return digest.NewDigest(digest.Canonical, h), mediaType, nil
 }
 
 // diffIDOf decompresses a blob to measure its diff ID without extracting
@@ -249,6 +257,15 @@ func (s *Service) collectGarbage(ctx context.Context) ([]digest.Digest, error) {
 		liveRW[rwKey(cid)] = true
 	}
 	s.mu.RUnlock()
+	// What pulls are creating is live too (see protect); layersMu, held
+	// for writing, keeps new protections from being added meanwhile.
+	s.inflightMu.Lock()
+	for k := range s.inflight {
+		liveChains[k] = true
+		liveRW[k] = true
+		liveBlobs[digest.Digest(k)] = true
+	}
+	s.inflightMu.Unlock()
 
 	var infos []layer.Info
 	if err := s.sn.Walk(ctx, func(_ context.Context, i layer.Info) error {
@@ -345,4 +362,54 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// protect keeps snapshot keys, chain IDs and blob digests that an
+// operation is creating or about to reference from garbage collection
+// until release is called. It takes layersMu only briefly: a collection
+// under way finishes first, and any later one sees the protection, so the
+// operation itself can run without holding layersMu (a long pull must not
+// hold up a collection that others then queue behind).
+func (s *Service) protect(names ...string) (release func(), err error) {
+	s.layersMu.RLock()
+	defer s.layersMu.RUnlock()
+	if s.closed {
+		return nil, fmt.Errorf("image store is closed: %w", errdefs.ErrUnavailable)
+	}
+	s.inflightMu.Lock()
+	for _, n := range names {
+		s.inflight[n]++
+	}
+	s.inflightMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.inflightMu.Lock()
+			for _, n := range names {
+				if s.inflight[n]--; s.inflight[n] <= 0 {
+					delete(s.inflight, n)
+				}
+			}
+			s.inflightMu.Unlock()
+		})
+	}, nil
+}
+
+// startOp registers a pull or push so that Close cancels and waits for
+// it, and returns its context: ctx, also ended when the service closes.
+func (s *Service) startOp(ctx context.Context) (context.Context, func(), error) {
+	s.layersMu.RLock()
+	if s.closed {
+		s.layersMu.RUnlock()
+		return nil, nil, fmt.Errorf("image store is closed: %w", errdefs.ErrUnavailable)
+	}
+	s.ops.Add(1)
+	s.layersMu.RUnlock()
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.ctx, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		s.ops.Done()
+	}, nil
 }

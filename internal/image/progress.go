@@ -12,17 +12,25 @@ type Progress interface {
 	// Bar reports action ("Loading layer") for id at current of total
 	// bytes.
 	Bar(id, action string, current, total int64)
-	// Status is a status line, for id if not "".
+	// Status is a status line, for id if not "" ("Pulling from
+	// team/busybox", "Digest: sha256:…").
 	Status(id, status string)
+	// Update is the state of one item of a transfer ("Pulling fs layer",
+	// "Pushed"), which Docker sends with an empty progress detail.
+	Update(id, action string)
 	// Stream is output text such as "Loaded image: busybox:latest\n".
 	Stream(text string)
+	// Aux is auxiliary data for the client (a push's Tag, Digest, Size).
+	Aux(v any)
 }
 
 type nopProgress struct{}
 
 func (nopProgress) Bar(string, string, int64, int64) {}
 func (nopProgress) Status(string, string)            {}
+func (nopProgress) Update(string, string)            {}
 func (nopProgress) Stream(string)                    {}
+func (nopProgress) Aux(any)                          {}
 
 func orNop(p Progress) Progress {
 	if p == nil {

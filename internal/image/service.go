@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/events"
 	"github.com/berth-dev/berth/internal/image/content"
+	"github.com/berth-dev/berth/internal/image/distribution"
 	"github.com/berth-dev/berth/internal/layer"
 	"github.com/berth-dev/berth/internal/layer/overlay"
 	"github.com/containerd/errdefs"
@@ -27,13 +28,33 @@ import (
 type Config struct {
 	Root   string      // state directory, e.g. /var/lib/berth/image
 	Events *events.Bus // may be nil in tests
+
+	// MaxConcurrentDownloads bounds the layer downloads of a pull
+	// (daemon.json max-concurrent-downloads); 0 means 3, Docker's default.
+	MaxConcurrentDownloads int
+	// MaxConcurrentUploads bounds the layer uploads of a push
+	// (max-concurrent-uploads); 0 means 5, Docker's default.
+	MaxConcurrentUploads int
+	// InsecureRegistries are registries ("host:port" or CIDR) reached over
+	// plain HTTP or unverified HTTPS; loopback ones always are.
+	InsecureRegistries []string
+	// Mirrors are registry mirrors tried before Docker Hub for its images.
+	Mirrors []string
+	// UserAgent is sent to registries.
+	UserAgent string
 }
+
+const (
+	defaultMaxDownloads = 3
+	defaultMaxUploads   = 5
+)
 
 var (
 	bucketImages  = []byte("images")  // id → imageRecord JSON
 	bucketConfigs = []byte("configs") // id → raw config bytes
 	bucketRefs    = []byte("refs")    // full reference string → id
 	bucketRW      = []byte("rw")      // container id → rwRecord JSON
+	bucketDist    = []byte("dist")    // diff ID → []distSource JSON: where a layer's blobs are known to be
 )
 
 // Service is the image store and the layer manager for containers.
@@ -50,6 +71,21 @@ type Service struct {
 	// operation is about to reference.
 	layersMu sync.RWMutex
 	closed   bool // under layersMu
+
+	// inflight protects what pulls are creating, outside layersMu, from
+	// garbage collection; see protect.
+	inflightMu sync.Mutex
+	inflight   map[string]int // snapshot keys, chain IDs and blob digests
+
+	// ctx ends when the service closes, stopping pulls and pushes; ops
+	// counts them so that Close waits.
+	ctx    context.Context
+	cancel context.CancelFunc
+	ops    sync.WaitGroup
+
+	registries   *distribution.Service
+	maxDownloads int
+	maxUploads   int
 
 	mu     sync.RWMutex
 	images map[digest.Digest]*img
@@ -83,21 +119,41 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	registries, err := distribution.New(distribution.Config{
+		InsecureRegistries: cfg.InsecureRegistries,
+		Mirrors:            cfg.Mirrors,
+		UserAgent:          cfg.UserAgent,
+	})
+	if err != nil {
+		sn.Close()
+		return nil, err
+	}
 	db, err := bolt.Open(filepath.Join(cfg.Root, "images.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		sn.Close()
 		return nil, fmt.Errorf("open image metadata: %w", err)
 	}
 	s := &Service{
-		root:   cfg.Root,
-		db:     db,
-		sn:     sn,
-		blobs:  blobs,
-		events: cfg.Events,
-		images: map[digest.Digest]*img{},
-		refs:   map[string]digest.Digest{},
-		rw:     map[string]*rwRecord{},
+		root:         cfg.Root,
+		db:           db,
+		sn:           sn,
+		blobs:        blobs,
+		events:       cfg.Events,
+		images:       map[digest.Digest]*img{},
+		refs:         map[string]digest.Digest{},
+		rw:           map[string]*rwRecord{},
+		inflight:     map[string]int{},
+		registries:   registries,
+		maxDownloads: cfg.MaxConcurrentDownloads,
+		maxUploads:   cfg.MaxConcurrentUploads,
 	}
+	if s.maxDownloads <= 0 {
+		s.maxDownloads = defaultMaxDownloads
+	}
+	if s.maxUploads <= 0 {
+		s.maxUploads = defaultMaxUploads
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.loadAll(); err != nil {
 		s.Close()
 		return nil, err
@@ -110,15 +166,23 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 }
 
 // Close releases the store. Mounted rw layers stay mounted (containers
-// keep running across a daemon restart).
+// keep running across a daemon restart). Pulls and pushes under way are
+// cancelled and waited for.
 func (s *Service) Close() error {
 	// Wait for loads and collections under way; none start afterwards.
 	s.layersMu.Lock()
-	defer s.layersMu.Unlock()
 	if s.closed {
+		s.layersMu.Unlock()
 		return nil
 	}
 	s.closed = true
+	s.layersMu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.ops.Wait()
+	s.layersMu.Lock()
+	defer s.layersMu.Unlock()
 	var errs []error
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
@@ -136,7 +200,7 @@ func (s *Service) Close() error {
 
 func (s *Service) loadAll() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketImages, bucketConfigs, bucketRefs, bucketRW} {
+		for _, b := range [][]byte{bucketImages, bucketConfigs, bucketRefs, bucketRW, bucketDist} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -6,7 +6,9 @@ import (
 
 	"github.com/berth-dev/berth/internal/filters"
 	"github.com/berth-dev/berth/internal/image"
+	"github.com/distribution/reference"
 	imagetypes "github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/registry"
 )
 
 // Backend is what the image routes need from the image service.
@@ -15,7 +17,16 @@ type Backend interface {
 	Exporter
 	Lister
 	Remover
+	Distributor
 	Tag(ctx context.Context, refOrID, repo, tag string) error
+}
+
+// Distributor moves images between the store and registries.
+type Distributor interface {
+	Pull(ctx context.Context, ref reference.Named, opts image.PullOptions, p image.Progress) error
+	Push(ctx context.Context, ref reference.Named, opts image.PushOptions, p image.Progress) error
+	Login(ctx context.Context, auth *registry.AuthConfig) (identityToken string, err error)
+	Search(ctx context.Context, term string, limit int, f filters.Args, auth *registry.AuthConfig) ([]registry.SearchResult, error)
 }
 
 // Importer creates images from archives.

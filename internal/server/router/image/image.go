@@ -38,7 +38,10 @@ func (r *Router) Routes() []httputils.Route {
 		{Method: http.MethodGet, Path: "/images/{name:.*}/get", Handler: r.save},
 		{Method: http.MethodGet, Path: "/images/{name:.*}/history", Handler: r.history},
 		{Method: http.MethodGet, Path: "/images/{name:.*}/json", Handler: r.inspect},
+		{Method: http.MethodGet, Path: "/images/search", Handler: r.search},
 		{Method: http.MethodPost, Path: "/images/create", Handler: r.create},
+		{Method: http.MethodPost, Path: "/images/{name:.*}/push", Handler: r.push},
+		{Method: http.MethodPost, Path: "/auth", Handler: r.auth},
 		{Method: http.MethodPost, Path: "/images/load", Handler: r.load},
 		{Method: http.MethodPost, Path: "/images/prune", Handler: r.prune, MinVersion: "1.25"},
 		{Method: http.MethodPost, Path: "/images/{name:.*}/tag", Handler: r.tag},
@@ -50,12 +53,10 @@ func invalid(format string, a ...any) error {
 	return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(format, a...))
 }
 
-// create is POST /images/create: import with fromSrc; pulling (fromImage)
-// belongs to the distribution code and is answered as not implemented
-// until it exists.
+// create is POST /images/create: pull with fromImage, import with fromSrc.
 func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
 	if req.Form.Get("fromImage") != "" {
-		return errdefs.ErrNotImplemented.WithMessage("pulling images is not supported by this daemon yet; use docker load or docker import")
+		return r.pull(ctx, w, req)
 	}
 	src := req.Form.Get("fromSrc")
 	if src == "" {

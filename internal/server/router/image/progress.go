@@ -24,6 +24,7 @@ type message struct {
 	ID           string               `json:"id,omitempty"`
 	Error        *jsonstream.Error    `json:"errorDetail,omitempty"`
 	ErrorText    string               `json:"error,omitempty"`
+	Aux          any                  `json:"aux,omitempty"`
 }
 
 // jsonProgress writes image.Progress events as JSON messages, one per
@@ -70,6 +71,14 @@ func (p *jsonProgress) Bar(id, action string, current, total int64) {
 }
 
 func (p *jsonProgress) Status(id, status string) { p.write(message{ID: id, Status: status}) }
+
+// Update is Docker's progress.Update: a status with an empty progress
+// detail, which clients render on the item's line.
+func (p *jsonProgress) Update(id, action string) {
+	p.write(message{ID: id, Status: action, Progress: &jsonstream.Progress{}})
+}
+
+func (p *jsonProgress) Aux(v any) { p.write(message{Progress: &jsonstream.Progress{}, Aux: v}) }
 
 func (p *jsonProgress) Stream(text string) { p.write(message{Stream: text}) }
 

@@ -1,0 +1,284 @@
+package image
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/registry"
+	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// dockerRegistryBin is Debian's docker-registry (distribution 2.8), the
+// independent registry the distribution tests run against.
+const dockerRegistryBin = "/usr/bin/docker-registry"
+
+// freeAddr picks a free loopback port. Another process taking it in
+// between makes the start fail, not hang.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// startDockerRegistry runs docker-registry over a fresh storage root and
+// returns its address and root. With htpasswd set (an htpasswd file) it
+// asks for basic auth; extra is appended to its configuration.
+func startDockerRegistry(t testing.TB, htpasswd, extra string) (addr, root string) {
+	t.Helper()
+	if _, err := os.Stat(dockerRegistryBin); err != nil {
+		t.Skipf("%s not installed", dockerRegistryBin)
+	}
+	root = t.TempDir()
+	addr = freeAddr(t)
+	cfg := fmt.Sprintf(`version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+`, root, addr)
+	if htpasswd != "" {
+		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: berth-test\n    path: %s\n", htpasswd)
+	}
+	cfg += extra
+	path := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, dockerRegistryBin, "serve", path)
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var last []string
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening on") {
+				ready <- nil
+				_, _ = io.Copy(io.Discard, stderr)
+				return
+			}
+			last = append(last, sc.Text())
+		}
+		ready <- fmt.Errorf("docker-registry exited: %s", strings.Join(last, "\n"))
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("docker-registry did not start")
+	}
+	return addr, root
+}
+
+// startBerthRegistry runs berth's own registry in the test process.
+func startBerthRegistry(t testing.TB, htpasswd string) string {
+	t.Helper()
+	srv, err := registry.Serve(context.Background(), registry.Config{Root: t.TempDir(), Addr: "127.0.0.1:0", Htpasswd: htpasswd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv.Addr()
+}
+
+// htpasswdFile writes an htpasswd file with one bcrypt entry.
+func htpasswdFile(t testing.TB, user, password string) string {
+	t.Helper()
+	entry, err := registry.HashPassword(user, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(p, []byte(entry+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tarLayer builds a layer from files (name → content; a name ending in
+// "/" is a directory), gzip-compressed unless zstd is set.
+func tarLayer(t testing.TB, files map[string]string, zstd bool) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sortStrings(names)
+	for _, n := range names {
+		if strings.HasSuffix(n, "/") {
+			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: n, Mode: 0o755})
+			continue
+		}
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: int64(len(files[n]))})
+		tw.Write([]byte(files[n]))
+	}
+	tw.Close()
+	data := buf.Bytes()
+	opts := []tarball.LayerOption{tarball.WithCompressedCaching}
+	if zstd {
+		opts = append(opts, tarball.WithCompression("zstd"), tarball.WithMediaType(types.OCILayerZStd))
+	}
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// remoteImage is an image for this host's platform (or arch) with layers.
+func remoteImage(t testing.TB, arch string, layers ...v1.Layer) v1.Image {
+	t.Helper()
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	cf.Config.Cmd = []string{"sh"}
+	cf.Config.Labels = map[string]string{"team": "berth"}
+	cf.Created = v1.Time{Time: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mutate.MediaType(img, types.DockerManifestSchema2)
+}
+
+// pushRemote writes img to a registry with go-containerregistry, as
+// another client would, and returns its manifest digest.
+func pushRemote(t testing.TB, ref string, img v1.Image, opts ...remote.Option) string {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img, opts...); err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+func basicAuth(user, pass string) remote.Option {
+	return remote.WithAuth(&authn.Basic{Username: user, Password: pass})
+}
+
+func mustRef(t testing.TB, s string) reference.Named {
+	t.Helper()
+	ref, err := ParsePullReference(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// messages is a Progress that keeps Docker's messages as text lines:
+// "id: status" (or "status"), bars as "id: action" without numbers.
+type messages struct {
+	mu    sync.Mutex
+	lines []string
+	aux   []any
+}
+
+func (m *messages) add(id, s string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if id != "" {
+		s = id + ": " + s
+	}
+	m.lines = append(m.lines, s)
+}
+
+func (m *messages) Bar(id, action string, current, total int64) { m.add(id, action) }
+func (m *messages) Status(id, status string)                    { m.add(id, status) }
+func (m *messages) Update(id, action string)                    { m.add(id, action) }
+func (m *messages) Stream(text string)                          { m.add("", text) }
+func (m *messages) Aux(v any) {
+	m.mu.Lock()
+	m.aux = append(m.aux, v)
+	m.mu.Unlock()
+}
+
+// has reports whether a line equals s.
+func (m *messages) has(s string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, l := range m.lines {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *messages) String() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// Bars repeat; keep each line once in a row.
+	var out []string
+	for _, l := range m.lines {
+		if len(out) > 0 && out[len(out)-1] == l {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
