@@ -173,6 +173,9 @@ func (s *Service) dropStream(c *Container, conn net.Conn, p *pendingAttach) {
 // daemon: it is drained until the process ends it.
 func pump(client io.ReadWriteCloser, conn net.Conn, stdin, tty bool, keys []byte, outputDone func()) (detached bool) {
 	keepOpen := tty && stdin
+	if len(keys) == 0 {
+		keys = defaultDetachKeys
+	}
 	outEnded := make(chan struct{})
 	var outErr error // set before outEnded closes
 	go func() {

@@ -82,7 +82,7 @@ func (s *Service) ExecCreate(ctx context.Context, ref string, req containertypes
 	if _, err := activeContainer(c); err != nil {
 		return "", err
 	}
-	var keys []byte
+	keys := []byte{} // inspect shows "" when none were given, as Docker
 	if req.DetachKeys != "" {
 		if keys, err = parseDetachKeys(req.DetachKeys); err != nil {
 			return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid escape keys (%s) provided", req.DetachKeys))

@@ -286,6 +286,10 @@ func applyHostConfigDefaults(hc *containertypes.HostConfig, cgroup2 bool) {
 	if hc.PidsLimit != nil && *hc.PidsLimit <= 0 {
 		hc.PidsLimit = nil
 	}
+	// -1 is the API's "unset" (Docker's fixMemorySwappiness).
+	if hc.MemorySwappiness != nil && *hc.MemorySwappiness == -1 {
+		hc.MemorySwappiness = nil
+	}
 }
 
 // networkName is the name a network mode's endpoint is listed under in

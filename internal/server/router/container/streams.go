@@ -149,7 +149,6 @@ func (r *Router) execStart(ctx context.Context, w http.ResponseWriter, req *http
 		return err
 	}
 	if body.Detach {
-		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 	}
 	return nil
