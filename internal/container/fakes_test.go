@@ -279,17 +279,18 @@ type fakeShim struct {
 	cfg   ShimConfig
 	args  []string
 
-	mu       sync.Mutex
-	attaches []net.Conn // server ends of attach streams
-	started  bool
-	exit     Exit
-	exited   chan struct{}
-	shutdown bool
-	signals  []syscall.Signal
-	paused   bool
-	stdin    chan []byte
-	execs    map[string]*fakeExec
-	closed   bool
+	mu        sync.Mutex
+	attaches  []net.Conn // server ends of attach streams
+	started   bool
+	exit      Exit
+	exited    chan struct{}
+	shutdown  bool
+	signals   []syscall.Signal
+	paused    bool
+	stdin     chan []byte
+	stdinOnce sync.Once
+	execs     map[string]*fakeExec
+	closed    bool
 }
 
 type fakeExec struct {
@@ -373,6 +374,11 @@ func (sh *fakeShim) Attach(ctx context.Context, opts StreamOptions) (net.Conn, e
 					sh.stdin <- append([]byte(nil), buf[:n]...)
 				}
 				if err != nil {
+					// As the real shim: any end of an attach stream is
+					// stdin EOF, which closes stdin with StdinOnce.
+					if sh.cfg.StdinOnce {
+						sh.stdinOnce.Do(func() { close(sh.stdin) })
+					}
 					return
 				}
 			}

@@ -563,7 +563,8 @@ func TestExec(t *testing.T) {
 
 func TestAttachStdinAndDetach(t *testing.T) {
 	h := newHarness(t)
-	id := h.createWith(CreateOptions{Config: &containertypes.Config{Image: "busybox", Cmd: []string{"cat"}, OpenStdin: true, Tty: true}})
+	// docker run -it: a terminal, stdin, StdinOnce.
+	id := h.createWith(CreateOptions{Config: &containertypes.Config{Image: "busybox", Cmd: []string{"cat"}, OpenStdin: true, StdinOnce: true, Tty: true}})
 	client := newPipeClient()
 	done := make(chan error, 1)
 	go func() {
@@ -586,8 +587,10 @@ func TestAttachStdinAndDetach(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("detach keys did not end the attach")
 	}
+	client.server.Close()
+	time.Sleep(50 * time.Millisecond) // a closed stdin would end cat by now
 	if st := h.state(id); !st.Running {
-		t.Error("detaching stopped the container")
+		t.Error("detaching closed the container's stdin")
 	}
 	if h.events.find(id, "detach") == nil {
 		t.Errorf("no detach event: %v", h.events.actions(id))
