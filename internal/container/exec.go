@@ -49,6 +49,22 @@ type execSession struct {
 	done chan struct{}
 }
 
+// execRetention is how long an exec session that ended stays available
+// to inspect; then it is forgotten, as Docker's exec GC does, so that a
+// container exec'd into every few seconds does not grow the daemon.
+const execRetention = 5 * time.Minute
+
+// retire forgets an ended exec session after execRetention.
+func (s *Service) retire(e *execSession) {
+	time.AfterFunc(execRetention, func() {
+		s.execMu.Lock()
+		if s.execs[e.id] == e {
+			delete(s.execs, e.id)
+		}
+		s.execMu.Unlock()
+	})
+}
+
 func errNoSuchExec(id string) error {
 	return errdefs.ErrNotFound.WithMessage("No such exec instance: " + id)
 }
@@ -328,6 +344,7 @@ func (s *Service) execFailed(e *execSession, err error) {
 		close(e.started)
 	}
 	close(e.done)
+	s.retire(e)
 }
 
 // execMonitor waits for an exec's exit and records it.
@@ -356,6 +373,7 @@ func (s *Service) execMonitor(e *execSession, sh Shim) {
 	c.mu.Unlock()
 	s.publish(c, events.ActionExecDie, map[string]string{"execID": e.id, "exitCode": strconv.Itoa(code)})
 	close(e.done)
+	s.retire(e)
 }
 
 // ExecInspect describes an exec session.
