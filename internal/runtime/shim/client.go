@@ -500,13 +500,11 @@ func (c *Client) waitGone(ctx context.Context) error {
 	}
 	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
-	first := true
-	err = rc.Read(func(uintptr) bool {
-		if first {
-			first = false
-			return false // wait for readability
-		}
-		return true
+	// Check the state on every wake-up: the poller is edge-triggered, and
+	// an exit that came before the first wait would not wake us again.
+	err = rc.Read(func(fd uintptr) bool {
+		n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		return n > 0
 	})
 	if ctx.Err() != nil {
 		return ctx.Err()

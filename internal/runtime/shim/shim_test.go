@@ -99,6 +99,7 @@ func spawn(t *testing.T, cfg shim.Config) *container {
 		}
 		if err := cl.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
+			dumpShim(t, cl.Pid(), cfg.StateDir)
 		}
 		ct.client.Close()
 	})
@@ -637,4 +638,13 @@ func TestOOMKilled(t *testing.T) {
 			t.Fatalf("exit %+v, want OOM-killed 137", e)
 		}
 	})
+}
+
+// dumpShim has a stuck shim print its goroutines (Go does on SIGQUIT)
+// into its log, and shows the log.
+func dumpShim(t *testing.T, pid int, stateDir string) {
+	syscall.Kill(pid, syscall.SIGQUIT)
+	time.Sleep(500 * time.Millisecond)
+	data, _ := os.ReadFile(filepath.Join(stateDir, "shim.log"))
+	t.Logf("shim log:\n%s", data)
 }
