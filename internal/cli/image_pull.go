@@ -65,7 +65,7 @@ func runPull(cmd *cobra.Command, c *CLI, remote string, opts *pullOptions) error
 		return err
 	}
 	body, err := cl.ImagePull(cmd.Context(), reference.FamiliarString(ref), client.ImagePullOptions{
-		RegistryAuth: c.registryAuth(reference.Domain(ref)),
+		RegistryAuth: c.encodedAuthFor(reference.Domain(ref)),
 		All:          opts.all,
 		Platforms:    platforms,
 	})

@@ -35,6 +35,7 @@ func addImageCommands(c *CLI, g commandGroups) {
 		newImagePruneCommand(c),
 		newPullCommand(c),
 	)
+	addDistributionCommands(c, g)
 }
 
 type imagesOptions struct {
