@@ -164,6 +164,23 @@ func (r *Result) Assert(t testing.TB, code int, contains ...string) *Result {
 	return r
 }
 
+// AssertAny is Assert where the output must contain at least one of
+// alternatives: for messages whose wording changed between Docker
+// releases.
+func (r *Result) AssertAny(t testing.TB, code int, alternatives ...string) *Result {
+	t.Helper()
+	if r.Code != code {
+		t.Fatalf("want exit code %d, got:\n%s", code, r)
+	}
+	for _, s := range alternatives {
+		if strings.Contains(r.Combined(), s) {
+			return r
+		}
+	}
+	t.Fatalf("want output containing one of %q, got:\n%s", alternatives, r)
+	return r
+}
+
 // OK fails the test unless the command succeeded.
 func (r *Result) OK(t testing.TB) *Result {
 	t.Helper()
