@@ -41,6 +41,11 @@ func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services,
 	s.images, err = image.New(ctx, image.Config{
 		Root:                   filepath.Join(cfg.DataRoot, "image"),
 		Events:                 bus,
+		MaxConcurrentDownloads: cfg.MaxConcurrentDownloads,
+		MaxConcurrentUploads:   cfg.MaxConcurrentUploads,
+		InsecureRegistries:     cfg.InsecureRegistries,
+		Mirrors:                cfg.Mirrors,
+		UserAgent:              "berth/" + Version,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
@@ -75,6 +80,7 @@ func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services,
 		return nil, fmt.Errorf("containers: %w", err)
 	}
 	s.images.SetContainerUsage(s.containers.ImageUsers)
+	s.images.SetContainerRunning(s.containers.IsRunning)
 	// Restore reconnects to running shims, records exits that happened
 	// while the daemon was down and applies restart policies.
 	if err := s.containers.Restore(ctx); err != nil {
