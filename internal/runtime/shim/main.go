@@ -99,9 +99,6 @@ func Main(args []string) int {
 	}
 	s.addLifeline(conn)
 	go s.serve()
-	// Off the hot path (the daemon has its answer): hand back the garbage
-	// that the package initialisers of the whole berth binary left behind.
-	debug.FreeOSMemory()
 	<-s.done
 	return 0
 }
