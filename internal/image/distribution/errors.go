@@ -54,8 +54,6 @@ func PullError(err error, ref reference.Named) error {
 		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("manifest for %s not found: %s", reference.FamiliarString(ref), text))
 	case "NAME_UNKNOWN":
 		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("repository %s not found: %s", reference.FamiliarName(ref), text))
-	case "UNAUTHORIZED":
-		return errdefs.ErrUnauthenticated.WithMessage(text)
 	}
 	if status == http.StatusNotFound {
 		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("manifest for %s not found: %s", reference.FamiliarString(ref), text))
@@ -64,8 +62,9 @@ func PullError(err error, ref reference.Named) error {
 }
 
 // Describe words any registry error as Docker's distribution client does
-// (error code and message); other errors keep their text. The class is
-// kept.
+// (error code and message); other errors keep their text. A registry
+// refusing credentials is not a 401 of the Engine API, as in Docker: the
+// docker CLI answers those by prompting for a login.
 func Describe(err error) error {
 	if err == nil {
 		return nil
@@ -75,8 +74,6 @@ func Describe(err error) error {
 		return err
 	}
 	switch {
-	case code == "UNAUTHORIZED" || status == http.StatusUnauthorized:
-		return errdefs.ErrUnauthenticated.WithMessage(text)
 	case code == "DENIED" || status == http.StatusForbidden:
 		return errdefs.ErrPermissionDenied.WithMessage(text)
 	case status == http.StatusNotFound:
@@ -88,7 +85,7 @@ func Describe(err error) error {
 }
 
 // authError words a failed authentication handshake (the token server
-// refusing the credentials) as Docker's login does.
+// refusing the credentials) as Docker does. Login makes the refusals 401s.
 func authError(err error, scheme, host string) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -97,11 +94,22 @@ func authError(err error, scheme, host string) error {
 	if !ok {
 		return WithClass(errdefs.ErrUnavailable, err)
 	}
-	msg := fmt.Sprintf("Get %q: %s", scheme+"://"+host+"/v2/", text)
-	if status == http.StatusUnauthorized || status == http.StatusForbidden {
-		return errdefs.ErrUnauthenticated.WithMessage(msg)
-	}
-	return errdefs.ErrUnknown.WithMessage(msg)
+	return &refusedError{status: status, msg: fmt.Sprintf("Get %q: %s", scheme+"://"+host+"/v2/", text)}
+}
+
+// refusedError is a token server's answer to a handshake.
+type refusedError struct {
+	status int
+	msg    string
+}
+
+func (e *refusedError) Error() string { return e.msg }
+func (e *refusedError) Unknown()      {}
+
+// refused reports whether err is a token server refusing credentials.
+func refused(err error) bool {
+	var r *refusedError
+	return errors.As(err, &r) && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden)
 }
 
 // Temporary reports whether a failed request is worth retrying: network

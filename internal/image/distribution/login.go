@@ -74,7 +74,11 @@ func (s *Service) loginV2(ctx context.Context, ep Endpoint, ac *registry.AuthCon
 	base := transport.NewUserAgent(s.transportFor(ep, ep.Scheme), s.userAgent)
 	rt, err := transport.NewWithContext(ctx, reg, authenticator(ac), base, nil)
 	if err != nil {
-		return authError(err, ep.Scheme, ep.Host)
+		err = authError(err, ep.Scheme, ep.Host)
+		if refused(err) {
+			return errdefs.ErrUnauthenticated.WithMessage(err.Error())
+		}
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, http.NoBody)
 	if err != nil {

@@ -173,14 +173,15 @@ func (r *Repository) do(req *http.Request) (*http.Response, error) {
 
 // check turns a registry error response into an error; what failed
 // without credentials on a basic-auth registry reads as Docker's "no
-// basic auth credentials".
+// basic auth credentials". Like Docker's, these are not 401s for the API
+// client: that would make the docker CLI prompt for a login.
 func (r *Repository) check(resp *http.Response, method string, ok ...int) error {
 	err := transport.CheckError(resp, ok...)
 	if err == nil {
 		return nil
 	}
 	if resp.StatusCode == http.StatusUnauthorized && r.anonymous && r.basicAuth {
-		return errdefs.ErrUnauthenticated.WithMessage(fmt.Sprintf("%s %q: no basic auth credentials", method, resp.Request.URL.Redacted()))
+		return errdefs.ErrUnknown.WithMessage(fmt.Sprintf("%s %q: no basic auth credentials", method, resp.Request.URL.Redacted()))
 	}
 	return err
 }

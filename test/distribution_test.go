@@ -1,0 +1,607 @@
+// Package test holds the end-to-end tests of image distribution (issue
+// 3): pull, push, login, search and image management between the engine
+// under test, berth's own registry (`berth registry serve`), Debian's
+// docker-registry (distribution 2.8) and a reference dockerd, driven by
+// the stock docker CLI and the berth CLI. Run them against Docker itself
+// with E2E_TARGET=docker.
+package test
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/registry"
+	"github.com/berth-dev/berth/test/internal/e2e"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/moby/moby/client"
+)
+
+func TestMain(m *testing.M) { os.Exit(e2e.Main(m)) }
+
+// registryServe runs `berth registry serve` on a free loopback port (with
+// basic auth when htpasswd is set) and returns "127.0.0.1:port" and its
+// storage root.
+func registryServe(t *testing.T, htpasswd string) (addr, root string) {
+	t.Helper()
+	bin, err := e2e.BerthBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root = t.TempDir()
+	args := []string{"registry", "serve", "--addr", "127.0.0.1:0", "--root", root}
+	if htpasswd != "" {
+		args = append(args, "--htpasswd", htpasswd)
+	}
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		re := regexp.MustCompile(`listening on https?://(\S+),`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+				io.Copy(io.Discard, stderr)
+				return
+			}
+		}
+		close(found)
+	}()
+	select {
+	case a, ok := <-found:
+		if !ok {
+			t.Fatal("berth registry serve exited before listening")
+		}
+		return a, root
+	case <-time.After(30 * time.Second):
+		t.Fatal("berth registry serve did not start")
+	}
+	return "", ""
+}
+
+// dockerRegistry runs Debian's docker-registry (distribution 2.8).
+func dockerRegistry(t *testing.T) string {
+	t.Helper()
+	const bin = "/usr/bin/docker-registry"
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("%s not installed", bin)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := filepath.Join(t.TempDir(), "config.yml")
+	os.WriteFile(cfg, fmt.Appendf(nil, "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n", t.TempDir(), addr), 0o644)
+	cmd := exec.Command(bin, "serve", cfg)
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening on") {
+				ready <- true
+				io.Copy(io.Discard, stderr)
+				return
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatal("docker-registry exited")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("docker-registry did not start")
+	}
+	return addr
+}
+
+// uniqueImage imports the test busybox plus a file naming the test, so
+// that its layer is the test's own: a pull of it really downloads.
+func uniqueImage(t *testing.T, c e2e.CLI, ref string) {
+	t.Helper()
+	data, err := e2e.BusyboxTar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		tw.WriteHeader(h)
+		io.Copy(tw, tr)
+	}
+	mark := []byte(t.Name() + " " + time.Now().String() + "\n")
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "etc/test-name", Mode: 0o644, Size: int64(len(mark))})
+	tw.Write(mark)
+	tw.Close()
+	c.RunWith(t, e2e.RunOpts{Stdin: &buf}, "import", "--change", `CMD ["sh"]`, "-", ref).OK(t)
+}
+
+// repoName is a repository name for the test: lower case, no slashes.
+func repoName(t *testing.T) string {
+	n := strings.ToLower(regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-"))
+	return strings.Trim(n, "-")
+}
+
+var digestLine = regexp.MustCompile(`(?m)^v1: digest: (sha256:[0-9a-f]{64}) size: (\d+)$`)
+
+// TestPushPullRoundTrip is the issue's walk-through against berth's
+// registry and against distribution 2.8: tag, push (progress, digest
+// line), remove, pull by tag (progress, Digest and Status lines), pull by
+// digest, and the RepoDigests that result.
+func TestPushPullRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	for _, reg := range []string{"berth registry serve", "docker-registry"} {
+		t.Run(strings.Fields(reg)[0], func(t *testing.T) {
+			var addr string
+			if reg == "docker-registry" {
+				addr = dockerRegistry(t)
+			} else {
+				addr, _ = registryServe(t, "")
+			}
+			// The issue's names use localhost, which Docker treats as insecure.
+			addr = strings.Replace(addr, "127.0.0.1", "localhost", 1)
+			e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+				src := repoName(t) + ":src"
+				ref := addr + "/team/" + repoName(t) + ":v1"
+				uniqueImage(t, c, src)
+				c.Run(t, "tag", src, ref).OK(t)
+				push := c.Run(t, "push", ref).Assert(t, 0, "The push refers to repository ["+strings.TrimSuffix(ref, ":v1")+"]", ": Pushed")
+				m := digestLine.FindStringSubmatch(push.Stdout)
+				if m == nil {
+					t.Fatalf("no digest line:\n%s", push)
+				}
+				dgst := m[1]
+				c.Run(t, "rmi", ref, src).OK(t)
+				pull := c.Run(t, "pull", ref).Assert(t, 0,
+					"v1: Pulling from team/"+repoName(t),
+					": Pull complete",
+					"Digest: "+dgst,
+					"Status: Downloaded newer image for "+ref)
+				if !strings.HasSuffix(pull.Out(), ref) {
+					t.Errorf("pull does not end with the reference:\n%s", pull)
+				}
+				c.Run(t, "pull", ref).Assert(t, 0, "Status: Image is up to date for "+ref)
+				byDigest := strings.TrimSuffix(ref, ":v1") + "@" + dgst
+				c.Run(t, "pull", byDigest).Assert(t, 0, dgst+": Pulling from team/"+repoName(t), "Status: Image is up to date for "+byDigest)
+				out := c.Run(t, "image", "inspect", "--format", "{{json .RepoDigests}}", ref).OK(t).Out()
+				if !strings.Contains(out, byDigest) {
+					t.Errorf("RepoDigests %s, want %s", out, byDigest)
+				}
+				out = c.Run(t, "images", "--digests", "--format", "{{.Repository}}:{{.Tag}} {{.Digest}}", strings.TrimSuffix(ref, ":v1")).OK(t).Out()
+				if out != ref+" "+dgst {
+					t.Errorf("images --digests: %q", out)
+				}
+				c.Run(t, "rmi", ref).OK(t)
+			})
+		})
+	}
+}
+
+// TestPullProgressBars: on a terminal the CLIs draw Docker's bars from
+// the daemon's JSON messages; the raw messages are Docker's.
+func TestPullJSONMessages(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	addr, _ := registryServe(t, "")
+	ref := addr + "/team/" + repoName(t) + ":v1"
+	img := randomImage(t, 3)
+	writeRemote(t, ref, img)
+	hc := e2e.HTTPClient(e.Host)
+	req, _ := http.NewRequest(http.MethodPost, "http://engine/v1.47/images/create?fromImage="+url.QueryEscape(strings.TrimSuffix(ref, ":v1"))+"&tag=v1", nil)
+	req.Header.Set("X-Registry-Auth", "e30=")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	t.Cleanup(func() { e.Docker().Run(t, "rmi", ref) })
+	layers, _ := img.Layers()
+	d0, _ := layers[0].Digest()
+	id := d0.Hex[:12]
+	for _, want := range []string{
+		`{"status":"Pulling from team/` + repoName(t) + `","id":"v1"}`,
+		`{"status":"Pulling fs layer","progressDetail":{},"id":"` + id + `"}`,
+		`{"status":"Downloading","progressDetail":{"current":`,
+		`{"status":"Verifying Checksum","progressDetail":{},"id":"` + id + `"}`,
+		`{"status":"Download complete","progressDetail":{},"id":"` + id + `"}`,
+		`{"status":"Extracting","progressDetail":{"current":`,
+		`{"status":"Pull complete","progressDetail":{},"id":"` + id + `"}`,
+		`{"status":"Status: Downloaded newer image for ` + ref + `"}`,
+	} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("no %s in\n%s", want, body)
+		}
+	}
+}
+
+func randomImage(t *testing.T, layers int) v1.Image {
+	t.Helper()
+	img, err := random.Image(256<<10, int64(layers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return forHost(t, img, runtime.GOARCH)
+}
+
+func forHost(t *testing.T, img v1.Image, arch string) v1.Image {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mutate.MediaType(img, types.DockerManifestSchema2)
+}
+
+func writeRemote(t *testing.T, ref string, img v1.Image) {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPullMultiPlatform: an index picks the host's platform, --platform
+// another one; an index without this platform gets Docker's error.
+func TestPullMultiPlatform(t *testing.T) {
+	t.Parallel()
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		t.Skip("the index has amd64 and arm64 images")
+	}
+	e := e2e.Current(t)
+	addr, _ := registryServe(t, "")
+	other := map[string]string{"amd64": "arm64", "arm64": "amd64"}[runtime.GOARCH]
+	imgs := map[string]v1.Image{}
+	var adds []mutate.IndexAddendum
+	for _, arch := range []string{"amd64", "arm64"} {
+		imgs[arch] = forHost(t, mustRandom(t), arch)
+		adds = append(adds, mutate.IndexAddendum{Add: imgs[arch], Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	ref := addr + "/team/" + repoName(t) + ":v1"
+	writeIndex(t, ref, mutate.IndexMediaType(mutate.AppendManifests(empty.Index, adds...), types.OCIImageIndex))
+	s390x := addr + "/team/" + repoName(t) + "-s390x:v1"
+	writeIndex(t, s390x, mutate.IndexMediaType(mutate.AppendManifests(empty.Index, mutate.IndexAddendum{
+		Add: forHost(t, mustRandom(t), "s390x"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}},
+	}), types.DockerManifestList))
+	t.Cleanup(func() { e.Docker().Run(t, "rmi", ref) })
+
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		c.Run(t, "pull", ref).OK(t)
+		want, _ := imgs[runtime.GOARCH].ConfigName()
+		if got := c.Run(t, "image", "inspect", "--format", "{{.Id}} {{.Architecture}}", ref).OK(t).Out(); got != want.String()+" "+runtime.GOARCH {
+			t.Errorf("pulled %s, want %s", got, want)
+		}
+		c.Run(t, "pull", "--platform", "linux/"+other, ref).OK(t)
+		if got := c.Run(t, "image", "inspect", "--format", "{{.Architecture}}", ref).OK(t).Out(); got != other {
+			t.Errorf("--platform linux/%s pulled %s", other, got)
+		}
+		c.Run(t, "pull", s390x).AssertAny(t, 1,
+			"no matching manifest for linux/"+runtime.GOARCH+" in the manifest list entries")
+	})
+}
+
+func mustRandom(t *testing.T) v1.Image {
+	img, err := random.Image(64<<10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func writeIndex(t *testing.T, ref string, idx v1.ImageIndex) {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLoginPullPushWithAuth: a registry with htpasswd auth; docker login
+// with --password-stdin stores the credentials in config.json, pull and
+// push use them, wrong ones get Docker's message, logout removes them.
+func TestLoginPullPushWithAuth(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	entry, err := registry.HashPassword("ci", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
+	os.WriteFile(htpasswd, []byte(entry+"\n"), 0o600)
+	addr, _ := registryServe(t, htpasswd)
+	addr = strings.Replace(addr, "127.0.0.1", "localhost", 1)
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		cfgDir := t.TempDir()
+		c = c.WithEnv("DOCKER_CONFIG=" + cfgDir)
+		ref := addr + "/team/" + repoName(t) + ":v1"
+		uniqueImage(t, c, ref)
+		t.Cleanup(func() { c.Run(t, "rmi", ref) })
+
+		c.Run(t, "push", ref).Assert(t, 1, "no basic auth credentials")
+		c.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader("wrong\n")}, "login", addr, "-u", "ci", "--password-stdin").
+			Assert(t, 1, "login attempt to http://"+addr+"/v2/ failed with status: 401 Unauthorized")
+		c.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader("s3cret\n")}, "login", addr, "-u", "ci", "--password-stdin").
+			Assert(t, 0, "Login Succeeded")
+		cfg, _ := os.ReadFile(filepath.Join(cfgDir, "config.json"))
+		if !bytes.Contains(cfg, []byte(`"`+addr+`"`)) || !bytes.Contains(cfg, []byte(`"auth": "Y2k6czNjcmV0"`)) {
+			t.Errorf("config.json:\n%s", cfg)
+		}
+		c.Run(t, "push", ref).Assert(t, 0, "v1: digest: sha256:")
+		c.Run(t, "rmi", ref).OK(t)
+		c.Run(t, "pull", ref).Assert(t, 0, "Status: Downloaded newer image for "+ref)
+		c.Run(t, "logout", addr).Assert(t, 0, "Removing login credentials for "+addr)
+		c.Run(t, "pull", ref).Assert(t, 1, "no basic auth credentials")
+	})
+}
+
+// TestSearchRegistry: docker search against berth's registry.
+func TestSearchRegistry(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	addr, _ := registryServe(t, "")
+	img := mustRandom(t)
+	for _, r := range []string{"team/busybox", "busybox", "tools/busybox-extra", "team/alpine"} {
+		writeRemote(t, addr+"/"+r+":v1", forHost(t, img, runtime.GOARCH))
+	}
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		r := c.Run(t, "search", "--limit", "5", addr+"/busybox").OK(t)
+		lines := r.Lines()
+		if len(lines) != 4 || !regexp.MustCompile(`^NAME\s+DESCRIPTION\s+STARS\s+OFFICIAL$`).MatchString(lines[0]) {
+			t.Fatalf("search:\n%s", r)
+		}
+		if !strings.Contains(r.Stdout, "team/busybox") || strings.Contains(r.Stdout, "alpine") {
+			t.Errorf("search results:\n%s", r)
+		}
+		if got := c.Run(t, "search", "--limit", "2", "--format", "{{.Name}}", addr+"/busybox").OK(t).Lines(); len(got) != 2 {
+			t.Errorf("--limit 2: %v", got)
+		}
+		c.Run(t, "search", "--limit", "500", addr+"/busybox").AssertAny(t, 1, "limit 500 is outside the range of [1, 100]", "Limit 500 is outside the range of [1, 100]")
+	})
+}
+
+// cutProxy forwards to a registry but hangs up in the middle of the first
+// response for every blob; stall makes it hang instead, until released.
+type cutProxy struct {
+	target *url.URL
+	cutAt  int
+	mu     sync.Mutex
+	seen   map[string]bool
+	ranges int
+}
+
+func (p *cutProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rp := httputil.NewSingleHostReverseProxy(p.target)
+	p.mu.Lock()
+	if r.Header.Get("Range") != "" {
+		p.ranges++
+	}
+	first := strings.Contains(r.URL.Path, "/blobs/sha256:") && r.Method == http.MethodGet && !p.seen[r.URL.Path]
+	if first {
+		p.seen[r.URL.Path] = true
+	}
+	p.mu.Unlock()
+	if !first {
+		rp.ServeHTTP(w, r)
+		return
+	}
+	rp.ServeHTTP(&cutWriter{ResponseWriter: w, left: p.cutAt}, r)
+}
+
+type cutWriter struct {
+	http.ResponseWriter
+	left int
+}
+
+func (c *cutWriter) Write(b []byte) (int, error) {
+	if len(b) < c.left {
+		c.left -= len(b)
+		return c.ResponseWriter.Write(b)
+	}
+	c.ResponseWriter.Write(b[:c.left])
+	c.ResponseWriter.(http.Flusher).Flush()
+	panic(http.ErrAbortHandler)
+}
+
+// TestPullInterruptedAndCorrupt: a registry that hangs up in the middle
+// of every blob once (the pull resumes and completes), and a blob
+// corrupted in the registry's storage (Docker's verification error,
+// nothing left behind).
+func TestPullInterruptedAndCorrupt(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	addr, root := registryServe(t, "")
+	img := randomImage(t, 2)
+	writeRemote(t, addr+"/team/"+repoName(t)+":v1", img)
+	target, _ := url.Parse("http://" + addr)
+	proxy := &cutProxy{target: target, cutAt: 100 << 10, seen: map[string]bool{}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: proxy}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+
+	ref := l.Addr().String() + "/team/" + repoName(t) + ":v1"
+	t.Cleanup(func() { e.Docker().Run(t, "rmi", ref) })
+	e.Docker().Run(t, "pull", ref).Assert(t, 0, "Status: Downloaded newer image for "+ref)
+	proxy.mu.Lock()
+	ranges := proxy.ranges
+	proxy.mu.Unlock()
+	if ranges == 0 && e.Kind == e2e.KindBerth {
+		t.Errorf("berth did not resume the cut downloads with a Range request")
+	}
+
+	// A corrupt blob in the registry's storage.
+	bad := randomImage(t, 1)
+	badRef := addr + "/team/" + repoName(t) + "-corrupt:v1"
+	writeRemote(t, badRef, bad)
+	layers, _ := bad.Layers()
+	d, _ := layers[0].Digest()
+	p := filepath.Join(root, "docker/registry/v2/blobs/sha256", d.Hex[:2], d.Hex, "data")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	os.WriteFile(p, data, 0o644)
+	e.Docker().Run(t, "pull", badRef).Assert(t, 1, "filesystem layer verification failed for digest "+d.String())
+	cfg, _ := bad.ConfigName()
+	e.Docker().Run(t, "image", "inspect", cfg.String()).Assert(t, 1, "No such image")
+	e.Docker().Run(t, "image", "inspect", badRef).Assert(t, 1, "No such image")
+}
+
+// TestPullErrorsCLI: unknown tags and repositories, unreachable
+// registries, in Docker's words.
+func TestPullErrorsCLI(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	addr, _ := registryServe(t, "")
+	writeRemote(t, addr+"/team/"+repoName(t)+":v1", mustRandomHost(t))
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		c.Run(t, "pull", addr+"/team/"+repoName(t)+":nope").Assert(t, 1,
+			"manifest for "+addr+"/team/"+repoName(t)+":nope not found: manifest unknown")
+		c.Run(t, "pull", "127.0.0.1:1/team/x:v1").Assert(t, 1, `Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused`)
+		c.Run(t, "push", addr+"/team/not-here:v1").Assert(t, 1, "An image does not exist locally with the tag: "+addr+"/team/not-here")
+	})
+}
+
+func mustRandomHost(t *testing.T) v1.Image { return forHost(t, mustRandom(t), runtime.GOARCH) }
+
+// TestDanglingAndPrune: a tag moved by a pull leaves the old image
+// dangling; images --filter dangling=true lists it; image prune -a
+// removes what no container uses; system df accounts the rest. It runs on
+// a private daemon: prune -a would take the shared test image.
+func TestDanglingAndPrune(t *testing.T) {
+	t.Parallel()
+	cur := e2e.Current(t)
+	cur.BerthOnly(t)
+	e := e2e.StartBerth(t)
+	addr, _ := registryServe(t, "")
+	ref := addr + "/team/" + repoName(t) + ":v1"
+	writeRemote(t, ref, mustRandomHost(t))
+	c := e.Docker()
+	c.Run(t, "pull", ref).OK(t)
+	old := c.Run(t, "image", "inspect", "--format", "{{.Id}}", ref).OK(t).Out()
+	writeRemote(t, ref, mustRandomHost(t)) // the tag moves in the registry
+	c.Run(t, "pull", ref).Assert(t, 0, "Status: Downloaded newer image for "+ref)
+	// The old image keeps its digest reference, so Docker lists it under
+	// its repository with tag <none>.
+	repo := strings.TrimSuffix(ref, ":v1")
+	out := c.Run(t, "images", "--digests", "--filter", "dangling=true", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").OK(t).Out()
+	if out != repo+":<none> "+old[7:19] {
+		t.Errorf("dangling images:\n%s", out)
+	}
+	if got := c.Run(t, "images", "--filter", "reference="+addr+"/team/*", "--format", "{{.Repository}}:{{.Tag}}").OK(t).Lines(); len(got) != 2 || got[1] != ref && got[0] != ref {
+		t.Errorf("reference filter: %q", got)
+	}
+	df, err := e.Client(t).DiskUsage(context.Background(), client.DiskUsageOptions{})
+	if err != nil {
+		t.Logf("system df is not served yet (%v): skipping its part", err)
+	} else {
+		c.Run(t, "system", "df").Assert(t, 0, "Images", "Local Volumes")
+		_ = df
+	}
+	c.Run(t, "image", "prune", "-a", "-f").Assert(t, 0, "Total reclaimed space:")
+	if got := c.Run(t, "images", "-aq").OK(t).Out(); got != "" {
+		t.Errorf("images left after prune -a: %q", got)
+	}
+}
+
+// TestSaveLoadWithReferenceDockerd moves an image from the engine to a
+// reference dockerd (docker save | docker -H ref load) and back.
+func TestSaveLoadWithReferenceDockerd(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	e.BerthOnly(t)
+	ref, err := e2e.NewDockerd(filepath.Join(t.TempDir(), "ref"))
+	if err != nil {
+		t.Skipf("no reference dockerd: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := ref.Start(ctx); err != nil {
+		t.Skipf("reference dockerd did not start: %v", err)
+	}
+	t.Cleanup(func() { ref.Stop(20 * time.Second); ref.Cleanup() })
+	tag := repoName(t) + ":v1"
+	uniqueImage(t, e.Docker(), tag)
+	t.Cleanup(func() { e.Docker().Run(t, "rmi", tag) })
+	id := e.Docker().Run(t, "image", "inspect", "--format", "{{.Id}}", tag).OK(t).Out()
+
+	saved := e.Docker().Run(t, "save", tag).OK(t).Stdout
+	refCLI := e.Docker().WithEnv("DOCKER_HOST=unix://" + ref.Socket)
+	refCLI.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader(saved)}, "load").Assert(t, 0, "Loaded image: "+tag)
+	if got := refCLI.Run(t, "image", "inspect", "--format", "{{.Id}}", tag).OK(t).Out(); got != id {
+		t.Errorf("the reference dockerd has %s, the engine %s", got, id)
+	}
+	back := refCLI.Run(t, "save", tag).OK(t).Stdout
+	e.Docker().Run(t, "rmi", tag).OK(t)
+	e.Docker().RunWith(t, e2e.RunOpts{Stdin: strings.NewReader(back)}, "load").Assert(t, 0, "Loaded image: "+tag)
+	if got := e.Docker().Run(t, "image", "inspect", "--format", "{{.Id}}", tag).OK(t).Out(); got != id {
+		t.Errorf("loaded back as %s, want %s", got, id)
+	}
+}
