@@ -25,7 +25,9 @@ type Snapshot struct {
 	Procs  map[int]string
 }
 
-// TakeSnapshot records what the engine holds now. Parts the harness cannot
+// TakeSnapshot records what the engine holds now. Take the "before"
+// snapshot after the engine has run a container, so that processes it
+// starts once and keeps (berth's spare shim) are in both. Parts the harness cannot
 // know (roots and bridge of an engine it did not start) stay empty.
 func (e *Engine) TakeSnapshot(t testing.TB) Snapshot {
 	t.Helper()
@@ -119,10 +121,26 @@ func (s Snapshot) New(after Snapshot) []string {
 			out = append(out, "path "+p)
 		}
 	}
-	for pid, cmd := range after.Procs {
-		if _, ok := s.Procs[pid]; !ok {
-			out = append(out, fmt.Sprintf("process %d %s", pid, cmd))
+	// Processes are compared by command line, as a multiset: an engine
+	// may keep a spare process ready (berth keeps one idle shim) and
+	// replace it with a new one, which is no leak; one more process with
+	// the same command line than before is.
+	n := map[string]int{}
+	for _, cmd := range s.Procs {
+		n[cmd]++
+	}
+	pids := make([]int, 0, len(after.Procs))
+	for pid := range after.Procs {
+		pids = append(pids, pid)
+	}
+	sort.Ints(pids)
+	for _, pid := range pids {
+		cmd := after.Procs[pid]
+		if n[cmd] > 0 {
+			n[cmd]--
+			continue
 		}
+		out = append(out, fmt.Sprintf("process %d %s", pid, cmd))
 	}
 	sort.Strings(out)
 	return out
