@@ -140,6 +140,15 @@ func (c *Container) notifyExit() {
 	c.exit = newExitNotice()
 }
 
+// exitHandled returns once the exit handler of the run that just ended
+// is done: it holds op until the network and the rootfs are released,
+// so taking op is the barrier (stop must not return before the ports
+// are free).
+func (c *Container) exitHandled() {
+	c.op.Lock()
+	defer c.op.Unlock()
+}
+
 // eventAttrs are the attributes Docker puts on every container event:
 // the labels, the image as the user named it, and the name.
 func (c *Container) eventAttrs() map[string]string {

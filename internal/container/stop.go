@@ -105,9 +105,7 @@ func (s *Service) stop(c *Container, sig syscall.Signal, timeout *int) (bool, er
 			return true, err
 		}
 	}
-	// The exit handler holds op until the run is released.
-	c.op.Lock()
-	c.op.Unlock() //nolint:staticcheck // a barrier, not a critical section
+	c.exitHandled()
 	s.publish(c, events.ActionStop, nil)
 	return true, nil
 }
@@ -222,8 +220,7 @@ func (s *Service) Kill(ctx context.Context, ref, signal string) error {
 	case <-time.After(killWait):
 		return errors.New("tried to kill container, but did not receive an exit event")
 	}
-	c.op.Lock()
-	c.op.Unlock() //nolint:staticcheck // barrier: the exit handler is done
+	c.exitHandled()
 	return nil
 }
 
