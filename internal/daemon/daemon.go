@@ -14,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/internal/events"
 	"github.com/berth-dev/berth/internal/image"
 	"github.com/berth-dev/berth/internal/network"
+	"github.com/berth-dev/berth/internal/runtime/shim"
 	"github.com/berth-dev/berth/internal/server"
 	"github.com/berth-dev/berth/internal/server/httputils"
 	containerrouter "github.com/berth-dev/berth/internal/server/router/container"
@@ -81,6 +82,11 @@ func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services,
 	}
 	s.images.SetContainerUsage(s.containers.ImageUsers)
 	s.images.SetContainerRunning(s.containers.IsRunning)
+	// A spare shim process makes the first container start as fast as
+	// the following ones.
+	if err := shim.Prestart(""); err != nil {
+		slog.Warn("no spare shim", "err", err)
+	}
 	// Restore reconnects to running shims, records exits that happened
 	// while the daemon was down and applies restart policies.
 	if err := s.containers.Restore(ctx); err != nil {
