@@ -238,7 +238,7 @@ func TestPullJSONMessages(t *testing.T) {
 	img := randomImage(t, 3)
 	writeRemote(t, ref, img)
 	hc := e2e.HTTPClient(e.Host)
-	req, _ := http.NewRequest(http.MethodPost, "http://engine/v1.47/images/create?fromImage="+url.QueryEscape(strings.TrimSuffix(ref, ":v1"))+"&tag=v1", nil)
+	req, _ := http.NewRequest(http.MethodPost, "http://engine/v1.41/images/create?fromImage="+url.QueryEscape(strings.TrimSuffix(ref, ":v1"))+"&tag=v1", nil)
 	req.Header.Set("X-Registry-Auth", "e30=")
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -250,18 +250,23 @@ func TestPullJSONMessages(t *testing.T) {
 	layers, _ := img.Layers()
 	d0, _ := layers[0].Digest()
 	id := d0.Hex[:12]
-	for _, want := range []string{
+	want := []string{
 		`{"status":"Pulling from team/` + repoName(t) + `","id":"v1"}`,
 		`{"status":"Pulling fs layer","progressDetail":{},"id":"` + id + `"}`,
 		`{"status":"Downloading","progressDetail":{"current":`,
-		`{"status":"Verifying Checksum","progressDetail":{},"id":"` + id + `"}`,
 		`{"status":"Download complete","progressDetail":{},"id":"` + id + `"}`,
 		`{"status":"Extracting","progressDetail":{"current":`,
 		`{"status":"Pull complete","progressDetail":{},"id":"` + id + `"}`,
 		`{"status":"Status: Downloaded newer image for ` + ref + `"}`,
-	} {
-		if !bytes.Contains(body, []byte(want)) {
-			t.Errorf("no %s in\n%s", want, body)
+	}
+	if e.Kind == e2e.KindBerth {
+		// Docker sends it too, but may coalesce it away with the next
+		// update of a small layer.
+		want = append(want, `{"status":"Verifying Checksum","progressDetail":{},"id":"`+id+`"}`)
+	}
+	for _, w := range want {
+		if !bytes.Contains(body, []byte(w)) {
+			t.Errorf("no %s in\n%s", w, body)
 		}
 	}
 }
