@@ -18,3 +18,12 @@ fi
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	echo "note: add /usr/local/go/bin to PATH" >&2
 fi
+# crun refuses hybrid cgroup hosts whose cgroup2 tree still holds a
+# controller. On machines where hugetlb was left to cgroup2, give it its
+# own v1 hierarchy, as hybrid distributions do.
+u=/sys/fs/cgroup/unified
+if [ -r $u/cgroup.controllers ] && grep -qw hugetlb $u/cgroup.controllers 2>/dev/null &&
+	! mountpoint -q /sys/fs/cgroup/hugetlb 2>/dev/null; then
+	mkdir -p /sys/fs/cgroup/hugetlb 2>/dev/null || mount -o remount,rw /sys/fs/cgroup
+	mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || true
+fi
