@@ -24,13 +24,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	ctr "github.com/berth-dev/berth/internal/container"
+	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/events"
 	"github.com/berth-dev/berth/internal/image"
-	"github.com/berth-dev/berth/internal/logs"
 	"github.com/berth-dev/berth/internal/network"
 	"github.com/berth-dev/berth/internal/network/nat"
 	"github.com/berth-dev/berth/internal/network/netns"
-	"github.com/berth-dev/berth/internal/oci"
 	"github.com/berth-dev/berth/internal/runtime/shim"
 )
 
@@ -105,19 +104,7 @@ func (e *realEnv) newService() *ctr.Service {
 		DefaultRuntime: e.runtime,
 		Runtimes:       map[string]ctr.Runtime{"runc": {Path: "runc"}, "crun": {Path: "crun"}},
 		CgroupParent:   "/berth-test",
-	}, ctr.Deps{
-		Images:             imageGetter{e.images},
-		Layers:             e.images,
-		Network:            networkAttacher{e.net},
-		Shims:              shimLauncher{},
-		Events:             e.bus,
-		Spec:               buildSpec,
-		ExecProcess:        execProcess,
-		ReadLogs:           readLogs,
-		ValidateLogOpts:    logs.ValidateOpts,
-		ValidateHostConfig: oci.ValidateHostConfig,
-		HostConfigDefaults: hostConfigDefaults,
-	})
+	}, daemon.ContainerDeps(e.images, e.net, e.bus, ""))
 	if err != nil {
 		e.t.Fatal(err)
 	}
