@@ -83,17 +83,16 @@ type legacyMessage struct {
 }
 
 func (r *Router) getEvents(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
-	now := time.Now()
-	since, err := parseTimestamp(req.FormValue("since"), now)
+	since, err := parseTimestamp(req.FormValue("since"))
 	if err != nil {
 		return err
 	}
-	until, err := parseTimestamp(req.FormValue("until"), now)
+	until, err := parseTimestamp(req.FormValue("until"))
 	if err != nil {
 		return err
 	}
 	if !since.IsZero() && !until.IsZero() && until.Before(since) {
-		return fmt.Errorf("`since` time (%s) cannot be after `until` time (%s): %w", req.FormValue("since"), req.FormValue("until"), errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("`since` time (%s) cannot be after `until` time (%s)", req.FormValue("since"), req.FormValue("until")))
 	}
 	f, err := filters.Parse(req.FormValue("filters"))
 	if err != nil {
@@ -199,14 +198,11 @@ func Match(f filters.Args, m events.Message) bool {
 }
 
 // parseTimestamp reads Docker's since/until forms: unix seconds with an
-// optional fraction ("1700000000.123456789"), RFC 3339, or a duration
-// ago ("10m").
-func parseTimestamp(s string, now time.Time) (time.Time, error) {
+// optional fraction ("1700000000.123456789") or RFC 3339. Clients turn
+// durations ("10m") into timestamps before sending.
+func parseTimestamp(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
 	}
 	sec, frac, _ := strings.Cut(s, ".")
 	if n, err := strconv.ParseInt(sec, 10, 64); err == nil {
