@@ -52,7 +52,7 @@ cleanup() {
 	for p in $(pids_of_exe "$W/bin/berth") $(pids_naming "$W"); do
 		kill -KILL "$p" 2>/dev/null
 	done
-	grep -o " $W[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
+	grep -o " $W[^ ]*" /proc/self/mountinfo | sort -ru | while read -r m; do umount -l "$m" 2>/dev/null; done
 	ip link del "$BERTH_BRIDGE" 2>/dev/null
 	ip link del "$DOCKER_BRIDGE" 2>/dev/null
 	if [ -n "${KEEP:-}" ]; then log "kept $W"; else rm -rf "$W"; fi
@@ -81,9 +81,19 @@ pids_naming() {
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# PSS shares pages mapped by several processes (the shims' common binary)
+# among them: the fairer per-container cost.
+pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+
 sum_rss_kib() {
 	local t=0 p
 	for p in "$@"; do t=$((t + $(rss_kib "$p"))); done
+	echo $t
+}
+
+sum_pss_kib() {
+	local t=0 p
+	for p in "$@"; do t=$((t + $(pss_kib "$p"))); done
 	echo $t
 }
 
@@ -171,23 +181,56 @@ stats() {
 
 declare -A R # R[metric,engine] = value
 
-# latency engine key args... : N runs of `docker run --rm <args> busybox true`
-latency() {
-	local e=$1 key=$2
-	shift 2
-	local i t0 t1 out="$W/lat-$e-$key"
-	: >"$out"
-	dk "$e" run --rm "$@" busybox true >/dev/null 2>&1 || true # warm-up
-	for i in $(seq "$N"); do
-		t0=$(now_ns)
-		if ! dk "$e" run --rm "$@" busybox true >/dev/null 2>"$W/err"; then
-			log "$e: run --rm $* failed: $(cat "$W/err")"
-			return 1
-		fi
-		t1=$(now_ns)
-		echo $(((t1 - t0) / 1000)) | awk '{printf "%.3f\n", $1/1000}' >>"$out"
+# run_once engine variant: one `docker run --rm [variant flags] busybox
+# true`, its wall time in ms appended to $W/lat-<engine>-<variant>.
+variant_args() {
+	case $1 in
+	rm) ;;
+	none) echo --network none ;;
+	crun) echo --runtime crun ;;
+	esac
+}
+
+run_once() {
+	local e=$1 v=$2 t0 t1
+	t0=$(now_ns)
+	# shellcheck disable=SC2046
+	if ! dk "$e" run --rm $(variant_args "$v") busybox true >/dev/null 2>"$W/err"; then
+		log "$e: run --rm $(variant_args "$v") failed: $(cat "$W/err")"
+		return 1
+	fi
+	t1=$(now_ns)
+	awk -v d=$((t1 - t0)) 'BEGIN {printf "%.3f\n", d/1e6}' >>"$W/lat-$e-$v"
+}
+
+# latencies: N rounds; each round runs every engine and variant once, in
+# turn, so that load from elsewhere on the host hits all of them alike.
+latencies() {
+	local i e v
+	declare -A broken=()
+	for e in $ENGINES; do
+		for v in rm none crun; do
+			: >"$W/lat-$e-$v"
+			run_once "$e" "$v" 2>/dev/null || true # warm-up (images, caches, spare processes)
+		done
 	done
-	read -r "R[$key-med,$e]" "R[$key-p90,$e]" < <(stats <"$out")
+	for i in $(seq "$N"); do
+		for v in rm none crun; do
+			for e in $ENGINES; do
+				[ -n "${broken[$e-$v]:-}" ] && continue
+				run_once "$e" "$v" || broken[$e-$v]=1
+			done
+		done
+	done
+	for e in $ENGINES; do
+		for v in rm none crun; do
+			if [ -n "${broken[$e-$v]:-}" ]; then
+				[ "$e" = berth ] && [ "$v" != crun ] && FAILED=1
+				continue
+			fi
+			read -r "R[$v-med,$e]" "R[$v-p90,$e]" < <(stats <"$W/lat-$e-$v")
+		done
+	done
 }
 
 many() { # engine: create+start M, memory, remove
@@ -211,6 +254,7 @@ many() { # engine: create+start M, memory, remove
 		local shims
 		shims=$(pids_of_exe "$W/bin/berth" | grep -vx "$BERTH_PID" || true)
 		R[rss-shims,$e]=$(sum_rss_kib $shims)
+		R[pss-shims,$e]=$(sum_pss_kib $shims)
 		R[nshims,$e]=$(echo "$shims" | grep -c . || true)
 	else
 		local ctrd shims
@@ -221,6 +265,7 @@ many() { # engine: create+start M, memory, remove
 		R[rss-daemon,$e]=$(( $(rss_kib "$DOCKERD_PID") + $(rss_kib "${ctrd:-0}") ))
 		R[rss-dockerd,$e]=$(rss_kib "$DOCKERD_PID")
 		R[rss-shims,$e]=$(sum_rss_kib $shims)
+		R[pss-shims,$e]=$(sum_pss_kib $shims)
 		R[nshims,$e]=$(echo "$shims" | grep -c . || true)
 	fi
 	R[rss-total,$e]=$((R[rss-daemon,$e] + R[rss-shims,$e]))
@@ -230,14 +275,8 @@ many() { # engine: create+start M, memory, remove
 	R[rmall,$e]=$(awk -v d=$((t1 - t0)) 'BEGIN {printf "%.2f", d/1e9}')
 }
 
-bench_engine() {
-	local e=$1
-	log "== $e"
-	dk "$e" import - busybox:latest <"$W/busybox.tar" >/dev/null || { log "$e: import failed"; return 1; }
-	latency "$e" rm || return 1
-	latency "$e" none --network none || return 1
-	latency "$e" crun --runtime crun || log "$e: crun run failed"
-	many "$e" || return 1
+import_image() {
+	dk "$1" import - busybox:latest <"$W/busybox.tar" >/dev/null || { log "$1: import failed"; return 1; }
 }
 
 mkdir -p "$W/cli" "$W/bin"
@@ -264,8 +303,16 @@ else
 	log "no reference dockerd ($DOCKERD): berth only"
 fi
 
+ok=""
 for e in $ENGINES; do
-	bench_engine "$e" || { log "$e: benchmark incomplete"; [ "$e" = berth ] && FAILED=1; }
+	if import_image "$e"; then ok="$ok $e"; else [ "$e" = berth ] && FAILED=1; fi
+done
+ENGINES=$ok
+log "== run --rm latencies, $N rounds over:$ENGINES"
+latencies
+for e in $ENGINES; do
+	log "== $e: create+start $M, memory, rm -f"
+	many "$e" || { log "$e: benchmark incomplete"; [ "$e" = berth ] && FAILED=1; }
 done
 
 if [ "$BENCH_GO" != 0 ]; then
@@ -301,10 +348,12 @@ row "  per container (ms)" "$(val many-per berth)" "$(val many-per docker)"
 row "rm -f $M containers (s)" "$(val rmall berth)" "$(val rmall docker)"
 row "daemon RSS, $M running (MiB) [docker: +containerd]" "$(mib rss-daemon berth)" "$(mib rss-daemon docker)"
 row "shims RSS, $M running (MiB)" "$(mib rss-shims berth)" "$(mib rss-shims docker)"
+row "shims PSS, $M running (MiB)" "$(mib pss-shims berth)" "$(mib pss-shims docker)"
 row "total RSS, $M running (MiB)" "$(mib rss-total berth)" "$(mib rss-total docker)"
 printf '%-52s %12s %12s\n' "shim processes" "$(val nshims berth)" "$(val nshims docker)"
 [ -n "${R[rss-dockerd,docker]:-}" ] && printf '%-52s %12s %12s\n' "  (dockerd alone, MiB)" "" "$(mib rss-dockerd docker)"
 echo "runc in berth vs crun in berth (median): $(ratio "$(val crun-med berth)" "$(val rm-med berth)")"
+echo "latencies: $N interleaved rounds (berth, docker alternate); wall time of the stock docker CLI, process start included."
 echo "reference dockerd runs with --iptables=false on a private bridge; both engines on private roots."
 
 echo

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# Pull and push of a multi-layer image of about 100 MB through a loopback
+# registry: berth beside the reference dockerd (Debian's docker.io), both
+# on private roots, sockets and bridges, driven by the stock docker CLI.
+# Prints median and p90 wall times with berth/docker ratios, how busy the
+# CPUs were during each pull, and checks the issue's target (berth's pull
+# at most 0.7× Docker's). Cleans up everything it started.
+#
+# The image is made from files of this host (/usr/lib by default): LAYERS
+# layers of SIZE_MB/LAYERS MiB each, loaded into berth and pushed once to
+# the registry (gzip, as Docker pushes). Each pull starts from an engine
+# without the image or its layers; each push goes to an empty registry.
+#
+# Environment: N (rounds, 5), SIZE_MB (100), LAYERS (5), SRC (/usr/lib),
+# REGISTRY ("berth": berth registry serve; "distribution": Debian's
+# docker-registry), BERTH (a prebuilt berth binary; default bin/berth,
+# else built), DOCKERD (/usr/sbin/dockerd; BENCH_DOCKER=0 skips it),
+# KEEP=1 keeps the work dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-5}
+SIZE_MB=${SIZE_MB:-100}
+LAYERS=${LAYERS:-5}
+SRC=${SRC:-/usr/lib}
+REGISTRY=${REGISTRY:-berth}
+DOCKER_CLI=${DOCKER_CLI:-$(command -v /usr/local/bin/docker || command -v docker)}
+DOCKERD=${DOCKERD:-/usr/sbin/dockerd}
+BENCH_DOCKER=${BENCH_DOCKER:-1}
+
+[ "$(id -u)" = 0 ] || { echo "pull.sh: needs root (it starts container engines)" >&2; exit 1; }
+
+W=$(mktemp -d /tmp/berth-pullbench.XXXXXX)
+SUFFIX=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+BERTH_BRIDGE=bpb$SUFFIX
+DOCKER_BRIDGE=bpd$SUFFIX
+BERTH_PID=
+DOCKERD_PID=
+REG_PID=
+FAILED=0
+
+log() { printf '%s\n' "$*" >&2; }
+
+cleanup() {
+	set +e
+	for pid in $REG_PID $BERTH_PID $DOCKERD_PID; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in $REG_PID $BERTH_PID $DOCKERD_PID; do
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	grep -o " $W[^ ]*" /proc/self/mountinfo | sort -ru | while read -r m; do umount -l "$m" 2>/dev/null; done
+	ip link del "$BERTH_BRIDGE" 2>/dev/null
+	ip link del "$DOCKER_BRIDGE" 2>/dev/null
+	if [ -n "${KEEP:-}" ]; then log "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now_ns() { date +%s%N; }
+ms_since() { awk -v d=$(($(now_ns) - $1)) 'BEGIN {printf "%.1f", d/1e6}'; }
+
+wait_ping() { # sock pid
+	for _ in $(seq 300); do
+		curl -fsS --unix-socket "$1" http://engine/_ping >/dev/null 2>&1 && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+sock_of() { case $1 in berth) echo "$W/berth/berth.sock" ;; docker) echo "$W/docker/docker.sock" ;; esac; }
+
+dk() { # engine args...
+	local e=$1
+	shift
+	DOCKER_HOST="unix://$(sock_of "$e")" DOCKER_CONFIG="$W/cli" DOCKER_CLI_HINTS=false "$DOCKER_CLI" "$@"
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# start_registry: a registry on an empty root; sets REG (host:port).
+start_registry() {
+	[ -n "$REG_PID" ] && { kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true; }
+	local port root
+	port=$(free_port)
+	root=$(mktemp -d "$W/reg.XXXX")
+	if [ "$REGISTRY" = distribution ]; then
+		printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+			"$root" "$port" >"$root.yml"
+		/usr/bin/docker-registry serve "$root.yml" >"$root.log" 2>&1 &
+	else
+		"$W/bin/berth" registry serve --addr "127.0.0.1:$port" --root "$root" >"$root.log" 2>&1 &
+	fi
+	REG_PID=$!
+	for _ in $(seq 200); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break
+		sleep 0.05
+	done
+	REG=localhost:$port
+}
+
+free_subnet() {
+	local a b
+	for _ in $(seq 200); do
+		a=$((200 + RANDOM % 50)); b=$((RANDOM % 256))
+		ip -4 route | grep -q "^10\.$a\.$b\." || { echo "10.$a.$b"; return; }
+	done
+	return 1
+}
+
+start_berth() {
+	mkdir -p "$W/berth"
+	echo '{}' >"$W/berth/daemon.json"
+	"$W/bin/berth" daemon --data-root "$W/berth/root" --exec-root "$W/berth/exec" \
+		-H "unix://$W/berth/berth.sock" --bridge "$BERTH_BRIDGE" \
+		--config-file "$W/berth/daemon.json" --pidfile "$W/berth/berth.pid" \
+		>"$W/berth/daemon.log" 2>&1 </dev/null &
+	BERTH_PID=$!
+	wait_ping "$W/berth/berth.sock" "$BERTH_PID" || { log "berth daemon did not start:"; tail -20 "$W/berth/daemon.log" >&2; return 1; }
+}
+
+start_dockerd() {
+	mkdir -p "$W/docker"
+	echo '{}' >"$W/docker/daemon.json"
+	local net
+	net=$(free_subnet)
+	ip link add "$DOCKER_BRIDGE" type bridge
+	ip addr add "$net.1/24" dev "$DOCKER_BRIDGE"
+	ip link set "$DOCKER_BRIDGE" up
+	"$DOCKERD" --data-root "$W/docker/root" --exec-root "$W/docker/exec" \
+		-H "unix://$W/docker/docker.sock" --bridge "$DOCKER_BRIDGE" \
+		--config-file "$W/docker/daemon.json" --pidfile "$W/docker/docker.pid" \
+		--iptables=false --ip-masq=false \
+		>"$W/docker/daemon.log" 2>&1 </dev/null &
+	DOCKERD_PID=$!
+	wait_ping "$W/docker/docker.sock" "$DOCKERD_PID" || { log "dockerd did not start:"; tail -20 "$W/docker/daemon.log" >&2; return 1; }
+}
+
+# make_image: a docker-archive of LAYERS layers cut from the files under
+# SRC, SIZE_MB in all, tagged bench/img:v1.
+make_image() {
+	local d="$W/image" per i cfg diffs="" layers="" hist=""
+	mkdir -p "$d"
+	per=$((SIZE_MB * 1024 * 1024 / LAYERS))
+	find "$SRC" -xdev -type f -size +4k -printf '%s %p\n' 2>/dev/null | sort -k2 |
+		awk -v per="$per" -v n="$LAYERS" -v dir="$d" 'BEGIN { l = 0; s = 0 }
+			{ if (l < n) { print substr($0, index($0, " ") + 1) > (dir "/files" l); s += $1; if (s >= per) { l++; s = 0 } } }'
+	for i in $(seq 0 $((LAYERS - 1))); do
+		[ -s "$d/files$i" ] || { log "not enough files under $SRC for $SIZE_MB MB"; return 1; }
+		tar -C / --numeric-owner -cf "$d/layer$i.tar" --files-from <(sed 's|^/||' "$d/files$i") 2>/dev/null
+		diffs="$diffs${diffs:+,}\"sha256:$(sha256sum "$d/layer$i.tar" | cut -d' ' -f1)\""
+		layers="$layers${layers:+,}\"layer$i.tar\""
+		hist="$hist${hist:+,}{\"created\":\"2024-01-01T00:00:00Z\",\"created_by\":\"bench layer $i\"}"
+	done
+	printf '{"architecture":"%s","os":"linux","config":{"Cmd":["sh"]},"created":"2024-01-01T00:00:00Z","history":[%s],"rootfs":{"type":"layers","diff_ids":[%s]}}' \
+		"$(dpkg --print-architecture 2>/dev/null || echo amd64)" "$hist" "$diffs" >"$d/config.json"
+	cfg=$(sha256sum "$d/config.json" | cut -d' ' -f1)
+	mv "$d/config.json" "$d/$cfg.json"
+	printf '[{"Config":"%s.json","RepoTags":["bench/img:v1"],"Layers":[%s]}]' "$cfg" "$layers" >"$d/manifest.json"
+	tar -C "$d" -cf "$W/image.tar" manifest.json "$cfg.json" $(for i in $(seq 0 $((LAYERS - 1))); do echo "layer$i.tar"; done)
+	rm -rf "$d"
+	log "image: $LAYERS layers, $(du -m "$W/image.tar" | cut -f1) MiB uncompressed"
+}
+
+# cpu_ticks: busy and total jiffies of all CPUs.
+cpu_ticks() { awk '/^cpu / {b = $2+$3+$4+$7+$8; t = b+$5+$6; print b, t}' /proc/stat; }
+
+declare -A R
+# pull_once engine: pull from an engine without the image; wall ms and
+# the CPUs' busy share during it.
+pull_once() {
+	local e=$1 t0 b0 c0 b1 c1
+	dk "$e" rmi -f "$REG/bench/img:v1" >/dev/null 2>&1 || true
+	dk "$e" image prune -a -f >/dev/null 2>&1 || true
+	sync
+	read -r b0 c0 < <(cpu_ticks)
+	t0=$(now_ns)
+	if ! dk "$e" pull "$REG/bench/img:v1" >/dev/null 2>"$W/err"; then
+		log "$e: pull failed: $(cat "$W/err")"
+		return 1
+	fi
+	ms_since "$t0" >>"$W/pull-$e"
+	read -r b1 c1 < <(cpu_ticks)
+	awk -v b=$((b1 - b0)) -v t=$((c1 - c0)) 'BEGIN {printf "%.0f\n", t ? 100*b/t : 0}' >>"$W/cpu-$e"
+}
+
+# push_once engine ref: push into an empty registry.
+push_once() {
+	local e=$1 src=$2 kind=$3 t0
+	start_registry
+	dk "$e" tag "$src" "$REG/bench/push:v1" >/dev/null
+	t0=$(now_ns)
+	if ! dk "$e" push "$REG/bench/push:v1" >/dev/null 2>"$W/err"; then
+		log "$e: push failed: $(cat "$W/err")"
+		return 1
+	fi
+	ms_since "$t0" >>"$W/$kind-$e"
+	dk "$e" rmi "$REG/bench/push:v1" >/dev/null
+}
+
+stats() {
+	sort -n | awk '{v[NR]=$1} END {
+		if (NR == 0) { print "n/a n/a"; exit }
+		m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
+		i = int(NR * 0.9 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR
+		printf "%.0f %.0f\n", m, v[i] }'
+}
+
+mkdir -p "$W/cli" "$W/bin"
+echo '{}' >"$W/cli/config.json"
+if [ -n "${BERTH:-}" ]; then
+	cp "$BERTH" "$W/bin/berth"
+elif [ -x bin/berth ]; then
+	cp bin/berth "$W/bin/berth"
+else
+	CGO_ENABLED=0 go build -trimpath -o "$W/bin/berth" ./cmd/berth
+fi
+make_image
+start_berth || exit 1
+ENGINES=berth
+if [ "$BENCH_DOCKER" != 0 ] && [ -x "$DOCKERD" ]; then
+	start_dockerd && ENGINES="berth docker"
+fi
+for e in $ENGINES; do dk "$e" load -i "$W/image.tar" >/dev/null; done
+
+# The registry pulls come from: the image pushed once by berth (gzip).
+start_registry
+PULL_REG=$REG
+dk berth tag bench/img:v1 "$REG/bench/img:v1"
+dk berth push "$REG/bench/img:v1" >/dev/null
+log "registry: $REGISTRY at $REG; $N rounds over: $ENGINES"
+
+for e in $ENGINES; do : >"$W/pull-$e"; : >"$W/cpu-$e"; : >"$W/push-$e"; : >"$W/repush-$e"; done
+# Pulls: engines take turns each round, so that load from elsewhere on the
+# host hits both alike. The first round warms caches and is not counted.
+for i in $(seq 0 "$N"); do
+	for e in $ENGINES; do
+		REG=$PULL_REG pull_once "$e" || { [ "$e" = berth ] && FAILED=1; }
+	done
+	if [ "$i" = 0 ]; then for e in $ENGINES; do : >"$W/pull-$e"; : >"$W/cpu-$e"; done; fi
+done
+# Pushes: a loaded image (layers compressed on the way, by both), and the
+# pulled one (berth sends the blobs it keeps; Docker compresses again).
+for i in $(seq "$N"); do
+	for e in $ENGINES; do
+		push_once "$e" bench/img:v1 push || { [ "$e" = berth ] && FAILED=1; }
+		push_once "$e" "$PULL_REG/bench/img:v1" repush || { [ "$e" = berth ] && FAILED=1; }
+	done
+done
+
+for e in $ENGINES; do
+	read -r "R[pull-med,$e]" "R[pull-p90,$e]" < <(stats <"$W/pull-$e")
+	read -r "R[cpu,$e]" _ < <(stats <"$W/cpu-$e")
+	read -r "R[push-med,$e]" "R[push-p90,$e]" < <(stats <"$W/push-$e")
+	read -r "R[repush-med,$e]" "R[repush-p90,$e]" < <(stats <"$W/repush-$e")
+done
+val() { echo "${R[$1,$2]:-n/a}"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
+row() { printf '%-50s %10s %10s %10s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
+
+echo
+printf '%-50s %10s %10s %10s\n' "pull/push, ${SIZE_MB} MB in $LAYERS layers (N=$N)" berth docker berth/docker
+printf '%-50s %10s %10s %10s\n' "--------------------------------------------------" ---------- ---------- ----------
+row "pull, median (ms)" "$(val pull-med berth)" "$(val pull-med docker)"
+row "pull, p90 (ms)" "$(val pull-p90 berth)" "$(val pull-p90 docker)"
+row "CPU busy during pull, median (% of $(nproc) cores)" "$(val cpu berth)" "$(val cpu docker)"
+row "push of the loaded image, median (ms)" "$(val push-med berth)" "$(val push-med docker)"
+row "push of the loaded image, p90 (ms)" "$(val push-p90 berth)" "$(val push-p90 docker)"
+row "push of the pulled image, median (ms)" "$(val repush-med berth)" "$(val repush-med docker)"
+row "push of the pulled image, p90 (ms)" "$(val repush-p90 berth)" "$(val repush-p90 docker)"
+echo "registry: $REGISTRY on loopback; wall time of the stock docker CLI; each pull into an engine without the image."
+echo
+r=$(ratio "$(val pull-med berth)" "$(val pull-med docker)")
+if [ "$r" != "-" ]; then
+	if awk -v r="$r" 'BEGIN {exit !(r <= 0.7)}'; then echo "PASS  pull ≤ 0.7× Docker's (median ratio $r)"; else echo "FAIL  pull ≤ 0.7× Docker's (median ratio $r)"; FAILED=1; fi
+else
+	echo "----  pull target: not measured"
+fi
+exit $FAILED
