@@ -18,7 +18,7 @@ deps: ## install what berth and its tests need (Debian, as root)
 test: test-unit test-e2e ## unit tests, then end-to-end tests (root)
 
 test-unit: ## unit and package tests (those needing root skip without it)
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e '/test$$' -e '/test/')
 
 test-e2e: ## end-to-end tests: a real daemon, real containers, the stock docker CLI
 	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) ./test/...
