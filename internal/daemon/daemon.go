@@ -53,6 +53,7 @@ func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services,
 	}
 	s.network, err = network.New(ctx, network.Config{
 		Root:       filepath.Join(cfg.DataRoot, "network"),
+		NetNSDir:   filepath.Join(cfg.ExecRoot, "netns"),
 		BridgeName: cfg.BridgeName,
 		BridgeCIDR: cfg.BridgeIP,
 		DNS:        cfg.DNS,

@@ -127,7 +127,7 @@ func (s *Service) Connect(ctx context.Context, req EndpointRequest) (_ *Endpoint
 		Mode:        mode,
 		NetworkID:   s.networkID(mode),
 		EndpointID:  newEndpointID(),
-		NetNSPath:   filepath.Join(s.cfg.Root, "netns", req.ContainerID),
+		NetNSPath:   filepath.Join(s.cfg.NetNSDir, req.ContainerID),
 	}
 	var undo []func()
 	defer func() {
@@ -414,7 +414,7 @@ func (s *Service) ownNetNS(path string) bool {
 	if path == "" {
 		return false
 	}
-	dir := filepath.Join(s.cfg.Root, "netns")
+	dir := s.cfg.NetNSDir
 	return filepath.Dir(filepath.Clean(path)) == dir
 }
 
@@ -564,7 +564,7 @@ func (s *Service) Restore(ctx context.Context, live []*Endpoint) error {
 // and the record, or of containers whose records were lost.
 func (s *Service) removeOrphans(keep map[string]*Endpoint) []error {
 	var errs []error
-	dir := filepath.Join(s.cfg.Root, "netns")
+	dir := s.cfg.NetNSDir
 	if names, err := readDirNames(dir); err == nil {
 		for _, n := range names {
 			if _, ok := keep[n]; !ok {

@@ -32,8 +32,12 @@ const DefaultBridge = "berth0"
 // Config configures the network service.
 type Config struct {
 	// Root is the service's state directory (for example
-	// /var/lib/berth/network); namespaces are mounted under Root/netns.
+	// /var/lib/berth/network).
 	Root string
+	// NetNSDir is where container network namespaces are mounted; it
+	// belongs on the exec root (a tmpfs, like Docker's /run/docker/netns)
+	// so that the data root never keeps a mount. Default: Root/netns.
+	NetNSDir string
 	// BridgeName is the default bridge, created if missing (berth0).
 	BridgeName string
 	// BridgeCIDR is the bridge's address and prefix (dockerd's --bip),
@@ -111,7 +115,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("network: %w", err)
 		}
 	}
-	if err := netns.PrepareDir(filepath.Join(cfg.Root, "netns")); err != nil {
+	if cfg.NetNSDir == "" {
+		cfg.NetNSDir = filepath.Join(cfg.Root, "netns")
+	}
+	if err := netns.PrepareDir(cfg.NetNSDir); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
 
@@ -202,6 +209,11 @@ func (s *Service) Close() error {
 	s.wg.Wait()
 	s.bg.Wait()
 	s.closeHandles()
+	// With no namespace left, drop the directory's bind mount too, so a
+	// stopped daemon leaves no mount behind; live containers keep it.
+	if entries, err := os.ReadDir(s.cfg.NetNSDir); err == nil && len(entries) == 0 {
+		_ = netns.ReleaseDir(s.cfg.NetNSDir)
+	}
 	return nil
 }
 
