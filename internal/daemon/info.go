@@ -1,10 +1,16 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/internal/config"
@@ -22,6 +28,67 @@ type systemInfo struct {
 	// counts returns container totals (all, running, paused, stopped) and
 	// the number of images; nil until the services are wired.
 	counts func(ctx context.Context) (all, running, paused, stopped, images int)
+
+	once        sync.Once
+	engineID    string
+	runcVersion string
+	backingFS   string
+}
+
+// hostFacts are read once: they cost a file write or a process.
+func (s *systemInfo) hostFacts() {
+	s.once.Do(func() {
+		s.engineID = engineID(s.cfg.DataRoot)
+		s.backingFS = backingFilesystem(s.cfg.DataRoot)
+		rt := s.cfg.Runtimes[s.cfg.DefaultRuntime].Path
+		if out, err := exec.Command(rt, "--version").Output(); err == nil {
+			// "runc version 1.1.5+ds1\ncommit: ..." → "1.1.5+ds1"
+			if f := strings.Fields(string(out)); len(f) >= 3 {
+				s.runcVersion = f[2]
+			}
+		}
+	})
+}
+
+// engineID is the daemon's stable identity (Docker's "ID" in info),
+// generated once and kept in the data root.
+func engineID(dataRoot string) string {
+	path := filepath.Join(dataRoot, "engine-id")
+	if b, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b))
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // UUID version 4
+	b[8] = b[8]&0x3f | 0x80
+	id := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	tmp := path + ".tmp"
+	if os.WriteFile(tmp, []byte(id+"\n"), 0o600) == nil {
+		_ = os.Rename(tmp, path)
+	}
+	return id
+}
+
+// backingFilesystem names the data root's filesystem as Docker's overlay2
+// driver reports it.
+func backingFilesystem(dir string) string {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return "<unknown>"
+	}
+	switch st.Type {
+	case unix.EXT4_SUPER_MAGIC:
+		return "extfs"
+	case unix.XFS_SUPER_MAGIC:
+		return "xfs"
+	case unix.BTRFS_SUPER_MAGIC:
+		return "btrfs"
+	case unix.TMPFS_MAGIC:
+		return "tmpfs"
+	case unix.OVERLAYFS_SUPER_MAGIC:
+		return "overlayfs"
+	}
+	return fmt.Sprintf("<unknown: 0x%x>", st.Type)
 }
 
 func kernelVersion() string {
@@ -75,10 +142,12 @@ func (s *systemInfo) Info(ctx context.Context) (*system.Info, error) {
 	osName, osVersion := operatingSystem()
 	var si unix.Sysinfo_t
 	_ = unix.Sysinfo(&si)
+	s.hostFacts()
 	info := &system.Info{
-		ID:                 "berth",
+		ID:                 s.engineID,
 		Driver:             "overlay2",
-		DriverStatus:       [][2]string{{"Backing Filesystem", "extfs"}, {"Supports d_type", "true"}},
+		DriverStatus:       [][2]string{{"Backing Filesystem", s.backingFS}, {"Supports d_type", "true"}, {"Using metacopy", "false"}, {"Native Overlay Diff", "true"}, {"userxattr", "false"}},
+		RuncCommit:         system.Commit{ID: s.runcVersion},
 		MemoryLimit:        true,
 		CPUCfsPeriod:       true,
 		CPUCfsQuota:        true,
