@@ -43,6 +43,7 @@ log() { printf '%s\n' "$*" >&2; }
 
 cleanup() {
 	set +e
+	for pid in $(cat "$W/registries" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
 	for pid in $REG_PID $BERTH_PID $DOCKERD_PID; do kill -TERM "$pid" 2>/dev/null; done
 	for pid in $REG_PID $BERTH_PID $DOCKERD_PID; do
 		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -57,7 +58,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 now_ns() { date +%s%N; }
-ms_since() { awk -v d=$(($(now_ns) - $1)) 'BEGIN {printf "%.1f", d/1e6}'; }
+ms_since() { awk -v d=$(($(now_ns) - $1)) 'BEGIN {printf "%.1f\n", d/1e6}'; }
 
 wait_ping() { # sock pid
 	for _ in $(seq 300); do
@@ -92,6 +93,7 @@ start_registry() {
 		"$W/bin/berth" registry serve --addr "127.0.0.1:$port" --root "$root" >"$root.log" 2>&1 &
 	fi
 	REG_PID=$!
+	echo "$REG_PID" >>"$W/registries"
 	for _ in $(seq 200); do
 		curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break
 		sleep 0.05
@@ -142,7 +144,7 @@ make_image() {
 	local d="$W/image" per i cfg diffs="" layers="" hist=""
 	mkdir -p "$d"
 	per=$((SIZE_MB * 1024 * 1024 / LAYERS))
-	find "$SRC" -xdev -type f -size +4k -printf '%s %p\n' 2>/dev/null | sort -k2 |
+	find "$SRC" -xdev -type f -size +4k -size -2048k -printf '%s %p\n' 2>/dev/null | sort -k2 |
 		awk -v per="$per" -v n="$LAYERS" -v dir="$d" 'BEGIN { l = 0; s = 0 }
 			{ if (l < n) { print substr($0, index($0, " ") + 1) > (dir "/files" l); s += $1; if (s >= per) { l++; s = 0 } } }'
 	for i in $(seq 0 $((LAYERS - 1))); do
@@ -184,18 +186,36 @@ pull_once() {
 	awk -v b=$((b1 - b0)) -v t=$((c1 - c0)) 'BEGIN {printf "%.0f\n", t ? 100*b/t : 0}' >>"$W/cpu-$e"
 }
 
-# push_once engine ref: push into an empty registry.
+# empty engine: remove every image and layer.
+empty() {
+	local ids
+	ids=$(dk "$1" images -aq)
+	[ -n "$ids" ] && dk "$1" rmi -f $ids >/dev/null 2>&1
+	dk "$1" image prune -a -f >/dev/null 2>&1 || true
+}
+
+# push_once engine kind: into an empty registry, the image as loaded from
+# the archive (kind push) or as pulled from the registry (kind repush),
+# from an engine holding only that image.
 push_once() {
-	local e=$1 src=$2 kind=$3 t0
+	local e=$1 kind=$2 src t0
+	empty "$e"
+	if [ "$kind" = push ]; then
+		dk "$e" load -i "$W/image.tar" >/dev/null
+		src=bench/img:v1
+	else
+		dk "$e" pull "$PULL_REG/bench/img:v1" >/dev/null
+		src=$PULL_REG/bench/img:v1
+	fi
 	start_registry
 	dk "$e" tag "$src" "$REG/bench/push:v1" >/dev/null
+	sync
 	t0=$(now_ns)
 	if ! dk "$e" push "$REG/bench/push:v1" >/dev/null 2>"$W/err"; then
 		log "$e: push failed: $(cat "$W/err")"
 		return 1
 	fi
 	ms_since "$t0" >>"$W/$kind-$e"
-	dk "$e" rmi "$REG/bench/push:v1" >/dev/null
 }
 
 stats() {
@@ -221,13 +241,16 @@ ENGINES=berth
 if [ "$BENCH_DOCKER" != 0 ] && [ -x "$DOCKERD" ]; then
 	start_dockerd && ENGINES="berth docker"
 fi
-for e in $ENGINES; do dk "$e" load -i "$W/image.tar" >/dev/null; done
 
 # The registry pulls come from: the image pushed once by berth (gzip).
+dk berth load -i "$W/image.tar" >/dev/null
 start_registry
 PULL_REG=$REG
+PULL_REG_PID=$REG_PID
+REG_PID= # kept running while the push rounds start registries of their own
 dk berth tag bench/img:v1 "$REG/bench/img:v1"
 dk berth push "$REG/bench/img:v1" >/dev/null
+empty berth
 log "registry: $REGISTRY at $REG; $N rounds over: $ENGINES"
 
 for e in $ENGINES; do : >"$W/pull-$e"; : >"$W/cpu-$e"; : >"$W/push-$e"; : >"$W/repush-$e"; done
@@ -243,10 +266,11 @@ done
 # pulled one (berth sends the blobs it keeps; Docker compresses again).
 for i in $(seq "$N"); do
 	for e in $ENGINES; do
-		push_once "$e" bench/img:v1 push || { [ "$e" = berth ] && FAILED=1; }
-		push_once "$e" "$PULL_REG/bench/img:v1" repush || { [ "$e" = berth ] && FAILED=1; }
+		push_once "$e" push || { [ "$e" = berth ] && FAILED=1; }
+		push_once "$e" repush || { [ "$e" = berth ] && FAILED=1; }
 	done
 done
+kill "$PULL_REG_PID" 2>/dev/null || true
 
 for e in $ENGINES; do
 	read -r "R[pull-med,$e]" "R[pull-p90,$e]" < <(stats <"$W/pull-$e")
