@@ -2,9 +2,13 @@ package image
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/berth-dev/berth/internal/filters"
+	"github.com/berth-dev/berth/internal/image/distribution"
+	"github.com/distribution/reference"
 	registrytypes "github.com/moby/moby/api/types/registry"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Login checks credentials against a registry (POST /auth) and returns
@@ -20,4 +24,72 @@ func (s *Service) Login(ctx context.Context, auth *registrytypes.AuthConfig) (st
 // Docker does; limit 0 is the default of 25.
 func (s *Service) Search(ctx context.Context, term string, limit int, f filters.Args, auth *registrytypes.AuthConfig) ([]registrytypes.SearchResult, error) {
 	return s.registries.Search(ctx, term, limit, f, auth)
+}
+
+// RegistryConfig is the registry configuration for GET /info.
+func (s *Service) RegistryConfig() *registrytypes.ServiceConfig {
+	return s.registries.ServiceConfig()
+}
+
+// DistributionInspect answers GET /distribution/{name}/json: the
+// descriptor of what ref names in its registry (a tag defaults to latest)
+// and the platforms it offers, without pulling it.
+func (s *Service) DistributionInspect(ctx context.Context, ref reference.Named, auth *registrytypes.AuthConfig) (*registrytypes.DistributionInspect, error) {
+	ref = reference.TagNameOnly(ref)
+	tagOrDigest := ""
+	switch r := ref.(type) {
+	case reference.Canonical:
+		tagOrDigest = r.Digest().String()
+	case reference.NamedTagged:
+		tagOrDigest = r.Tag()
+	}
+	var lastErr error
+	for _, ep := range s.registries.Endpoints(ctx, ref, false) {
+		res, err := s.distributionInspect(ctx, ep, ref, tagOrDigest, auth)
+		if err == nil {
+			return res, nil
+		}
+		lastErr = err
+		if !ep.Mirror || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+func (s *Service) distributionInspect(ctx context.Context, ep distribution.Endpoint, ref reference.Named, tagOrDigest string, auth *registrytypes.AuthConfig) (*registrytypes.DistributionInspect, error) {
+	repo, err := s.registries.Open(ctx, ep, reference.Path(ref), auth, false)
+	if err != nil {
+		return nil, err
+	}
+	m, err := repo.Manifest(ctx, tagOrDigest)
+	if err != nil {
+		return nil, distribution.PullError(err, ref)
+	}
+	res := &registrytypes.DistributionInspect{
+		Descriptor: ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: int64(len(m.Raw))},
+		Platforms:  []ocispec.Platform{},
+	}
+	if isIndex(m.MediaType) {
+		var idx ocispec.Index
+		if err := json.Unmarshal(m.Raw, &idx); err != nil {
+			return nil, invalidf("invalid manifest list: %v", err)
+		}
+		for _, d := range idx.Manifests {
+			if d.Platform != nil {
+				res.Platforms = append(res.Platforms, *d.Platform)
+			}
+		}
+		return res, nil
+	}
+	var man ocispec.Manifest
+	if err := json.Unmarshal(m.Raw, &man); err == nil && man.Config.Digest != "" {
+		if raw, err := repo.SmallBlob(ctx, man.Config); err == nil {
+			var p ocispec.Platform
+			if json.Unmarshal(raw, &p) == nil && (p.OS != "" || p.Architecture != "") {
+				res.Platforms = append(res.Platforms, p)
+			}
+		}
+	}
+	return res, nil
 }

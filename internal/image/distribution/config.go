@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	"github.com/moby/moby/api/types/registry"
 )
 
 const (
@@ -232,4 +234,24 @@ func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("%s %q: registry %s is only reached over %s", req.Method, req.URL.Redacted(), g.host, g.scheme)
 	}
 	return g.inner.RoundTrip(req)
+}
+
+// ServiceConfig is the registry configuration as GET /info reports it
+// (RegistryConfig): insecure CIDRs (loopback included), index configs for
+// Docker Hub and the registries named insecure, and the mirrors.
+func (s *Service) ServiceConfig() *registry.ServiceConfig {
+	cfg := &registry.ServiceConfig{
+		InsecureRegistryCIDRs: slices.Clone(s.insecureCIDRs),
+		IndexConfigs:          map[string]*registry.IndexInfo{},
+		Mirrors:               []string{},
+	}
+	slices.SortFunc(cfg.InsecureRegistryCIDRs, func(a, b netip.Prefix) int { return strings.Compare(a.String(), b.String()) })
+	for _, m := range s.mirrors {
+		cfg.Mirrors = append(cfg.Mirrors, m.String()+"/")
+	}
+	cfg.IndexConfigs[dockerHub] = &registry.IndexInfo{Name: dockerHub, Mirrors: slices.Clone(cfg.Mirrors), Secure: true, Official: true}
+	for h := range s.insecureHosts {
+		cfg.IndexConfigs[h] = &registry.IndexInfo{Name: h, Mirrors: []string{}, Secure: false}
+	}
+	return cfg
 }

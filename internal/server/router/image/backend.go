@@ -27,6 +27,7 @@ type Distributor interface {
 	Push(ctx context.Context, ref reference.Named, opts image.PushOptions, p image.Progress) error
 	Login(ctx context.Context, auth *registry.AuthConfig) (identityToken string, err error)
 	Search(ctx context.Context, term string, limit int, f filters.Args, auth *registry.AuthConfig) ([]registry.SearchResult, error)
+	DistributionInspect(ctx context.Context, ref reference.Named, auth *registry.AuthConfig) (*registry.DistributionInspect, error)
 }
 
 // Importer creates images from archives.

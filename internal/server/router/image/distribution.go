@@ -9,6 +9,7 @@ import (
 	"github.com/berth-dev/berth/internal/image"
 	"github.com/berth-dev/berth/internal/image/distribution"
 	"github.com/berth-dev/berth/internal/server/httputils"
+	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/registry"
 )
@@ -110,6 +111,29 @@ func (r *Router) search(ctx context.Context, w http.ResponseWriter, req *http.Re
 	}
 	auth, _ := distribution.DecodeAuthConfig(req.Header.Get(registry.AuthHeader))
 	res, err := r.backend.Search(ctx, req.Form.Get("term"), limit, f, auth)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, res)
+}
+
+// distributionInspect is GET /distribution/{name}/json: what a reference
+// names in its registry, without pulling it.
+func (r *Router) distributionInspect(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	name := vars["name"]
+	ref, err := reference.ParseAnyReference(name)
+	if err != nil {
+		return invalid("%s", err.Error())
+	}
+	named, ok := ref.(reference.Named)
+	if !ok {
+		if _, ok := ref.(reference.Digested); ok {
+			return errdefs.ErrUnknown.WithMessage("no manifest found for full image ID")
+		}
+		return invalid("unknown image reference format: %s", name)
+	}
+	auth, _ := distribution.DecodeAuthConfig(req.Header.Get(registry.AuthHeader))
+	res, err := r.backend.DistributionInspect(ctx, named, auth)
 	if err != nil {
 		return err
 	}

@@ -128,6 +128,15 @@ func TestPullPushThroughAPI(t *testing.T) {
 		t.Errorf("inspect: %v %v", insp.RepoDigests, err)
 	}
 
+	// What the registry has, without pulling.
+	di, err := d.cli.DistributionInspect(ctx, addr+"/team/busybox:v1", client.DistributionInspectOptions{})
+	if err != nil || di.Descriptor.Digest.String() != dgst || len(di.Platforms) != 1 || di.Platforms[0].Architecture != "amd64" {
+		t.Errorf("distribution inspect: %+v %v", di, err)
+	}
+	if _, err := d.cli.DistributionInspect(ctx, addr+"/team/busybox:nope", client.DistributionInspectOptions{}); !cerrdefs.IsNotFound(err) {
+		t.Errorf("distribution inspect of a missing tag: %v", err)
+	}
+
 	// Errors before any output come back as statuses.
 	_, err = d.cli.ImagePull(ctx, addr+"/team/busybox:nope", client.ImagePullOptions{})
 	if !cerrdefs.IsNotFound(err) || !strings.Contains(err.Error(), "manifest for "+addr+"/team/busybox:nope not found: manifest unknown") {

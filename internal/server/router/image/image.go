@@ -42,6 +42,7 @@ func (r *Router) Routes() []httputils.Route {
 		{Method: http.MethodPost, Path: "/images/create", Handler: r.create},
 		{Method: http.MethodPost, Path: "/images/{name:.*}/push", Handler: r.push},
 		{Method: http.MethodPost, Path: "/auth", Handler: r.auth},
+		{Method: http.MethodGet, Path: "/distribution/{name:.*}/json", Handler: r.distributionInspect},
 		{Method: http.MethodPost, Path: "/images/load", Handler: r.load},
 		{Method: http.MethodPost, Path: "/images/prune", Handler: r.prune, MinVersion: "1.25"},
 		{Method: http.MethodPost, Path: "/images/{name:.*}/tag", Handler: r.tag},
