@@ -609,4 +609,18 @@ func TestSaveLoadWithReferenceDockerd(t *testing.T) {
 	if got := e.Docker().Run(t, "image", "inspect", "--format", "{{.Id}}", tag).OK(t).Out(); got != id {
 		t.Errorf("loaded back as %s, want %s", got, id)
 	}
+
+	// A pulled image keeps its gzip layers; the reference loads those too.
+	addr, _ := registryServe(t, "")
+	pulled := addr + "/team/" + repoName(t) + ":v1"
+	img := randomImage(t, 2)
+	writeRemote(t, pulled, img)
+	e.Docker().Run(t, "pull", pulled).OK(t)
+	t.Cleanup(func() { e.Docker().Run(t, "rmi", pulled) })
+	saved = e.Docker().Run(t, "save", pulled).OK(t).Stdout
+	refCLI.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader(saved)}, "load").Assert(t, 0, "Loaded image: "+pulled)
+	cfg, _ := img.ConfigName()
+	if got := refCLI.Run(t, "image", "inspect", "--format", "{{.Id}}", pulled).OK(t).Out(); got != cfg.String() {
+		t.Errorf("the reference dockerd loaded the pulled image as %s, want %s", got, cfg)
+	}
 }

@@ -1,6 +1,7 @@
 // Package image is the image service: the images a daemon holds (their
-// configs, layers and repository references), import, load and save, and
-// the read-write layers of containers made from them.
+// configs, layers and repository references), import, load and save, pull
+// from and push to registries (the registry protocol is in subpackage
+// distribution), and the read-write layers of containers made from them.
 //
 // Storage under Config.Root:
 //
@@ -13,6 +14,17 @@
 // committed snapshots and its blobs are in the content store; anything a
 // crash leaves behind is unreferenced and removed by the garbage
 // collection New runs.
+//
+// A pull downloads layer blobs into content-store ingest files and
+// unpacks each from the bytes already received (see spool), layers in
+// parallel: a layer whose parent is still on its way is unpacked into a
+// snapshot of its own and moved onto the parent once that is committed.
+// Snapshots are committed bottom up after their blob matched its digest
+// and their content the config's diff ID. What a pull or push is
+// creating is protected from garbage collection by protect rather than by
+// holding layersMu for its whole run. images.db's "dist" bucket records
+// which registry repositories hold which layer blobs, as Docker's v2
+// metadata does, for "Layer already exists" and cross-repository mounts.
 //
 // References are normalised as Docker does (github.com/distribution/reference):
 // "busybox" is docker.io/library/busybox:latest, stored in that full form and
