@@ -88,7 +88,8 @@ type pullLayer struct {
 	rec layerRecord // the result
 
 	blob    *spool
-	started chan struct{} // blob is set
+	rd      *spoolReader // extraction's reader of blob; closed by fetchLayers
+	started chan struct{} // blob and rd are set
 	dlDone  chan struct{}
 	dlErr   error
 
@@ -208,13 +209,15 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 		turn = mine
 	}
 	defer func() {
-		if err == nil {
-			return
+		if err != nil {
+			cancel()
 		}
-		cancel()
 		wg.Wait()
 		for _, l := range missing {
-			if l.snap != "" {
+			if l.rd != nil {
+				l.rd.Close()
+			}
+			if err != nil && l.snap != "" {
 				_ = s.sn.Remove(context.WithoutCancel(ctx), l.snap)
 			}
 		}
@@ -279,7 +282,15 @@ func (s *Service) download(ctx context.Context, repo *distribution.Repository, l
 		return
 	}
 	sp := newSpool(w)
-	l.blob = sp
+	// The reader is opened now, before the blob can be committed
+	// (renamed) or discarded.
+	rd, err := sp.reader(ctx)
+	if err != nil {
+		w.Close()
+		l.dlErr = err
+		return
+	}
+	l.blob, l.rd = sp, rd
 	close(l.started)
 	err = s.fetchBlob(ctx, repo, l, sp, p)
 	if err == nil {
@@ -396,13 +407,7 @@ func (s *Service) extract(ctx context.Context, l *pullLayer, slots chan struct{}
 		l.exErr = ctx.Err()
 		return
 	}
-	// Open before the blob can be committed (renamed) or discarded.
-	r, err := l.blob.reader(ctx)
-	if err != nil {
-		l.exErr = err
-		return
-	}
-	defer r.Close()
+	r := l.rd
 	select {
 	case slots <- struct{}{}:
 	case <-ctx.Done():
