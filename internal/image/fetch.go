@@ -88,7 +88,7 @@ type pullLayer struct {
 	rec layerRecord // the result
 
 	blob    *spool
-	rd      *spoolReader // extraction's reader of blob; closed by fetchLayers
+	rd      *spoolReader  // extraction's reader of blob; closed by fetchLayers
 	started chan struct{} // blob and rd are set
 	dlDone  chan struct{}
 	dlErr   error
