@@ -15,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/internal/image"
 	"github.com/berth-dev/berth/internal/network"
 	"github.com/berth-dev/berth/internal/runtime/shim"
+	"github.com/berth-dev/berth/internal/runtime/shim/shimexe"
 	"github.com/berth-dev/berth/internal/server"
 	"github.com/berth-dev/berth/internal/server/httputils"
 	containerrouter "github.com/berth-dev/berth/internal/server/router/container"
@@ -83,6 +84,10 @@ func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services,
 	}
 	s.images.SetContainerUsage(s.containers.ImageUsers)
 	s.images.SetContainerRunning(s.containers.IsRunning)
+	// Shims run from the small program appended to berth, when it is.
+	if err := shimexe.Prepare(); err != nil {
+		slog.Warn("shims re-execute the whole berth binary", "err", err)
+	}
 	// A spare shim process makes the first container start as fast as
 	// the following ones.
 	if err := shim.Prestart(""); err != nil {
@@ -141,9 +146,9 @@ func run(ctx context.Context, cfg config.Config) error {
 	sys := &systemInfo{cfg: &cfg, events: bus, counts: func(context.Context) (all, running, paused, stopped, images int) {
 		all, running, paused, stopped = svcs.containers.Counts()
 		return all, running, paused, stopped, svcs.images.Count()
-	}}
+	}, registries: svcs.images.RegistryConfig}
 	routers := []httputils.Router{
-		systemrouter.New(sys, bus),
+		systemrouter.New(sys, bus, diskUsage{svcs.images, svcs.containers}),
 		containerrouter.New(svcs.containers),
 		imagerouter.New(svcs.images),
 	}

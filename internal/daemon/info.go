@@ -14,8 +14,14 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/config"
+	ctr "github.com/berth-dev/berth/internal/container"
 	"github.com/berth-dev/berth/internal/events"
+	"github.com/berth-dev/berth/internal/filters"
+	"github.com/berth-dev/berth/internal/image"
 	"github.com/berth-dev/berth/internal/server/httputils"
+	containertypes "github.com/moby/moby/api/types/container"
+	imagetypes "github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/system"
 	"golang.org/x/sys/unix"
 )
@@ -28,6 +34,8 @@ type systemInfo struct {
 	// counts returns container totals (all, running, paused, stopped) and
 	// the number of images; nil until the services are wired.
 	counts func(ctx context.Context) (all, running, paused, stopped, images int)
+	// registries gives the registry configuration /info shows.
+	registries func() *registry.ServiceConfig
 
 	once        sync.Once
 	engineID    string
@@ -185,6 +193,9 @@ func (s *systemInfo) Info(ctx context.Context) (*system.Info, error) {
 	for name, rt := range s.cfg.Runtimes {
 		info.Runtimes[name] = system.RuntimeWithStatus{Runtime: system.Runtime{Path: rt.Path, Args: rt.Args}}
 	}
+	if s.registries != nil {
+		info.RegistryConfig = s.registries()
+	}
 	if s.counts != nil {
 		info.Containers, info.ContainersRunning, info.ContainersPaused, info.ContainersStopped, info.Images = s.counts(ctx)
 	}
@@ -214,3 +225,21 @@ func minAPIVersion() string { return httputils.MinAPIVersion }
 // buildTime is when this daemon started; berth is built from source and
 // carries no build stamp.
 var buildTime = time.Now().UTC().Format(time.RFC3339)
+
+// diskUsage answers /system/df from the image and container services.
+type diskUsage struct {
+	images     *image.Service
+	containers *ctr.Service
+}
+
+func (d diskUsage) ImageDiskUsage(ctx context.Context) (int64, []imagetypes.Summary, int64, error) {
+	du, err := d.images.DiskUsage(ctx)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	return du.LayersSize, du.Images, du.Reclaimable, nil
+}
+
+func (d diskUsage) ContainerDiskUsage(ctx context.Context) ([]containertypes.Summary, error) {
+	return d.containers.List(ctx, ctr.ListOptions{All: true, Size: true, Filters: filters.Args{}})
+}

@@ -32,10 +32,14 @@ type EventSource interface {
 type Router struct {
 	backend Backend
 	events  EventSource
+	df      DiskUsageBackend
 }
 
-// New makes the system router.
-func New(b Backend, e EventSource) *Router { return &Router{backend: b, events: e} }
+// New makes the system router. df may be nil: /system/df then answers
+// 501.
+func New(b Backend, e EventSource, df DiskUsageBackend) *Router {
+	return &Router{backend: b, events: e, df: df}
+}
 
 // Routes implements httputils.Router.
 func (r *Router) Routes() []httputils.Route {
@@ -45,6 +49,7 @@ func (r *Router) Routes() []httputils.Route {
 		{Method: http.MethodGet, Path: "/version", Handler: r.version},
 		{Method: http.MethodGet, Path: "/info", Handler: r.info},
 		{Method: http.MethodGet, Path: "/events", Handler: r.getEvents},
+		{Method: http.MethodGet, Path: "/system/df", Handler: r.diskUsage},
 	}
 }
 
