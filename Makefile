@@ -9,8 +9,8 @@ E2E_TIMEOUT ?= 40m
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-build: ## build the static berth binary into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN) ./cmd/berth
+build: ## build the static berth binary, shim program appended, into bin/
+	GO=$(GO) scripts/build.sh $(BIN)
 
 deps: ## install what berth and its tests need (Debian, as root)
 	scripts/install-deps.sh

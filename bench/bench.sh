@@ -79,6 +79,28 @@ pids_naming() {
 	return 0
 }
 
+# Shims run as `<berth> shim`, from the shim program appended to berth (a
+# memfd of the daemon, which /proc/<pid>/exe names) or from berth itself:
+# tell them by their command line.
+pids_of_shims() {
+	local d c
+	for d in /proc/[0-9]*; do
+		c=$({ tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null) || continue
+		[[ $c == "$1 shim "* ]] && echo "${d#/proc/}"
+	done
+	return 0
+}
+
+# The shim program the daemon holds in a memfd: shared memory that is
+# paid once, and that no process's RSS shows in full.
+shim_memfd_kib() {
+	local f
+	for f in /proc/"$1"/fd/*; do
+		[[ $(readlink "$f" 2>/dev/null) == /memfd:berth-shim* ]] && { echo $(($(stat -L -c %s "$f") / 1024)); return 0; }
+	done
+	echo 0
+}
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # PSS shares pages mapped by several processes (the shims' common binary)
@@ -252,10 +274,11 @@ many() { # engine: create+start M, memory, remove
 	if [ "$e" = berth ]; then
 		R[rss-daemon,$e]=$(rss_kib "$BERTH_PID")
 		local shims
-		shims=$(pids_of_exe "$W/bin/berth" | grep -vx "$BERTH_PID" || true)
+		shims=$(pids_of_shims "$W/bin/berth")
 		R[rss-shims,$e]=$(sum_rss_kib $shims)
 		R[pss-shims,$e]=$(sum_pss_kib $shims)
 		R[nshims,$e]=$(echo "$shims" | grep -c . || true)
+		R[shim-memfd,$e]=$(shim_memfd_kib "$BERTH_PID")
 	else
 		local ctrd shims
 		ctrd=$(pids_naming "$W/docker/exec/containerd/containerd.toml" | head -1)
@@ -269,6 +292,10 @@ many() { # engine: create+start M, memory, remove
 		R[nshims,$e]=$(echo "$shims" | grep -c . || true)
 	fi
 	R[rss-total,$e]=$((R[rss-daemon,$e] + R[rss-shims,$e]))
+	if [ "${R[nshims,$e]}" -gt 0 ]; then
+		R[rss-shim,$e]=$((R[rss-shims,$e] / R[nshims,$e]))
+		R[pss-shim,$e]=$((R[pss-shims,$e] / R[nshims,$e]))
+	fi
 	t0=$(now_ns)
 	dk "$e" rm -f $(dk "$e" ps -aq) >/dev/null
 	t1=$(now_ns)
@@ -288,7 +315,7 @@ if [ -n "${BERTH:-}" ]; then
 elif [ -x bin/berth ]; then
 	cp bin/berth "$W/bin/berth" # a private copy: its processes are recognisable
 else
-	CGO_ENABLED=0 go build -trimpath -o "$W/bin/berth" ./cmd/berth
+	scripts/build.sh "$W/bin/berth" # what `make build` builds
 fi
 
 ENGINES=""
@@ -349,8 +376,11 @@ row "rm -f $M containers (s)" "$(val rmall berth)" "$(val rmall docker)"
 row "daemon RSS, $M running (MiB) [docker: +containerd]" "$(mib rss-daemon berth)" "$(mib rss-daemon docker)"
 row "shims RSS, $M running (MiB)" "$(mib rss-shims berth)" "$(mib rss-shims docker)"
 row "shims PSS, $M running (MiB)" "$(mib pss-shims berth)" "$(mib pss-shims docker)"
+row "  per shim RSS (MiB)" "$(mib rss-shim berth)" "$(mib rss-shim docker)"
+row "  per shim PSS (MiB)" "$(mib pss-shim berth)" "$(mib pss-shim docker)"
 row "total RSS, $M running (MiB)" "$(mib rss-total berth)" "$(mib rss-total docker)"
 printf '%-52s %12s %12s\n' "shim processes" "$(val nshims berth)" "$(val nshims docker)"
+printf '%-52s %12s\n' "  shim program in the daemon's memfd (MiB, once)" "$(mib shim-memfd berth)"
 [ -n "${R[rss-dockerd,docker]:-}" ] && printf '%-52s %12s %12s\n' "  (dockerd alone, MiB)" "" "$(mib rss-dockerd docker)"
 echo "runc in berth vs crun in berth (median): $(ratio "$(val crun-med berth)" "$(val rm-med berth)")"
 echo "latencies: $N interleaved rounds (berth, docker alternate); wall time of the stock docker CLI, process start included."

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-dev/berth/internal/runtime/shim/shimexe"
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 )
@@ -47,12 +48,6 @@ func Spawn(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("shim: ID, Bundle and StateDir are required: %w", errdefs.ErrInvalidArgument)
 	}
 	bin := cfg.Binary
-	if bin == "" {
-		var err error
-		if bin, err = os.Executable(); err != nil {
-			return nil, err
-		}
-	}
 	sp, err := takeSpare(bin)
 	if err != nil {
 		return nil, err
@@ -114,17 +109,11 @@ var spares struct {
 	s *spare
 }
 
-// Prestart starts a spare shim of binary ("" = this executable), so that
-// the next Spawn does not wait for a process to start. The daemon may call
+// Prestart starts a spare shim of binary (as Config.Binary), so that the
+// next Spawn does not wait for a process to start. The daemon may call
 // it at start-up; Spawn keeps one spare from then on. A spare exits when
 // the daemon does.
 func Prestart(binary string) error {
-	if binary == "" {
-		var err error
-		if binary, err = os.Executable(); err != nil {
-			return err
-		}
-	}
 	refillSpare(binary)
 	return nil
 }
@@ -179,7 +168,10 @@ func startShim(bin string) (*spare, error) {
 	parent, child := os.NewFile(uintptr(fds[0]), "shim"), os.NewFile(uintptr(fds[1]), "shim-child")
 	defer child.Close()
 	defer parent.Close()
-	cmd := exec.Command(bin, "shim")
+	cmd, err := shimexe.Command(bin)
+	if err != nil {
+		return nil, err
+	}
 	cmd.Dir = "/"
 	cmd.ExtraFiles = []*os.File{child} // fd 3, readyFd
 	// Its own session: no signal meant for the daemon's process group or

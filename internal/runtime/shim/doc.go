@@ -1,10 +1,12 @@
 // Package shim is the per-container shim process (`berth shim`) and the
 // daemon's client for it.
 //
-// The daemon never parents container processes. Spawn re-executes the
-// berth binary as `berth shim` in its own session (or takes the spare one
-// it started after the previous Spawn, so the binary's start-up is off the
-// hot path) and sends it the Config over an inherited socket; the shim
+// The daemon never parents container processes. Spawn starts
+// `berth shim` in its own session, from the small shim program appended
+// to the berth binary when there is one (see subpackage shimexe), else
+// from the berth binary itself (or takes the spare one it started after
+// the previous Spawn, so the binary's start-up is off the hot path), and
+// sends it the Config over an inherited socket; the shim
 // becomes the subreaper of the container, holds its stdio (pipes, or the
 // pty master it receives from the runtime through --console-socket), runs
 // `runtime create`, and reports ready through that socket, which then

@@ -22,8 +22,9 @@ type Config struct {
 	StdinOnce   bool
 	Log         LogConfig
 
-	// Binary is the berth binary to re-execute as `berth shim`;
-	// "" = this process's executable.
+	// Binary is the berth binary to run as `berth shim`; "" = this
+	// program's own shim (shimexe: the shim program appended to this
+	// executable, else this executable).
 	Binary string
 }
 

@@ -453,16 +453,27 @@ func procsReferring(s string) []int {
 	return pids
 }
 
-// procsRunning lists pids whose executable is bin.
+// procsRunning lists pids that run bin: as their executable, or as the
+// program in bin that berth starts its shims from (their executable is
+// then a memfd of the daemon, and argv[0] names bin).
 func procsRunning(bin string) []int {
 	var pids []int
 	forEachProc(func(pid int) {
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		if err == nil && (exe == bin || exe == bin+" (deleted)") {
+		if runs(pid, bin) {
 			pids = append(pids, pid)
 		}
 	})
 	return pids
+}
+
+func runs(pid int, bin string) bool {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err == nil && (exe == bin || exe == bin+" (deleted)") {
+		return true
+	}
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	argv0, _, _ := bytes.Cut(b, []byte{0})
+	return strings.HasPrefix(exe, "/memfd:berth-shim") && string(argv0) == bin
 }
 
 func forEachProc(f func(pid int)) {

@@ -12,7 +12,8 @@
 //	E2E_TARGET       "berth" (default) or "docker": which engine the host is; berth-only
 //	                 tests skip on docker. With E2E_TARGET=docker and no E2E_DOCKER_HOST,
 //	                 a private dockerd (/usr/sbin/dockerd) is started on private roots.
-//	E2E_BERTH        a prebuilt berth binary (otherwise ./cmd/berth is built once per run)
+//	E2E_BERTH        a prebuilt berth binary (otherwise built once per run by
+//	                 scripts/build.sh, as `make build` builds it)
 //	E2E_CLI          comma-separated CLIs to drive table tests with: "docker,berth"
 //	                 (default for berth), "docker" (default for docker)
 //	E2E_KEEP         keep the private roots and daemon log after the run (debugging)

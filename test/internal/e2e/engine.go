@@ -314,9 +314,10 @@ func (e *Engine) DockerOlderThan(t testing.TB, major int) bool {
 	return got > 0 && got < major
 }
 
-// BerthBinary builds ./cmd/berth once per test process (or returns
-// E2E_BERTH). The binary lives in a private temp dir, so any process
-// running it belongs to this test run.
+// BerthBinary builds berth once per test process, as `make build` does
+// (scripts/build.sh: the shim program appended), or returns E2E_BERTH.
+// The binary lives in a private temp dir, so any process running it
+// (shims: named by it) belongs to this test run.
 func BerthBinary() (string, error) {
 	if p := os.Getenv("E2E_BERTH"); p != "" {
 		return filepath.Abs(p)
@@ -330,11 +331,16 @@ func BerthBinary() (string, error) {
 	}
 	os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(fmt.Sprint(os.Getpid())), 0o644)
 	bin := filepath.Join(dir, "berth")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/berth-dev/berth/cmd/berth")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("go env GOMOD: %v", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	cmd := exec.Command(filepath.Join(root, "scripts", "build.sh"), bin)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("go build ./cmd/berth: %v\n%s", err, out)
+		return "", fmt.Errorf("scripts/build.sh: %v\n%s", err, out)
 	}
 	buildDir, builtBerth = dir, bin
 	return bin, nil
@@ -358,7 +364,8 @@ func teardownAll() {
 		current = nil
 	}
 	if builtBerth != "" {
-		// Anything still running our private binary is a shim we started.
+		// Anything still running our private binary (or named by it: a
+		// shim started from the program appended to it) is a shim we started.
 		if pids := procsRunning(builtBerth); len(pids) > 0 {
 			fmt.Fprintf(os.Stderr, "e2e: LEAK: processes still running %s after teardown: %v (killed)\n", builtBerth, pids)
 			for _, p := range pids {

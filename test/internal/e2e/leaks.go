@@ -58,9 +58,8 @@ func (e *Engine) TakeSnapshot(t testing.TB) Snapshot {
 			if err != nil {
 				return
 			}
-			exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 			mine := bytes.Contains(b, []byte(e.Daemon.Dir))
-			if e.Kind == KindBerth && exe == e.Daemon.Bin && !isCLI(b) {
+			if e.Kind == KindBerth && runs(pid, e.Daemon.Bin) && !isCLI(b) {
 				mine = true
 			}
 			if mine {
