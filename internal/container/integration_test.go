@@ -23,6 +23,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/busyboxtest"
 	ctr "github.com/berth-dev/berth/internal/container"
 	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/events"
@@ -114,12 +115,19 @@ func (e *realEnv) newService() *ctr.Service {
 	return s
 }
 
-// restartDaemon is the daemon going down and coming back: the services
-// close, the containers keep running in their shims.
-func (e *realEnv) restartDaemon() {
-	e.t.Helper()
+// stopDaemon is the daemon going down: the services close, the
+// containers keep running in their shims.
+func (e *realEnv) stopDaemon() {
 	e.svc.Shutdown(context.Background())
-	e.net.Close()
+	if e.net != nil {
+		e.net.Close()
+	}
+}
+
+// startDaemon is the daemon coming back: new services over the same
+// roots restore the containers.
+func (e *realEnv) startDaemon() {
+	e.t.Helper()
 	e.openNetwork()
 	e.svc = e.newService()
 }
@@ -129,12 +137,8 @@ func (e *realEnv) cleanup() {
 	if e.svc != nil {
 		// A fresh service finds every container, even after a test
 		// that failed with the daemon "down".
-		e.svc.Shutdown(ctx)
-		if e.net != nil {
-			e.net.Close()
-		}
-		e.openNetwork()
-		e.svc = e.newService()
+		e.stopDaemon()
+		e.startDaemon()
 		list, _ := e.svc.List(ctx, ctr.ListOptions{All: true})
 		for _, c := range list {
 			if err := e.svc.Remove(ctx, c.ID, ctr.RemoveOptions{Force: true}); err != nil {
@@ -195,16 +199,14 @@ func privateBridge(t *testing.T) (string, string) {
 	return "", ""
 }
 
-// busyboxTar is the test image's rootfs: the host's static busybox, its
-// applet links and a minimal /etc.
+// busyboxTar is the test image's rootfs, with a page for httpd.
 func busyboxTar(t *testing.T) io.Reader {
 	t.Helper()
-	script := filepath.Join("..", "..", "scripts", "mkbusybox.sh")
-	out, err := exec.Command("sh", script).Output()
+	data, err := busyboxtest.Rootfs{Files: map[string]string{"var/www/index.html": "hello from berth\n"}}.Tar()
 	if err != nil {
-		t.Fatalf("mkbusybox: %v", err)
+		t.Fatal(err)
 	}
-	return bytes.NewReader(out)
+	return bytes.NewReader(data)
 }
 
 func mustPrefix(cidr string) netip.Prefix {
@@ -442,7 +444,7 @@ func TestRealLiveRestore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.svc.Shutdown(ctx)
+	e.stopDaemon()
 	// While the daemon is away, "dies" is killed; its shim records the
 	// exit and goes away.
 	before, _ := e.svc.Inspect(ctx, dies.ID, false)
@@ -456,9 +458,7 @@ func TestRealLiveRestore(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	e.net.Close()
-	e.openNetwork()
-	e.svc = e.newService()
+	e.startDaemon()
 
 	insp, _ := e.svc.Inspect(ctx, "live", false)
 	if !insp.State.Running {

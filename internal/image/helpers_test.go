@@ -6,13 +6,13 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/busyboxtest"
 	"github.com/berth-dev/berth/internal/events"
 	"github.com/berth-dev/berth/internal/layer"
 	eventtypes "github.com/moby/moby/api/types/events"
@@ -65,69 +65,18 @@ func reopen(t *testing.T, s *Service, root string) *Service {
 	return s2
 }
 
-var (
-	busyboxOnce sync.Once
-	busyboxData []byte
-	busyboxErr  error
-)
-
-// busyboxTar is the test busybox root filesystem: Debian's static busybox,
-// a link per applet (what `busybox --install -s` makes inside the image)
-// and a minimal /etc.
+// busyboxTar is the test busybox root filesystem (package busyboxtest),
+// built once: tests compare digests of it.
 func busyboxTar(t testing.TB) []byte {
 	t.Helper()
-	busyboxOnce.Do(func() {
-		bin, err := os.ReadFile("/bin/busybox")
-		if err != nil {
-			busyboxErr = err
-			return
-		}
-		list, err := exec.Command("/bin/busybox", "--list-full").Output()
-		if err != nil {
-			busyboxErr = err
-			return
-		}
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		mtime := time.Unix(1700000000, 0)
-		dirs := map[string]bool{}
-		dir := func(name string, mode int64) {
-			if dirs[name] {
-				return
-			}
-			dirs[name] = true
-			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode, ModTime: mtime})
-		}
-		for _, d := range []string{"bin", "etc", "root", "sbin", "usr", "usr/bin", "usr/sbin"} {
-			dir(d, 0o755)
-		}
-		dir("tmp", 0o1777)
-		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/busybox", Mode: 0o755, Size: int64(len(bin)), ModTime: mtime})
-		tw.Write(bin)
-		for _, p := range strings.Fields(string(list)) {
-			if p == "bin/busybox" {
-				continue
-			}
-			if i := strings.LastIndex(p, "/"); i > 0 {
-				dir(p[:i], 0o755)
-			}
-			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: p, Linkname: "/bin/busybox", Mode: 0o777, ModTime: mtime})
-		}
-		for name, body := range map[string]string{
-			"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-			"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
-		} {
-			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(body)), ModTime: mtime})
-			tw.Write([]byte(body))
-		}
-		busyboxErr = tw.Close()
-		busyboxData = buf.Bytes()
-	})
-	if busyboxErr != nil {
-		t.Fatalf("build busybox rootfs: %v", busyboxErr)
+	data, err := busyboxRootfs()
+	if err != nil {
+		t.Fatalf("build busybox rootfs: %v", err)
 	}
-	return busyboxData
+	return data
 }
+
+var busyboxRootfs = sync.OnceValues(busyboxtest.Rootfs{}.Tar)
 
 func importTar(t *testing.T, s *Service, data []byte, opts ImportOptions) string {
 	t.Helper()

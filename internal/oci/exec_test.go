@@ -122,12 +122,7 @@ func TestExecProcess(t *testing.T) {
 			before, _ := json.Marshal(s)
 			p, err := ExecProcess(s, rootfs, tc.exec)
 			if tc.wantErr != "" {
-				if err == nil || err.Error() != tc.wantErr {
-					t.Fatalf("error %v, want %q", err, tc.wantErr)
-				}
-				if !errdefs.IsInvalidArgument(err) {
-					t.Errorf("error %q is not InvalidArgument", err)
-				}
+				wantInvalidArgument(t, err, tc.wantErr)
 				return
 			}
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -53,6 +54,18 @@ func testInput(t *testing.T) Input {
 		Rootfs:      testRootfs(t),
 		CgroupsPath: "/berth/0123456789ab",
 		Host:        testHost(),
+	}
+}
+
+// wantInvalidArgument fails the test unless err is an InvalidArgument
+// error whose text is exactly msg, the Docker message clients show.
+func wantInvalidArgument(t *testing.T, err error, msg string) {
+	t.Helper()
+	if err == nil || err.Error() != msg {
+		t.Fatalf("error %v, want %q", err, msg)
+	}
+	if !errdefs.IsInvalidArgument(err) {
+		t.Errorf("error %q is not InvalidArgument", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/busyboxtest"
 	"github.com/moby/moby/api/types/container"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -32,37 +33,21 @@ const (
 		"nogroup:x:65534:\n"
 )
 
-// busyboxRootfs builds a minimal busybox rootfs from the host's static
-// busybox: the binary, its applet links, and an /etc with passwd and group.
+// busyboxRootfs is the test busybox rootfs with users and groups for
+// the user and group tests, and app's home directory.
 func busyboxRootfs(t *testing.T) string {
 	t.Helper()
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
+	if _, err := os.Stat(busyboxtest.Binary); err != nil {
 		t.Skip("busybox not installed")
 	}
 	root := t.TempDir()
-	for _, d := range []string{"bin", "etc", "proc", "sys", "dev", "tmp", "root", "home/app"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
+	rootfs := busyboxtest.Rootfs{
+		Files: map[string]string{"etc/passwd": testPasswd, "etc/group": testGroup},
+		Dirs:  []string{"home/app"},
 	}
-	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
+	if err := rootfs.WriteDir(root); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// Inside a chroot, so that the links point at /bin/busybox and not at
-	// the host path of this temporary directory.
-	if out, err := exec.Command("chroot", root, "/bin/busybox", "--install", "-s", "/bin").CombinedOutput(); err != nil {
-		t.Fatalf("busybox --install: %v: %s", err, out)
-	}
-	writeFile(t, filepath.Join(root, "etc/passwd"), testPasswd)
-	writeFile(t, filepath.Join(root, "etc/group"), testGroup)
 	return root
 }
 
@@ -88,9 +73,10 @@ func needRuntime(t *testing.T, name string) string {
 	return p
 }
 
-// runSpec runs the spec with `<runtime> run` in the foreground and returns
-// its output.
-func runSpec(t *testing.T, runtime string, id string, s *specs.Spec) (string, error) {
+// mustRun runs the spec with `<runtime> run` in the foreground and returns
+// its output, which is logged if the test fails later. An error fails the
+// test.
+func mustRun(t *testing.T, runtime string, id string, s *specs.Spec) string {
 	t.Helper()
 	bundle := t.TempDir()
 	state := t.TempDir()
@@ -111,11 +97,11 @@ func runSpec(t *testing.T, runtime string, id string, s *specs.Spec) (string, er
 		// no-op otherwise.
 		_ = exec.Command(runtime, "--root", state, "delete", "--force", id).Run()
 	})
-	err = cmd.Run()
-	if err != nil {
-		return stdout.String(), fmt.Errorf("%s run: %w: %s", filepath.Base(runtime), err, stderr.String())
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s run: %v: %s\n%s", filepath.Base(runtime), err, stderr.String(), stdout.String())
 	}
-	return stdout.String(), nil
+	logOnFailure(t, stdout.String())
+	return stdout.String()
 }
 
 // capMask is the /proc/<pid>/status bit mask of the named capabilities.
@@ -169,9 +155,7 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 			}
 
 			t.Run("default", func(t *testing.T) {
-				id := testID(t, rt)
-				s, err := Spec(Input{
-					ID:         id,
+				out := runInput(t, runtime, rootfs, Input{
 					Hostname:   "berth-test",
 					Config:     &container.Config{Env: []string{"FOO=bar"}, WorkingDir: "/tmp"},
 					HostConfig: &container.HostConfig{},
@@ -179,17 +163,7 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 						"cat /proc/sys/net/ipv4/ip_unprivileged_port_start; ls /sys/fs/cgroup; ulimit -n; " +
 						"touch /probe && echo rootfs-rw; test -c /proc/keys && echo keys-masked; " +
 						"grep -E ' /proc/sys | /sys | /dev/shm ' /proc/mounts"},
-					Rootfs:      rootfs,
-					CgroupsPath: "/" + id,
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, err := runSpec(t, runtime, id, s)
-				if err != nil {
-					t.Fatal(err)
-				}
-				logOnFailure(t, out)
 				mustContain(t, out, "uid=0(root) gid=0(root) groups=0(root)")
 				mustContain(t, out, "\nberth-test\n")
 				mustContain(t, out, "\n/tmp\n")
@@ -219,9 +193,7 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 			})
 
 			t.Run("user-caps-limits", func(t *testing.T) {
-				id := testID(t, rt)
-				s, err := Spec(Input{
-					ID:       id,
+				out := runInput(t, runtime, rootfs, Input{
 					Hostname: "berth-user",
 					Config:   &container.Config{User: "app", Env: []string{"A=1"}},
 					HostConfig: &container.HostConfig{
@@ -236,18 +208,8 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 							PidsLimit: ptr(int64(100)),
 						},
 					},
-					Args:        []string{"sh", "-c", "id; cat /proc/self/status; env; ulimit -n; ulimit -Hn; touch /probe 2>&1 || echo rootfs-ro; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"},
-					Rootfs:      rootfs,
-					CgroupsPath: "/" + id,
+					Args: []string{"sh", "-c", "id; cat /proc/self/status; env; ulimit -n; ulimit -Hn; touch /probe 2>&1 || echo rootfs-ro; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"},
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, err := runSpec(t, runtime, id, s)
-				if err != nil {
-					t.Fatal(err)
-				}
-				logOnFailure(t, out)
 				mustContain(t, out, "uid=1000(app) gid=1000(app) groups=29(audio),50(staff),1000(app)")
 				caps := append(without(DefaultCapabilities(), "CAP_MKNOD"), "CAP_NET_ADMIN")
 				if got, want := hexMask(t, statusField(t, out, "CapBnd")), capMask(caps); got != want {
@@ -268,23 +230,11 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 			})
 
 			t.Run("privileged", func(t *testing.T) {
-				id := testID(t, rt)
-				s, err := Spec(Input{
-					ID:          id,
-					Config:      &container.Config{},
-					HostConfig:  &container.HostConfig{Privileged: true},
-					Args:        []string{"sh", "-c", "cat /proc/self/status; mount | grep ' /sys '"},
-					Rootfs:      rootfs,
-					CgroupsPath: "/" + id,
+				out := runInput(t, runtime, rootfs, Input{
+					Config:     &container.Config{},
+					HostConfig: &container.HostConfig{Privileged: true},
+					Args:       []string{"sh", "-c", "cat /proc/self/status; mount | grep ' /sys '"},
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, err := runSpec(t, runtime, id, s)
-				if err != nil {
-					t.Fatal(err)
-				}
-				logOnFailure(t, out)
 				if got, want := hexMask(t, statusField(t, out, "CapBnd")), capMask(host.Caps); got != want {
 					t.Errorf("CapBnd = %x, want the daemon's own %x", got, want)
 				}
@@ -295,11 +245,9 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 			})
 
 			t.Run("namespaces-mounts-sysctls", func(t *testing.T) {
-				id := testID(t, rt)
 				hostsFile := filepath.Join(t.TempDir(), "hosts")
 				writeFile(t, hostsFile, "127.0.0.1 localhost berth-ns\n")
-				s, err := Spec(Input{
-					ID:         id,
+				out := runInput(t, runtime, rootfs, Input{
 					Hostname:   "berth-ns",
 					Domainname: "example.com",
 					Config:     &container.Config{},
@@ -313,18 +261,8 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 					},
 					Args: []string{"sh", "-c", "cat /proc/self/cgroup; grep -E ' /run | /etc/hosts | /dev/shm ' /proc/mounts; " +
 						"cat /etc/hosts; cat /proc/sys/kernel/domainname; cat /proc/sys/net/ipv4/ip_forward; test -c /proc/keys || echo keys-unmasked"},
-					Rootfs:      rootfs,
-					CgroupsPath: "/" + id,
 					ExtraMounts: []specs.Mount{{Destination: "/etc/hosts", Type: "bind", Source: hostsFile, Options: []string{"rbind", "ro"}}},
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, err := runSpec(t, runtime, id, s)
-				if err != nil {
-					t.Fatal(err)
-				}
-				logOnFailure(t, out)
 				// A private cgroup namespace: the container's cgroup is its root.
 				mustContain(t, out, "memory:/\n")
 				mustContain(t, out, "tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k,mode=700")
@@ -341,19 +279,12 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 			t.Run("exec", func(t *testing.T) {
 				// ExecProcess's output as the init process of a container
 				// with the base spec: what runc exec would run.
-				id := testID(t, rt)
-				base, err := Spec(Input{
-					ID:          id,
-					Hostname:    "berth-exec",
-					Config:      &container.Config{Tty: false, Env: []string{"FROM_IMAGE=1"}},
-					HostConfig:  &container.HostConfig{GroupAdd: []string{"audio"}},
-					Args:        []string{"true"},
-					Rootfs:      rootfs,
-					CgroupsPath: "/" + id,
+				id, base := testSpec(t, runtime, rootfs, Input{
+					Hostname:   "berth-exec",
+					Config:     &container.Config{Tty: false, Env: []string{"FROM_IMAGE=1"}},
+					HostConfig: &container.HostConfig{GroupAdd: []string{"audio"}},
+					Args:       []string{"true"},
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
 				p, err := ExecProcess(base, rootfs, ExecInput{
 					Cmd: []string{"sh", "-c", "id; pwd; env"}, Env: []string{"X=y"},
 					User: "nobody", WorkingDir: "/tmp", GroupAdd: []string{"audio"},
@@ -362,11 +293,7 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 					t.Fatal(err)
 				}
 				base.Process = p
-				out, err := runSpec(t, runtime, id, base)
-				if err != nil {
-					t.Fatal(err)
-				}
-				logOnFailure(t, out)
+				out := mustRun(t, runtime, id, base)
 				mustContain(t, out, "uid=65534(nobody) gid=65534(nogroup) groups=29(audio),65534(nogroup)")
 				mustContain(t, out, "\n/tmp\n")
 				for _, e := range []string{"X=y", "FROM_IMAGE=1", "HOME=/nonexistent", "HOSTNAME=berth-exec"} {
@@ -375,6 +302,26 @@ func TestRuntimeAcceptsSpec(t *testing.T) {
 			})
 		})
 	}
+}
+
+// runInput runs the spec of in (see testSpec) and returns its output.
+func runInput(t *testing.T, runtime, rootfs string, in Input) string {
+	t.Helper()
+	id, s := testSpec(t, runtime, rootfs, in)
+	return mustRun(t, runtime, id, s)
+}
+
+// testSpec is the spec of in for a container of the test's own (ID and
+// cgroup) on rootfs.
+func testSpec(t *testing.T, runtime, rootfs string, in Input) (id string, s *specs.Spec) {
+	t.Helper()
+	id = testID(t, runtime)
+	in.ID, in.Rootfs, in.CgroupsPath = id, rootfs, "/"+id
+	s, err := Spec(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, s
 }
 
 func logOnFailure(t *testing.T, out string) {

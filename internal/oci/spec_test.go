@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -555,15 +554,7 @@ func runSpecCases(t *testing.T, tests []specCase) {
 			hcBefore, _ := json.Marshal(in.HostConfig)
 			s, err := Spec(in)
 			if tc.wantErr != "" {
-				if err == nil {
-					t.Fatalf("no error, want %q", tc.wantErr)
-				}
-				if err.Error() != tc.wantErr {
-					t.Errorf("error %q, want %q", err, tc.wantErr)
-				}
-				if !errdefs.IsInvalidArgument(err) {
-					t.Errorf("error %q is not InvalidArgument", err)
-				}
+				wantInvalidArgument(t, err, tc.wantErr)
 				return
 			}
 			if err != nil {

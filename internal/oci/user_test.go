@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/errdefs"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -40,12 +39,7 @@ func TestResolveUser(t *testing.T) {
 		t.Run(tc.spec+"+"+strings.Join(tc.groupAdd, ","), func(t *testing.T) {
 			u, err := resolveUser(rootfs, tc.spec, tc.groupAdd)
 			if tc.wantErr != "" {
-				if err == nil || err.Error() != tc.wantErr {
-					t.Fatalf("error %v, want %q", err, tc.wantErr)
-				}
-				if !errdefs.IsInvalidArgument(err) {
-					t.Errorf("error %q is not InvalidArgument", err)
-				}
+				wantInvalidArgument(t, err, tc.wantErr)
 				return
 			}
 			if err != nil {

@@ -3,7 +3,6 @@ package oci
 import (
 	"testing"
 
-	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 )
 
@@ -229,12 +228,7 @@ func TestValidateHostConfig(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || err.Error() != tc.wantErr {
-				t.Fatalf("error %v, want %q", err, tc.wantErr)
-			}
-			if !errdefs.IsInvalidArgument(err) {
-				t.Errorf("error %q is not InvalidArgument", err)
-			}
+			wantInvalidArgument(t, err, tc.wantErr)
 		})
 	}
 }

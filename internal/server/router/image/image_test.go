@@ -1,7 +1,6 @@
 package imagerouter_test
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/busyboxtest"
 	"github.com/berth-dev/berth/internal/events"
 	"github.com/berth-dev/berth/internal/image"
 	"github.com/berth-dev/berth/internal/layer"
@@ -83,24 +83,17 @@ func jsonLines(t *testing.T, r io.Reader) []map[string]any {
 	return out
 }
 
-// rootfsTar is a small root filesystem for imports.
+// rootfsTar is the busybox root filesystem, for imports.
 func rootfsTar(t *testing.T) []byte {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Skip("no /bin/busybox")
+	t.Helper()
+	if _, err := os.Stat(busyboxtest.Binary); err != nil {
+		t.Skip("no " + busyboxtest.Binary)
 	}
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "bin/", Mode: 0o755})
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/busybox", Mode: 0o755, Size: int64(len(bb))})
-	tw.Write(bb)
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/sh", Linkname: "busybox", Mode: 0o777})
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "etc/", Mode: 0o755})
-	passwd := "root:x:0:0:root:/root:/bin/sh\n"
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "etc/passwd", Mode: 0o644, Size: int64(len(passwd))})
-	tw.Write([]byte(passwd))
-	tw.Close()
-	return buf.Bytes()
+	data, err := busyboxtest.Rootfs{}.Tar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func TestImportListInspectHistoryTagRemove(t *testing.T) {
