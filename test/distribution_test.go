@@ -11,7 +11,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/registry"
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/berth-dev/berth/test/internal/e2e"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -92,54 +92,6 @@ func registryServe(t *testing.T, htpasswd string) (addr, root string) {
 	return "", ""
 }
 
-// dockerRegistry runs Debian's docker-registry (distribution 2.8).
-func dockerRegistry(t *testing.T) string {
-	t.Helper()
-	const bin = "/usr/bin/docker-registry"
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("%s not installed", bin)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cfg := filepath.Join(t.TempDir(), "config.yml")
-	os.WriteFile(cfg, fmt.Appendf(nil, "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n", t.TempDir(), addr), 0o644)
-	cmd := exec.Command(bin, "serve", cfg)
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "listening on") {
-				ready <- true
-				io.Copy(io.Discard, stderr)
-				return
-			}
-		}
-		ready <- false
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatal("docker-registry exited")
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("docker-registry did not start")
-	}
-	return addr
-}
-
 // uniqueImage imports the test busybox plus a file naming the test, so
 // that its layer is the test's own: a pull of it really downloads.
 func uniqueImage(t *testing.T, c e2e.CLI, ref string) {
@@ -185,7 +137,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 		t.Run(strings.Fields(reg)[0], func(t *testing.T) {
 			var addr string
 			if reg == "docker-registry" {
-				addr = dockerRegistry(t)
+				addr = registrytest.DockerRegistry(t, registrytest.Config{})
 			} else {
 				addr, _ = registryServe(t, "")
 			}

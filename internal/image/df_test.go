@@ -3,13 +3,15 @@ package image
 import (
 	"context"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 )
 
 // TestDiskUsage: shared layers are counted once; images a container uses
 // are active and their layers not reclaimable.
 func TestDiskUsage(t *testing.T) {
 	s, _, _ := newService(t)
-	addr, _ := startDockerRegistry(t, "", "")
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
 	base := tarLayer(t, map[string]string{"base": string(make([]byte, 10000))}, false)
 	pushRemote(t, addr+"/team/a:v1", remoteImage(t, "", base))

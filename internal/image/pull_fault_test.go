@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/layer"
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/containerd/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -37,7 +38,8 @@ func registryBlobPath(root string, d v1.Hash) string {
 // digest says gets Docker's verification error, and nothing is stored.
 func TestPullCorruptBlob(t *testing.T) {
 	s, _, _ := newService(t)
-	addr, root := startDockerRegistry(t, "", "")
+	root := t.TempDir()
+	addr := registrytest.DockerRegistry(t, registrytest.Config{Root: root})
 	l1 := tarLayer(t, map[string]string{"ok": "fine"}, false)
 	l2, _ := random.Layer(64<<10, types.DockerLayer)
 	pushRemote(t, addr+"/team/corrupt:v1", remoteImage(t, "", l1, l2))
@@ -65,7 +67,7 @@ func TestPullCorruptBlob(t *testing.T) {
 // gzip stream fails to register, as in Docker, leaving nothing behind.
 func TestPullCorruptLayer(t *testing.T) {
 	s, _, _ := newService(t)
-	addr, _ := startDockerRegistry(t, "", "")
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	zw.Write(bytes.Repeat([]byte("not a tar at all, and cut short "), 4096))
@@ -208,7 +210,7 @@ func startCutProxy(t *testing.T, registry string, cutAt int) (*cutProxy, string)
 // completes, and the image is whole.
 func TestPullResumesCutDownload(t *testing.T) {
 	s, _, _ := newService(t)
-	addr, _ := startDockerRegistry(t, "", "")
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	la, _ := random.Layer(300<<10, types.DockerLayer)
 	lb, _ := random.Layer(200<<10, types.DockerLayer)
 	img := remoteImage(t, "", la, lb)
@@ -257,7 +259,7 @@ func TestPullSurvivesKill(t *testing.T) {
 		os.Exit(3)
 	}
 	needRoot(t)
-	addr, _ := startDockerRegistry(t, "", "")
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	la, _ := random.Layer(2<<20, types.DockerLayer)
 	lb, _ := random.Layer(1<<20, types.DockerLayer)
 	img := remoteImage(t, "", la, lb)
@@ -315,7 +317,8 @@ func TestPullSurvivesKill(t *testing.T) {
 // layers were done, the retry does not fetch those again.
 func TestPullRetriesAfterFailureReuseLayers(t *testing.T) {
 	s, _, _ := newService(t)
-	addr, root := startDockerRegistry(t, "", "")
+	root := t.TempDir()
+	addr := registrytest.DockerRegistry(t, registrytest.Config{Root: root})
 	good := tarLayer(t, map[string]string{"good": "1"}, false)
 	badL, _ := random.Layer(8<<10, types.DockerLayer)
 	img := remoteImage(t, "", good, badL)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/filters"
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
@@ -18,7 +19,7 @@ import (
 // (before, since, label, reference, dangling) and their digests.
 func TestListFiltersWithPulledImages(t *testing.T) {
 	s, _, _ := newService(t)
-	addr, _ := startDockerRegistry(t, "", "")
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
 	dated := func(day int, label string) v1.Image {
 		img := remoteImage(t, "", tarLayer(t, map[string]string{"day": label}, false))
@@ -89,7 +90,7 @@ func TestListFiltersWithPulledImages(t *testing.T) {
 // succeed, and the store has it once.
 func TestConcurrentPulls(t *testing.T) {
 	s, _, _ := newService(t)
-	addr, _ := startDockerRegistry(t, "", "")
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	layers := []v1.Layer{}
 	for _, n := range []string{"a", "b", "c", "d"} {
 		layers = append(layers, tarLayer(t, map[string]string{n + "/": "", n + "/f": string(make([]byte, 200<<10))}, false))
@@ -122,7 +123,7 @@ func TestConcurrentPulls(t *testing.T) {
 // layer was unpacked before its parent was committed.
 func TestPullOpaqueDirectory(t *testing.T) {
 	s, _, _ := newService(t)
-	addr, _ := startDockerRegistry(t, "", "")
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	big := string(make([]byte, 2<<20)) // slows the bottom layer down
 	l1 := tarLayer(t, map[string]string{"big": big, "data/": "", "data/old": "old", "data/keep/": ""}, false)
 	l2 := tarLayer(t, map[string]string{"data/": "", "data/.wh..wh..opq": "", "data/new": "new"}, false)

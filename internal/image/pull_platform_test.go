@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -64,7 +65,7 @@ func TestPullIndex(t *testing.T) {
 			if reg == "berth" {
 				addr = startBerthRegistry(t, "")
 			} else {
-				addr, _ = startDockerRegistry(t, "", "")
+				addr = registrytest.DockerRegistry(t, registrytest.Config{})
 			}
 			ctx := context.Background()
 			imgs := map[string]v1.Image{}
@@ -113,7 +114,7 @@ func TestPullIndex(t *testing.T) {
 // architecture with an explicit --platform is refused as Docker does.
 func TestPullPlatformMismatch(t *testing.T) {
 	s, _, _ := newService(t)
-	addr, _ := startDockerRegistry(t, "", "")
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	pushRemote(t, addr+"/team/s390x:v1", remoteImage(t, "s390x", tarLayer(t, map[string]string{"x": "y"}, false)))
 	err := s.Pull(context.Background(), mustRef(t, addr+"/team/s390x:v1"), PullOptions{Platform: "linux/amd64"}, nil)
 	want := "image with reference " + addr + "/team/s390x:v1 was found but does not match the specified platform: wanted linux/amd64, actual: linux/s390x"
@@ -125,7 +126,7 @@ func TestPullPlatformMismatch(t *testing.T) {
 // TestPullAllTags pulls every tag of a repository (-a), sharing layers.
 func TestPullAllTags(t *testing.T) {
 	s, _, _ := newService(t)
-	addr, _ := startDockerRegistry(t, "", "")
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	base := tarLayer(t, map[string]string{"base": "b"}, false)
 	pushRemote(t, addr+"/team/all:v1", remoteImage(t, "", base))
 	pushRemote(t, addr+"/team/all:v2", remoteImage(t, "", base, tarLayer(t, map[string]string{"v2": "2"}, false)))

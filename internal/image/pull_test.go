@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -18,7 +19,7 @@ import (
 // date) and by digest.
 func TestPullFromDistribution28(t *testing.T) {
 	s, bus, _ := newService(t)
-	addr, _ := startDockerRegistry(t, "", "")
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
 	l1 := tarLayer(t, map[string]string{"etc/": "", "etc/hello": "one\n", "bin/": ""}, false)
 	l2 := tarLayer(t, map[string]string{"etc/hello": "two\n", "etc/other": "x"}, false)
@@ -101,7 +102,7 @@ func TestPullFromDistribution28(t *testing.T) {
 // TestPullErrors checks Docker's wording for what users get wrong.
 func TestPullErrors(t *testing.T) {
 	s, _, _ := newService(t)
-	addr, _ := startDockerRegistry(t, "", "")
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
 	pushRemote(t, addr+"/team/busybox:v1", remoteImage(t, "", tarLayer(t, map[string]string{"a": "a"}, false)))
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -23,7 +24,7 @@ const dockerPushDigest = "sha256:a04a274a09e20c4e29c79b725fe4e8e91418e753b3b2aa4
 // go-containerregistry's validator.
 func TestPushLikeDocker(t *testing.T) {
 	s, bus, _ := newService(t)
-	addr, _ := startDockerRegistry(t, "", "")
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
 	loadFile(t, s, fixtureArchive)
 	if err := s.Tag(ctx, "busybox", addr+"/team/busybox", "v1"); err != nil {
@@ -102,7 +103,7 @@ func TestPushLikeDocker(t *testing.T) {
 // the same, and a pull from there finds everything present.
 func TestPullPushRoundTrip(t *testing.T) {
 	s, _, _ := newService(t)
-	peer, _ := startDockerRegistry(t, "", "")
+	peer := registrytest.DockerRegistry(t, registrytest.Config{})
 	own := startBerthRegistry(t, "")
 	ctx := context.Background()
 	img := remoteImage(t, "", tarLayer(t, map[string]string{"a/": "", "a/1": "1"}, false), tarLayer(t, map[string]string{"b": "2"}, true))

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/filters"
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/containerd/errdefs"
 	registrytypes "github.com/moby/moby/api/types/registry"
 )
@@ -23,7 +24,7 @@ func TestBasicAuthRegistry(t *testing.T) {
 			if reg == "berth" {
 				addr = startBerthRegistry(t, htpasswd)
 			} else {
-				addr, _ = startDockerRegistry(t, htpasswd, "")
+				addr = registrytest.DockerRegistry(t, registrytest.Config{Htpasswd: htpasswd})
 			}
 			ctx := context.Background()
 			pushRemote(t, addr+"/team/private:v1", remoteImage(t, "", tarLayer(t, map[string]string{"p": "1"}, false)), basicAuth("ci", "s3cret"))
@@ -117,7 +118,7 @@ func TestSearchBerthRegistry(t *testing.T) {
 // registry mirror, as registry-mirrors configures.
 func TestPullThroughMirror(t *testing.T) {
 	needRoot(t)
-	mirror, _ := startDockerRegistry(t, "", "")
+	mirror := registrytest.DockerRegistry(t, registrytest.Config{})
 	img := remoteImage(t, "", tarLayer(t, map[string]string{"hub": "busybox"}, false))
 	dgst := pushRemote(t, mirror+"/library/busybox:latest", img)
 	s, err := New(context.Background(), Config{Root: t.TempDir(), Mirrors: []string{"http://" + mirror}})

@@ -2,14 +2,10 @@ package image
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -28,93 +24,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
-
-// dockerRegistryBin is Debian's docker-registry (distribution 2.8), the
-// independent registry the distribution tests run against.
-const dockerRegistryBin = "/usr/bin/docker-registry"
-
-// freeAddr picks a free loopback port. Another process taking it in
-// between makes the start fail, not hang.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-// startDockerRegistry runs docker-registry over a fresh storage root and
-// returns its address and root. With htpasswd set (an htpasswd file) it
-// asks for basic auth; extra is appended to its configuration.
-func startDockerRegistry(t testing.TB, htpasswd, extra string) (addr, root string) {
-	t.Helper()
-	if _, err := os.Stat(dockerRegistryBin); err != nil {
-		t.Skipf("%s not installed", dockerRegistryBin)
-	}
-	root = t.TempDir()
-	addr = freeAddr(t)
-	cfg := fmt.Sprintf(`version: 0.1
-log:
-  level: info
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-http:
-  addr: %s
-`, root, addr)
-	if htpasswd != "" {
-		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: berth-test\n    path: %s\n", htpasswd)
-	}
-	cfg += extra
-	path := filepath.Join(t.TempDir(), "config.yml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, dockerRegistryBin, "serve", path)
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-	})
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		var last []string
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "listening on") {
-				ready <- nil
-				_, _ = io.Copy(io.Discard, stderr)
-				return
-			}
-			last = append(last, sc.Text())
-		}
-		ready <- fmt.Errorf("docker-registry exited: %s", strings.Join(last, "\n"))
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("docker-registry did not start")
-	}
-	return addr, root
-}
 
 // startBerthRegistry runs berth's own registry in the test process.
 func startBerthRegistry(t testing.TB, htpasswd string) string {

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -122,8 +123,8 @@ func (ts *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestBearerTokenRegistry(t *testing.T) {
 	s, _, _ := newService(t)
 	ts, realm, bundle := newTokenServer(t, "ci", "s3cret")
-	addr, _ := startDockerRegistry(t, "", fmt.Sprintf("auth:\n  token:\n    realm: %s\n    service: %s\n    issuer: %s\n    rootcertbundle: %s\n",
-		realm, ts.service, ts.issuer, bundle))
+	addr := registrytest.DockerRegistry(t, registrytest.Config{Extra: fmt.Sprintf("auth:\n  token:\n    realm: %s\n    service: %s\n    issuer: %s\n    rootcertbundle: %s\n",
+		realm, ts.service, ts.issuer, bundle)})
 	ctx := context.Background()
 	creds := remote.WithAuth(&authn.Basic{Username: "ci", Password: "s3cret"})
 	pushRemote(t, addr+"/team/token:v1", remoteImage(t, "", tarLayer(t, map[string]string{"t": "1"}, false)), creds)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -43,7 +44,7 @@ func BenchmarkBlob100MB(b *testing.B) {
 			return repoOn(b, srv.Addr(), false), []remote.Option{remote.WithTransport(tr)}
 		}},
 		{"distribution-2.8", func(b *testing.B) (func(string) name.Repository, []remote.Option) {
-			return repoOn(b, startDockerRegistry(b, b.TempDir()), true), nil
+			return repoOn(b, registrytest.DockerRegistry(b, registrytest.Config{}), true), nil
 		}},
 	}
 	for _, target := range targets {
