@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/berth-dev/berth/internal/ctxio"
 	"github.com/berth-dev/berth/internal/layer"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
@@ -132,7 +133,7 @@ func diffIDOf(ctx context.Context, raw io.Reader) (digest.Digest, string, error)
 	}
 	defer tarStream.Close()
 	h := digest.Canonical.Hash()
-	if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: tarStream}); err != nil {
+	if _, err := io.Copy(h, ctxio.NewReader(ctx, tarStream)); err != nil {
 		if ctx.Err() != nil {
 			return "", "", ctx.Err()
 		}
@@ -349,19 +350,6 @@ func randomHex() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// ctxReader stops a long copy when the request that started it is gone.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // protect keeps snapshot keys, chain IDs and blob digests that an

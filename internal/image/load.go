@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/berth-dev/berth/internal/ctxio"
 	"github.com/berth-dev/berth/internal/image/content"
 	"github.com/distribution/reference"
 	"github.com/moby/go-archive/compression"
@@ -62,7 +63,7 @@ func (a *archiveFiles) close() {
 func (s *Service) spool(ctx context.Context, r io.Reader) (*archiveFiles, error) {
 	a := &archiveFiles{files: map[string]*content.Writer{}, links: map[string]string{}, committed: map[string]bool{}}
 	// docker load takes compressed archives too (docker save | gzip).
-	archive, _, _, err := decompressed(bufio.NewReaderSize(&ctxReader{ctx: ctx, r: r}, 1<<20))
+	archive, _, _, err := decompressed(bufio.NewReaderSize(ctxio.NewReader(ctx, r), 1<<20))
 	if err != nil {
 		return nil, err
 	}

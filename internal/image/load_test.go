@@ -283,7 +283,7 @@ func TestSaveLoadsInReferenceDocker(t *testing.T) {
 	s.Tag(ctx, "busybox", "berth-compat", "plain")
 	archive := saveImages(t, s, "berth-compat")
 
-	cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.WithHost(host))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,20 +132,15 @@ func (s *Service) pullFrom(ctx context.Context, ep distribution.Endpoint, ref re
 // names another image (or a new one), which Docker words "Downloaded newer
 // image".
 func (s *Service) pullOne(ctx context.Context, repo *distribution.Repository, ref reference.Named, platform *ocispec.Platform, p Progress) (bool, error) {
-	tagOrDigest := ""
-	switch r := ref.(type) {
-	case reference.Canonical:
-		tagOrDigest = r.Digest().String()
-	case reference.NamedTagged:
-		tagOrDigest = r.Tag()
-	default:
+	manifestRef := tagOrDigest(ref)
+	if manifestRef == "" {
 		return false, invalidf("internal error: reference has neither a tag nor a digest: %s", ref.String())
 	}
-	top, err := repo.Manifest(ctx, tagOrDigest)
+	top, err := repo.Manifest(ctx, manifestRef)
 	if err != nil {
 		return false, distribution.PullError(err, ref)
 	}
-	p.Status(tagOrDigest, "Pulling from "+reference.Path(ref))
+	p.Status(manifestRef, "Pulling from "+reference.Path(ref))
 
 	man := top
 	fromIndex := false

@@ -21,18 +21,12 @@ import (
 	"github.com/berth-dev/berth/internal/layer"
 	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/containerd/errdefs"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
-
-// registryBlobPath is where distribution keeps a blob in its storage root.
-func registryBlobPath(root string, d v1.Hash) string {
-	return filepath.Join(root, "docker/registry/v2/blobs/sha256", d.Hex[:2], d.Hex, "data")
-}
 
 // TestPullCorruptBlob: a registry serving a layer that is not what its
 // digest says gets Docker's verification error, and nothing is stored.
@@ -44,7 +38,7 @@ func TestPullCorruptBlob(t *testing.T) {
 	l2, _ := random.Layer(64<<10, types.DockerLayer)
 	pushRemote(t, addr+"/team/corrupt:v1", remoteImage(t, "", l1, l2))
 	d2, _ := l2.Digest()
-	p := registryBlobPath(root, d2)
+	p := registrytest.BlobPath(root, d2)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -324,14 +318,14 @@ func TestPullRetriesAfterFailureReuseLayers(t *testing.T) {
 	img := remoteImage(t, "", good, badL)
 	pushRemote(t, addr+"/team/retry:v1", img)
 	d, _ := badL.Digest()
-	orig, _ := os.ReadFile(registryBlobPath(root, d))
+	orig, _ := os.ReadFile(registrytest.BlobPath(root, d))
 	broken := append([]byte(nil), orig...)
 	broken[10] ^= 0xff
-	os.WriteFile(registryBlobPath(root, d), broken, 0o644)
+	os.WriteFile(registrytest.BlobPath(root, d), broken, 0o644)
 	if err := s.Pull(context.Background(), mustRef(t, addr+"/team/retry:v1"), PullOptions{}, nil); !errdefs.IsDataLoss(err) {
 		t.Fatalf("first pull: %v", err)
 	}
-	os.WriteFile(registryBlobPath(root, d), orig, 0o644)
+	os.WriteFile(registrytest.BlobPath(root, d), orig, 0o644)
 	var m messages
 	if err := s.Pull(context.Background(), mustRef(t, addr+"/team/retry:v1"), PullOptions{}, &m); err != nil {
 		t.Fatal(err)

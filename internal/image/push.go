@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/berth-dev/berth/internal/ctxio"
 	"github.com/berth-dev/berth/internal/image/distribution"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
@@ -291,8 +292,11 @@ func (s *Service) pushLayer(ctx context.Context, repo *distribution.Repository, 
 			return manifestDescriptor(c), nil
 		}
 	}
+	// Only the first mount source is tried: a registry that refuses a
+	// mount opens an upload session instead, which is used below.
 	var upload string
-	for _, m := range mounts {
+	if len(mounts) > 0 {
+		m := mounts[0]
 		mounted, loc, err := repo.Mount(ctx, m.Blob.Digest, m.Repository)
 		if err != nil {
 			return ocispec.Descriptor{}, distribution.Describe(err)
@@ -302,7 +306,6 @@ func (s *Service) pushLayer(ctx context.Context, repo *distribution.Repository, 
 			return manifestDescriptor(m.Blob), nil
 		}
 		upload = loc
-		break // the session the registry opened instead is used below
 	}
 	if upload == "" {
 		loc, err := repo.StartUpload(ctx)
@@ -352,7 +355,7 @@ func (s *Service) uploadLayer(ctx context.Context, repo *distribution.Repository
 	defer f.Close()
 	if own.MediaType != "" {
 		b := newBar(p, l.id, "Pushing", own.Size)
-		body := &countingReader{r: &ctxReader{ctx: ctx, r: f}, onRead: func(n int64) { b.report(n, false) }}
+		body := &countingReader{r: ctxio.NewReader(ctx, f), onRead: func(n int64) { b.report(n, false) }}
 		if err := repo.Upload(ctx, loc, body, func() digest.Digest { return own.Digest }); err != nil {
 			return ocispec.Descriptor{}, err
 		}
@@ -367,7 +370,7 @@ func (s *Service) uploadLayer(ctx context.Context, repo *distribution.Repository
 	h := digest.Canonical.Digester()
 	var size int64
 	go func() {
-		src := &countingReader{r: &ctxReader{ctx: ctx, r: f}, onRead: func(n int64) { b.report(n, false) }}
+		src := &countingReader{r: ctxio.NewReader(ctx, f), onRead: func(n int64) { b.report(n, false) }}
 		bw := bufio.NewWriterSize(io.MultiWriter(pw, h.Hash(), counter{&size}), 32<<10)
 		zw := gzip.NewWriter(bw)
 		_, err := io.Copy(zw, src)

@@ -113,6 +113,18 @@ func refKey(named reference.Named) string {
 	return reference.TagNameOnly(named).String()
 }
 
+// tagOrDigest is what a registry names a manifest by: the digest of a
+// canonical reference, else its tag; "" when ref has neither.
+func tagOrDigest(ref reference.Named) string {
+	switch r := ref.(type) {
+	case reference.Canonical:
+		return r.Digest().String()
+	case reference.NamedTagged:
+		return r.Tag()
+	}
+	return ""
+}
+
 // searchID finds the one image whose ID starts with prefix ("5e3a",
 // "sha256:5e3a..."). Caller holds mu.
 func (s *Service) searchID(prefix string) *img {

@@ -36,16 +36,9 @@ func (s *Service) RegistryConfig() *registrytypes.ServiceConfig {
 // and the platforms it offers, without pulling it.
 func (s *Service) DistributionInspect(ctx context.Context, ref reference.Named, auth *registrytypes.AuthConfig) (*registrytypes.DistributionInspect, error) {
 	ref = reference.TagNameOnly(ref)
-	tagOrDigest := ""
-	switch r := ref.(type) {
-	case reference.Canonical:
-		tagOrDigest = r.Digest().String()
-	case reference.NamedTagged:
-		tagOrDigest = r.Tag()
-	}
 	var lastErr error
 	for _, ep := range s.registries.Endpoints(ctx, ref, false) {
-		res, err := s.distributionInspect(ctx, ep, ref, tagOrDigest, auth)
+		res, err := s.distributionInspect(ctx, ep, ref, auth)
 		if err == nil {
 			return res, nil
 		}
@@ -57,12 +50,12 @@ func (s *Service) DistributionInspect(ctx context.Context, ref reference.Named, 
 	return nil, lastErr
 }
 
-func (s *Service) distributionInspect(ctx context.Context, ep distribution.Endpoint, ref reference.Named, tagOrDigest string, auth *registrytypes.AuthConfig) (*registrytypes.DistributionInspect, error) {
+func (s *Service) distributionInspect(ctx context.Context, ep distribution.Endpoint, ref reference.Named, auth *registrytypes.AuthConfig) (*registrytypes.DistributionInspect, error) {
 	repo, err := s.registries.Open(ctx, ep, reference.Path(ref), auth, false)
 	if err != nil {
 		return nil, err
 	}
-	m, err := repo.Manifest(ctx, tagOrDigest)
+	m, err := repo.Manifest(ctx, tagOrDigest(ref))
 	if err != nil {
 		return nil, distribution.PullError(err, ref)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/berth-dev/berth/internal/ctxio"
 	"github.com/distribution/reference"
 	eventtypes "github.com/moby/moby/api/types/events"
 	"github.com/opencontainers/go-digest"
@@ -261,7 +262,7 @@ func (s *Service) copyBlob(ctx context.Context, tw *tar.Writer, d digest.Digest,
 	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: mustBlobPath(d), Mode: 0o644, Size: size, ModTime: mtime}); err != nil {
 		return err
 	}
-	n, err := io.Copy(tw, &ctxReader{ctx: ctx, r: f})
+	n, err := io.Copy(tw, ctxio.NewReader(ctx, f))
 	if err != nil {
 		return err
 	}

@@ -331,15 +331,6 @@ func (s *Service) publish(action eventtypes.Action, id, name string, labels map[
 	s.events.Publish(eventtypes.ImageEventType, action, id, attrs)
 }
 
-func (s *Service) labelsOf(id digest.Digest) map[string]string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if im, ok := s.images[id]; ok {
-		return im.config.Config.Labels
-	}
-	return nil
-}
-
 // referencesTo lists the references to id, full form, sorted. Caller holds mu.
 func (s *Service) referencesTo(id digest.Digest) []reference.Named {
 	var out []reference.Named

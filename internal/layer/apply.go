@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/berth-dev/berth/internal/ctxio"
 	"github.com/containerd/errdefs"
 	"github.com/moby/go-archive"
 	"golang.org/x/sys/unix"
@@ -30,7 +31,7 @@ func Apply(ctx context.Context, mounts []Mount, tarStream io.Reader) error {
 	if err != nil {
 		return err
 	}
-	r := &ctxReader{ctx: ctx, r: tarStream}
+	r := ctxio.NewReader(ctx, tarStream)
 	if err := untarChrooted(r, dest); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -149,17 +150,4 @@ func DirUsage(ctx context.Context, dir string) (Usage, error) {
 		return nil
 	})
 	return u, err
-}
-
-// ctxReader stops a long copy when the request that started it is gone.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

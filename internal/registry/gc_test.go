@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/containerd/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -34,15 +35,10 @@ func blobDigests(t *testing.T, img v1.Image) []v1.Hash {
 	return append(ds, cfg)
 }
 
-// blobData is where distribution's filesystem layout keeps a blob.
-func blobData(root string, d v1.Hash) string {
-	return filepath.Join(root, "docker/registry/v2/blobs", d.Algorithm, d.Hex[:2], d.Hex, "data")
-}
-
 func assertBlobs(t *testing.T, root string, ds []v1.Hash, present bool) {
 	t.Helper()
 	for _, d := range ds {
-		_, err := os.Stat(blobData(root, d))
+		_, err := os.Stat(registrytest.BlobPath(root, d))
 		if present && err != nil {
 			t.Errorf("blob %s gone: %v", d, err)
 		}
@@ -55,11 +51,7 @@ func assertBlobs(t *testing.T, root string, ds []v1.Hash, present bool) {
 func TestGarbageCollect(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	srv, err := Serve(ctx, Config{Root: root, Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startRegistry(t, Config{Root: root})
 
 	keep := randomImage(t, 2048, 2)
 	drop := randomImage(t, 2048, 3)
@@ -115,24 +107,13 @@ func TestGarbageCollect(t *testing.T) {
 	}
 	layers, _ := drop.Layers()
 	d, _ := layers[0].Digest()
-	resp, err := http.Get(srv2.URL() + "/v2/team/drop/blobs/" + d.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("collected layer: %d", resp.StatusCode)
-	}
+	wantStatus(t, http.MethodGet, srv2.URL()+"/v2/team/drop/blobs/"+d.String(), http.StatusNotFound)
 }
 
 func TestGarbageCollectUntagged(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	srv, err := Serve(ctx, Config{Root: root, Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startRegistry(t, Config{Root: root})
 	old := randomImage(t, 1024, 1)
 	cur := randomImage(t, 1024, 1)
 	for _, img := range []v1.Image{old, cur} { // the tag moves to cur
@@ -161,14 +142,7 @@ func TestGarbageCollectUntagged(t *testing.T) {
 	assertBlobs(t, root, blobDigests(t, cur), true)
 
 	srv2 := startRegistry(t, Config{Root: root})
-	resp, err := http.Get(srv2.URL() + "/v2/app/manifests/" + digestOf(t, old).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("untagged manifest after GC: %d", resp.StatusCode)
-	}
+	wantStatus(t, http.MethodGet, srv2.URL()+"/v2/app/manifests/"+digestOf(t, old).String(), http.StatusNotFound)
 }
 
 func TestGarbageCollectBadRoot(t *testing.T) {

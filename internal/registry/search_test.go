@@ -147,14 +147,7 @@ func TestSearch(t *testing.T) {
 			t.Errorf("n=%s: %d %s", n, status, body)
 		}
 	}
-	resp, err := http.Post(srv.URL()+"/v1/search?q=a", "text/plain", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Fatalf("POST /v1/search: %d", resp.StatusCode)
-	}
+	wantStatus(t, http.MethodPost, srv.URL()+"/v1/search?q=a", http.StatusMethodNotAllowed)
 }
 
 func TestSearchWithAuth(t *testing.T) {

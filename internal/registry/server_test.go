@@ -196,6 +196,24 @@ func assertStatus(t *testing.T, err error, status int) {
 	}
 }
 
+// wantStatus sends a request with no body and fails the test unless the
+// answer has the status.
+func wantStatus(t *testing.T, method, url string, status int) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != status {
+		t.Fatalf("%s %s: %d, want %d", method, url, resp.StatusCode, status)
+	}
+}
+
 func writeHtpasswd(t *testing.T, users ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "htpasswd")

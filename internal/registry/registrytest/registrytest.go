@@ -1,6 +1,9 @@
-// Package registrytest runs Debian's docker-registry (distribution 2.8)
-// for tests: the independent registry that berth's client and berth's own
-// registry are checked against. Tests skip where it is not installed.
+// Package registrytest is for tests of registry clients and servers: it
+// runs Debian's docker-registry (distribution 2.8), the independent
+// registry that berth's client and berth's own registry are checked
+// against (tests skip where it is not installed), and knows where
+// distribution's storage layout keeps blobs, for tests that corrupt or
+// count them.
 package registrytest
 
 import (
@@ -15,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Binary is Debian's docker-registry package's program.
@@ -104,6 +109,12 @@ http:
 		t.Fatal("docker-registry did not start listening within 30s")
 	}
 	return addr
+}
+
+// BlobPath is where a storage root in distribution's filesystem layout
+// (docker-registry's, and berth's registry's) keeps a blob's data.
+func BlobPath(root string, d v1.Hash) string {
+	return filepath.Join(root, "docker/registry/v2/blobs", d.Algorithm, d.Hex[:2], d.Hex, "data")
 }
 
 // freeAddr picks a free loopback port by binding and releasing it;
