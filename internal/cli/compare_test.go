@@ -87,8 +87,14 @@ var spaceRuns = regexp.MustCompile(` {2,}`)
 // column padding around them are not compared.
 func (r *referenceEngine) compare(timing bool, args ...string) {
 	r.t.Helper()
-	dOut, dErr, dCode := r.docker(nil, args...)
-	bOut, bErr, bCode := r.berth(nil, args...)
+	r.compareWithInput(nil, timing, args...)
+}
+
+// compareWithInput is compare with stdin (a prompt's answer).
+func (r *referenceEngine) compareWithInput(stdin []byte, timing bool, args ...string) {
+	r.t.Helper()
+	dOut, dErr, dCode := r.docker(stdin, args...)
+	bOut, bErr, bCode := r.berth(stdin, args...)
 	norm := func(s string) string {
 		s = strings.NewReplacer("docker", "berth", "Docker", "berth").Replace(s)
 		if timing {

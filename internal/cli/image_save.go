@@ -35,8 +35,7 @@ func newSaveCommand(c *CLI) *cobra.Command {
 	return cmd
 }
 
-// runSave writes the archive to -o (atomically: a failed save leaves no
-// half file behind) or to stdout, which must not be a terminal.
+// runSave writes the archive to -o or to stdout.
 func runSave(cmd *cobra.Command, c *CLI, images []string, opts *saveOptions) error {
 	var so []client.ImageSaveOption
 	var platforms []ocispec.Platform
@@ -50,22 +49,36 @@ func runSave(cmd *cobra.Command, c *CLI, images []string, opts *saveOptions) err
 	if len(platforms) > 0 {
 		so = append(so, client.ImageSaveWithPlatforms(platforms...))
 	}
-	if opts.output == "" && c.OutIsTerminal() {
+	return writeArchive(c, opts.output, "failed to save image", func() (io.ReadCloser, error) {
+		cl, err := c.Client()
+		if err != nil {
+			return nil, err
+		}
+		return cl.ImageSave(cmd.Context(), images, so...)
+	})
+}
+
+// writeArchive copies the archive fetch streams (save, export) to output,
+// atomically (a failed copy leaves no half file behind), or to stdout,
+// which must not be a terminal. failure prefixes the errors about the
+// file, as docker words them per command.
+func writeArchive(c *CLI, output, failure string, fetch func() (io.ReadCloser, error)) error {
+	if output == "" && c.OutIsTerminal() {
 		return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
 	}
 	var out io.Writer = c.Out
 	var file *os.File
-	if opts.output != "" {
-		if err := validateSaveDestination(opts.output); err != nil {
-			return fmt.Errorf("failed to save image: %w", err)
+	if output != "" {
+		if err := validateSaveDestination(output); err != nil {
+			return fmt.Errorf("%s: %w", failure, err)
 		}
-		abs, err := filepath.Abs(opts.output)
+		abs, err := filepath.Abs(output)
 		if err != nil {
-			return fmt.Errorf("failed to save image: %w", err)
+			return fmt.Errorf("%s: %w", failure, err)
 		}
-		f, err := os.CreateTemp(filepath.Dir(abs), ".tmp-"+filepath.Base(opts.output))
+		f, err := os.CreateTemp(filepath.Dir(abs), ".tmp-"+filepath.Base(output))
 		if err != nil {
-			return fmt.Errorf("failed to save image: %w", err)
+			return fmt.Errorf("%s: %w", failure, err)
 		}
 		file, out = f, f
 		defer func() {
@@ -75,11 +88,7 @@ func runSave(cmd *cobra.Command, c *CLI, images []string, opts *saveOptions) err
 			}
 		}()
 	}
-	cl, err := c.Client()
-	if err != nil {
-		return err
-	}
-	body, err := cl.ImageSave(cmd.Context(), images, so...)
+	body, err := fetch()
 	if err != nil {
 		return err
 	}
@@ -89,16 +98,16 @@ func runSave(cmd *cobra.Command, c *CLI, images []string, opts *saveOptions) err
 	}
 	if file != nil {
 		if err := file.Chmod(0o600); err != nil {
-			return fmt.Errorf("failed to save image: %w", err)
+			return fmt.Errorf("%s: %w", failure, err)
 		}
 		if err := file.Sync(); err != nil {
-			return fmt.Errorf("failed to save image: %w", err)
+			return fmt.Errorf("%s: %w", failure, err)
 		}
 		if err := file.Close(); err != nil {
-			return fmt.Errorf("failed to save image: %w", err)
+			return fmt.Errorf("%s: %w", failure, err)
 		}
-		if err := os.Rename(file.Name(), opts.output); err != nil {
-			return fmt.Errorf("failed to save image: %w", err)
+		if err := os.Rename(file.Name(), output); err != nil {
+			return fmt.Errorf("%s: %w", failure, err)
 		}
 		file = nil
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,16 +27,8 @@ type authDaemon struct {
 func startAuthDaemon(t *testing.T) (*authDaemon, string) {
 	t.Helper()
 	d := &authDaemon{}
-	sock := filepath.Join(t.TempDir(), "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Api-Version", "1.51")
+	host := startFakeEngine(t, "1.51", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case strings.HasSuffix(r.URL.Path, "/_ping"):
-			w.Write([]byte("OK"))
 		case strings.HasSuffix(r.URL.Path, "/auth"):
 			var ac registry.AuthConfig
 			json.NewDecoder(r.Body).Decode(&ac)
@@ -60,10 +51,8 @@ func startAuthDaemon(t *testing.T) (*authDaemon, string) {
 		default:
 			http.NotFound(w, r)
 		}
-	})}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return d, "unix://" + sock
+	}))
+	return d, host
 }
 
 func (d *authDaemon) lastPull() registry.AuthConfig {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -123,23 +121,8 @@ func (d *fakeDaemon) serve(w http.ResponseWriter, r *http.Request) {
 
 func newFakeDaemon(t *testing.T, apiVersion string) *fakeDaemon {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "fake.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &fakeDaemon{host: "unix://" + sock, pulled: map[string]bool{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/_ping", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Api-Version", apiVersion)
-		w.Header().Set("Ostype", "linux")
-		w.Header().Set("Docker-Experimental", "false")
-		_, _ = io.WriteString(w, "OK")
-	})
-	mux.HandleFunc("/", d.serve)
-	srv := &http.Server{Handler: mux}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	d := &fakeDaemon{pulled: map[string]bool{}}
+	d.host = startFakeEngine(t, apiVersion, http.HandlerFunc(d.serve))
 	return d
 }
 
