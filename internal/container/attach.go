@@ -280,9 +280,7 @@ func (s *Service) replayLogs(ctx context.Context, c *Container, w io.Writer, tty
 	if driver == "none" || r.LogPath == "" {
 		return nil
 	}
-	done := make(chan struct{})
-	close(done)
-	err := s.deps.ReadLogs(ctx, driver, r.LogPath, LogReadConfig{Tail: -1}, done, func(m LogMessage) error {
+	err := s.deps.ReadLogs(ctx, driver, r.LogPath, LogReadConfig{Tail: -1}, closedChan, func(m LogMessage) error {
 		return writeLogMessage(w, m, tty, stdout, stderr, false)
 	})
 	if errdefs.IsNotFound(err) {

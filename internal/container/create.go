@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,20 +85,15 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 		return containertypes.CreateResponse{}, err
 	}
 	// The request's maps and slices belong to the caller; merge into copies.
-	cfg.Labels = cloneMap(cfg.Labels)
-	cfg.Volumes = cloneMap(cfg.Volumes)
-	cfg.ExposedPorts = cloneMap(cfg.ExposedPorts)
+	cfg.Labels = maps.Clone(cfg.Labels)
+	cfg.Volumes = maps.Clone(cfg.Volumes)
+	cfg.ExposedPorts = maps.Clone(cfg.ExposedPorts)
 	if err := mergeImageConfig(&cfg, &img.Config.Config); err != nil {
 		return invalid(err)
 	}
-	if hc.NetworkMode.IsContainer() {
-		other, err := s.idx.get(hc.NetworkMode.ConnectedContainer())
-		if err != nil {
-			return containertypes.CreateResponse{}, err
-		}
-		hc.NetworkMode = containertypes.NetworkMode("container:" + other.ID)
-	}
-	for _, mode := range []*string{(*string)(&hc.IpcMode), (*string)(&hc.PidMode)} {
+	// Namespaces shared with another container name it by ID from now
+	// on, so that a rename of the other container does not break them.
+	for _, mode := range []*string{(*string)(&hc.NetworkMode), (*string)(&hc.IpcMode), (*string)(&hc.PidMode)} {
 		if ref, ok := strings.CutPrefix(*mode, "container:"); ok {
 			other, err := s.idx.get(ref)
 			if err != nil {
@@ -207,9 +203,7 @@ func (s *Service) mergeLogConfig(lc *containertypes.LogConfig) error {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("logger: no log driver named '%s' is registered", lc.Type))
 	}
 	opts := make(map[string]string, len(lc.Config))
-	for k, v := range lc.Config {
-		opts[k] = v
-	}
+	maps.Copy(opts, lc.Config)
 	if lc.Type == s.cfg.LogDriver {
 		for k, v := range s.cfg.LogOpts {
 			if _, ok := opts[k]; !ok {
@@ -251,17 +245,6 @@ func newID() string {
 			return id
 		}
 	}
-}
-
-func cloneMap[K comparable, V any](m map[K]V) map[K]V {
-	if m == nil {
-		return nil
-	}
-	out := make(map[K]V, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // cgroup2 reports whether the host has a unified cgroup hierarchy.

@@ -107,11 +107,7 @@ func (s *Service) destroy(c *Container) error {
 		}
 	}
 	if err := s.deps.Layers.RemoveRWLayer(id); err != nil {
-		c.mu.Lock()
-		c.State.RemovalInProgress = false
-		c.State.Dead = true
-		c.mu.Unlock()
-		s.saveOrLog(c)
+		s.markDead(c)
 		return fmt.Errorf("remove read-write layer: %w", err)
 	}
 	c.saveMu.Lock()
@@ -123,11 +119,9 @@ func (s *Service) destroy(c *Container) error {
 	c.saveMu.Unlock()
 	if err != nil {
 		c.mu.Lock()
-		c.dir = dir
-		c.State.RemovalInProgress = false
-		c.State.Dead = true
+		c.dir = dir // what is left of it
 		c.mu.Unlock()
-		s.saveOrLog(c)
+		s.markDead(c)
 		return fmt.Errorf("unable to remove filesystem: %w", err)
 	}
 	os.RemoveAll(s.bundleDir(id))
@@ -139,6 +133,16 @@ func (s *Service) destroy(c *Container) error {
 	c.mu.Unlock()
 	s.publish(c, events.ActionDestroy, nil)
 	return nil
+}
+
+// markDead records a removal that failed halfway: the container is
+// "dead", and Restore tries the removal again.
+func (s *Service) markDead(c *Container) {
+	c.mu.Lock()
+	c.State.RemovalInProgress = false
+	c.State.Dead = true
+	c.mu.Unlock()
+	s.saveOrLog(c)
 }
 
 // Prune removes every stopped container the filters (until, label)

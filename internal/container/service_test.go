@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,12 +15,6 @@ import (
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 )
-
-func cfgWith(cmd ...string) *containertypes.Config {
-	return &containertypes.Config{Image: "busybox", Cmd: cmd}
-}
-
-func waitCond(s string) containertypes.WaitCondition { return containertypes.WaitCondition(s) }
 
 func TestCreatePersistsAndMergesImageConfig(t *testing.T) {
 	h := newHarness(t)
@@ -729,73 +722,4 @@ func TestCounts(t *testing.T) {
 	if all != 3 || running != 1 || paused != 1 || stopped != 1 {
 		t.Errorf("counts %d %d %d %d", all, running, paused, stopped)
 	}
-}
-
-func (h *harness) start(id string) {
-	h.t.Helper()
-	if err := h.s.Start(context.Background(), id); err != nil {
-		h.t.Fatalf("start: %v", err)
-	}
-}
-
-// pipeClient is a client connection for attach and exec tests.
-type pipeClient struct {
-	client, server net.Conn
-	hijacked       chan struct{}
-}
-
-func newPipeClient() *pipeClient {
-	c, s := net.Pipe()
-	return &pipeClient{client: c, server: s, hijacked: make(chan struct{})}
-}
-
-func (p *pipeClient) getStream(tty bool) (io.ReadWriteCloser, error) {
-	close(p.hijacked)
-	return p.client, nil
-}
-
-func (p *pipeClient) waitHijacked(t *testing.T) {
-	t.Helper()
-	select {
-	case <-p.hijacked:
-	case <-time.After(5 * time.Second):
-		t.Fatal("never hijacked")
-	}
-}
-
-// output reads the demultiplexed stream to its end.
-func (p *pipeClient) output(t *testing.T) string {
-	t.Helper()
-	var b strings.Builder
-	r := bufio.NewReader(p.server)
-	for {
-		var hdr [8]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return b.String()
-		}
-		n := int(hdr[4])<<24 | int(hdr[5])<<16 | int(hdr[6])<<8 | int(hdr[7])
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return b.String()
-		}
-		b.Write(buf)
-	}
-}
-
-type attachClient struct {
-	*pipeClient
-	done chan error
-}
-
-func (h *harness) attach(t *testing.T, id string, opts AttachOptions) *attachClient {
-	t.Helper()
-	p := newPipeClient()
-	opts.GetStream = p.getStream
-	a := &attachClient{pipeClient: p, done: make(chan error, 1)}
-	go func() {
-		a.done <- h.s.Attach(context.Background(), id, opts)
-		p.client.Close()
-	}()
-	p.waitHijacked(t)
-	return a
 }

@@ -104,9 +104,9 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 		if err != nil {
 			return fmt.Errorf("cannot join network of a non running container: %w", err)
 		}
-		o := other.snapshot()
-		if !o.State.Running || o.State.Pid == 0 {
-			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join network namespace of a non running container: container %s is not running", shortID(o.ID)))
+		o, err := runningOwner(other, "network")
+		if err != nil {
+			return err
 		}
 		joined = &o
 		joinNetNS = fmt.Sprintf("/proc/%d/ns/net", o.State.Pid)
@@ -365,11 +365,21 @@ func (s *Service) namespaceOf(ref, ns string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	o := other.snapshot()
-	if !o.State.Running || o.State.Pid == 0 {
-		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join %s namespace of a non running container: container %s is not running", ns, shortID(o.ID)))
+	o, err := runningOwner(other, ns)
+	if err != nil {
+		return "", err
 	}
 	return fmt.Sprintf("/proc/%d/ns/%s", o.State.Pid, ns), nil
+}
+
+// runningOwner is the record of a container whose namespace (named ns
+// in Docker's error) another container joins; it must be running.
+func runningOwner(c *Container, ns string) (record, error) {
+	o := c.snapshot()
+	if !o.State.Running || o.State.Pid == 0 {
+		return o, errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join %s namespace of a non running container: container %s is not running", ns, shortID(o.ID)))
+	}
+	return o, nil
 }
 
 func (s *Service) cgroupsPath(hc *containertypes.HostConfig, id string) string {

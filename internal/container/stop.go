@@ -18,6 +18,14 @@ type StopOptions struct {
 	Timeout *int   // seconds; nil for the container's (default 10); <0 waits forever
 }
 
+// signal is the signal asked for; 0 means the container's stop signal.
+func (o StopOptions) signal() (syscall.Signal, error) {
+	if o.Signal == "" {
+		return 0, nil
+	}
+	return parseSignal(o.Signal)
+}
+
 // killWait bounds how long a SIGKILL may take to be reported as an exit.
 const killWait = 30 * time.Second
 
@@ -32,11 +40,9 @@ func (s *Service) Stop(ctx context.Context, ref string, opts StopOptions) error 
 	if err != nil {
 		return err
 	}
-	var sig syscall.Signal
-	if opts.Signal != "" {
-		if sig, err = parseSignal(opts.Signal); err != nil {
-			return err
-		}
+	sig, err := opts.signal()
+	if err != nil {
+		return err
 	}
 	stopped, err := s.stop(c, sig, opts.Timeout)
 	if err != nil {
@@ -159,14 +165,19 @@ func (s *Service) killAndWait(c *Container, notice *exitNotice) error {
 	if err != nil {
 		return err
 	}
+	return awaitKilled(c, notice)
+}
+
+// awaitKilled waits for the exit a SIGKILL causes, or for the removal of
+// the container.
+func awaitKilled(c *Container, notice *exitNotice) error {
 	select {
 	case <-notice.done:
-		return nil
 	case <-c.removed:
-		return nil
 	case <-time.After(killWait):
 		return errors.New("tried to kill container, but did not receive an exit event")
 	}
+	return nil
 }
 
 // Kill sends a signal (default SIGKILL). With SIGKILL it returns once
@@ -214,11 +225,8 @@ func (s *Service) Kill(ctx context.Context, ref, signal string) error {
 	if err != nil || sig != syscall.SIGKILL {
 		return err
 	}
-	select {
-	case <-notice.done:
-	case <-c.removed:
-	case <-time.After(killWait):
-		return errors.New("tried to kill container, but did not receive an exit event")
+	if err := awaitKilled(c, notice); err != nil {
+		return err
 	}
 	c.exitHandled()
 	return nil
@@ -230,11 +238,9 @@ func (s *Service) Restart(ctx context.Context, ref string, opts StopOptions) err
 	if err != nil {
 		return err
 	}
-	var sig syscall.Signal
-	if opts.Signal != "" {
-		if sig, err = parseSignal(opts.Signal); err != nil {
-			return err
-		}
+	sig, err := opts.signal()
+	if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	running := c.State.Running
@@ -280,11 +286,7 @@ func (s *Service) Pause(ctx context.Context, ref string) error {
 	if err := sh.Pause(ctx); err != nil {
 		return fmt.Errorf("cannot pause container %s: %w", c.ID, err)
 	}
-	c.mu.Lock()
-	c.State.Paused = true
-	c.mu.Unlock()
-	s.saveOrLog(c)
-	s.publish(c, events.ActionPause, nil)
+	s.setPaused(c, true)
 	return nil
 }
 
@@ -305,12 +307,22 @@ func (s *Service) Unpause(ctx context.Context, ref string) error {
 	if err := sh.Resume(ctx); err != nil {
 		return fmt.Errorf("Cannot unpause container %s: %w", c.ID, err)
 	}
+	s.setPaused(c, false)
+	return nil
+}
+
+// setPaused records a pause or unpause the shim has made, and tells the
+// event stream. op is held.
+func (s *Service) setPaused(c *Container, paused bool) {
 	c.mu.Lock()
-	c.State.Paused = false
+	c.State.Paused = paused
 	c.mu.Unlock()
 	s.saveOrLog(c)
-	s.publish(c, events.ActionUnPause, nil)
-	return nil
+	action := events.ActionUnPause
+	if paused {
+		action = events.ActionPause
+	}
+	s.publish(c, action, nil)
 }
 
 func errRestarting(id string) error {
