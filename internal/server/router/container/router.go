@@ -67,6 +67,16 @@ func (r *Router) notImplemented(what string) httputils.Handler {
 	}
 }
 
+// noContent answers 204 for a state change that succeeded; an error is
+// returned for the server to map.
+func noContent(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // readJSONBody decodes a body that must be present (create): an empty
 // one is Docker's "got EOF" error.
 func readJSONBody(req *http.Request, v any) error {
@@ -176,11 +186,7 @@ func (r *Router) start(ctx context.Context, w http.ResponseWriter, req *http.Req
 	if req.Form.Get("checkpoint") != "" {
 		return errdefs.ErrNotImplemented.WithMessage("checkpoint is only supported in experimental mode")
 	}
-	if err := r.b.Start(ctx, vars["name"]); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, r.b.Start(ctx, vars["name"]))
 }
 
 func stopOptions(ctx context.Context, req *http.Request) (container.StopOptions, error) {
@@ -203,11 +209,7 @@ func (r *Router) stop(ctx context.Context, w http.ResponseWriter, req *http.Requ
 	if err != nil {
 		return err
 	}
-	if err := r.b.Stop(ctx, vars["name"], opts); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, r.b.Stop(ctx, vars["name"], opts))
 }
 
 func (r *Router) restart(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
@@ -215,11 +217,7 @@ func (r *Router) restart(ctx context.Context, w http.ResponseWriter, req *http.R
 	if err != nil {
 		return err
 	}
-	if err := r.b.Restart(ctx, vars["name"], opts); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, r.b.Restart(ctx, vars["name"], opts))
 }
 
 func (r *Router) kill(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
@@ -272,27 +270,15 @@ func (r *Router) wait(ctx context.Context, w http.ResponseWriter, req *http.Requ
 }
 
 func (r *Router) pause(ctx context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
-	if err := r.b.Pause(ctx, vars["name"]); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, r.b.Pause(ctx, vars["name"]))
 }
 
 func (r *Router) unpause(ctx context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
-	if err := r.b.Unpause(ctx, vars["name"]); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, r.b.Unpause(ctx, vars["name"]))
 }
 
 func (r *Router) rename(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
-	if err := r.b.Rename(ctx, vars["name"], req.Form.Get("name")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, r.b.Rename(ctx, vars["name"], req.Form.Get("name")))
 }
 
 func (r *Router) update(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
@@ -344,15 +330,10 @@ func (r *Router) remove(ctx context.Context, w http.ResponseWriter, req *http.Re
 	if httputils.BoolValue(req, "link") {
 		return errdefs.ErrNotImplemented.WithMessage("container links are not supported")
 	}
-	err := r.b.Remove(ctx, vars["name"], container.RemoveOptions{
+	return noContent(w, r.b.Remove(ctx, vars["name"], container.RemoveOptions{
 		Force:   httputils.BoolValue(req, "force"),
 		Volumes: httputils.BoolValue(req, "v"),
-	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	}))
 }
 
 func (r *Router) top(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {

@@ -34,13 +34,7 @@ func (r *Router) pull(ctx context.Context, w http.ResponseWriter, req *http.Requ
 	// Docker ignores credentials it cannot read: a pull may be anonymous.
 	opts.Auth, _ = distribution.DecodeAuthConfig(req.Header.Get(registry.AuthHeader))
 	out := newJSONProgress(w)
-	if err := r.backend.Pull(ctx, ref, opts, out); err != nil {
-		if !out.started() {
-			return err
-		}
-		out.Error(err)
-	}
-	return nil
+	return out.end(r.backend.Pull(ctx, ref, opts, out))
 }
 
 // push is POST /images/{name}/push?tag=…; without a tag every tag of the
@@ -66,13 +60,7 @@ func (r *Router) push(ctx context.Context, w http.ResponseWriter, req *http.Requ
 		}
 	}
 	out := newJSONProgress(w)
-	if err := r.backend.Push(ctx, ref, opts, out); err != nil {
-		if !out.started() {
-			return err
-		}
-		out.Error(err)
-	}
-	return nil
+	return out.end(r.backend.Push(ctx, ref, opts, out))
 }
 
 // authResponse is POST /auth's answer, both fields always present as

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -113,11 +114,7 @@ func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Re
 	}
 	id, err := r.backend.Import(ctx, body, opts)
 	if err != nil {
-		if !out.started() {
-			return err
-		}
-		out.Error(err)
-		return nil
+		return out.end(err)
 	}
 	out.Status("", id)
 	return nil
@@ -250,9 +247,9 @@ type inspectResponse struct {
 	Metadata        imagetypes.Metadata `json:"Metadata"`
 }
 
-// legacyConfig are the Config fields Docker always includes for API 1.50+
-// (they had no omitempty), and the container-config fields it added before
-// 1.50.
+// currentConfigFields are the Config fields Docker always includes (they
+// have no omitempty); v149ConfigFields the container-config fields it
+// also included before API 1.50.
 var (
 	currentConfigFields = map[string]any{
 		"Cmd": nil, "Entrypoint": nil, "Env": nil, "Labels": nil, "OnBuild": nil,
@@ -269,14 +266,9 @@ func (r *Router) inspect(ctx context.Context, w http.ResponseWriter, req *http.R
 	if err != nil {
 		return err
 	}
-	cfg := map[string]any{}
-	for k, v := range currentConfigFields {
-		cfg[k] = v
-	}
+	cfg := maps.Clone(currentConfigFields)
 	if httputils.VersionLessThan(ctx, "1.50") {
-		for k, v := range v149ConfigFields {
-			cfg[k] = v
-		}
+		maps.Copy(cfg, v149ConfigFields)
 	}
 	if res.Config != nil {
 		raw, err := json.Marshal(res.Config)
@@ -287,9 +279,7 @@ func (r *Router) inspect(ctx context.Context, w http.ResponseWriter, req *http.R
 		if err := json.Unmarshal(raw, &set); err != nil {
 			return err
 		}
-		for k, v := range set {
-			cfg[k] = v
-		}
+		maps.Copy(cfg, set)
 	}
 	out := inspectResponse{
 		ID:            res.ID,
@@ -320,13 +310,8 @@ func (r *Router) inspect(ctx context.Context, w http.ResponseWriter, req *http.R
 	if httputils.VersionLessThan(ctx, "1.45") {
 		empty := ""
 		out.Container = &empty
-		out.ContainerConfig = map[string]any{}
-		for k, v := range currentConfigFields {
-			out.ContainerConfig[k] = v
-		}
-		for k, v := range v149ConfigFields {
-			out.ContainerConfig[k] = v
-		}
+		out.ContainerConfig = maps.Clone(currentConfigFields)
+		maps.Copy(out.ContainerConfig, v149ConfigFields)
 	}
 	return httputils.WriteJSON(w, http.StatusOK, out)
 }

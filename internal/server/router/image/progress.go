@@ -65,6 +65,17 @@ func (p *jsonProgress) started() bool {
 	return p.written
 }
 
+// end reports how a streamed operation ended: an error is the
+// handler's to return while nothing was sent (so that it gets a status),
+// and goes into the stream after that.
+func (p *jsonProgress) end(err error) error {
+	if err != nil && p.started() {
+		p.Error(err)
+		return nil
+	}
+	return err
+}
+
 func (p *jsonProgress) Bar(id, action string, current, total int64) {
 	jp := &jsonstream.Progress{Current: current, Total: total}
 	p.write(message{Status: action, Progress: jp, ProgressText: progressBar(jp), ID: id})
