@@ -112,14 +112,11 @@ func applyChange(cfg *dockerspec.DockerOCIImageConfig, cmd, rest string, cmdSet 
 			cfg.ExposedPorts[string(p)] = struct{}{}
 		}
 	case "user":
-		words, err := shellWords(rest, env)
+		user, err := oneWord("USER", rest, env)
 		if err != nil {
 			return err
 		}
-		if len(words) != 1 {
-			return invalidf("USER requires exactly one argument")
-		}
-		cfg.User = words[0]
+		cfg.User = user
 	case "volume":
 		var vols []string
 		if arr, ok := jsonArray(rest); ok {
@@ -145,14 +142,10 @@ func applyChange(cfg *dockerspec.DockerOCIImageConfig, cmd, rest string, cmdSet 
 			cfg.Volumes[v] = struct{}{}
 		}
 	case "workdir":
-		words, err := shellWords(rest, env)
+		wd, err := oneWord("WORKDIR", rest, env)
 		if err != nil {
 			return err
 		}
-		if len(words) != 1 {
-			return invalidf("WORKDIR requires exactly one argument")
-		}
-		wd := words[0]
 		if !path.IsAbs(wd) {
 			base := cfg.WorkingDir
 			if base == "" {
@@ -162,17 +155,14 @@ func applyChange(cfg *dockerspec.DockerOCIImageConfig, cmd, rest string, cmdSet 
 		}
 		cfg.WorkingDir = path.Clean(wd)
 	case "stopsignal":
-		words, err := shellWords(rest, env)
+		sig, err := oneWord("STOPSIGNAL", rest, env)
 		if err != nil {
 			return err
 		}
-		if len(words) != 1 {
-			return invalidf("STOPSIGNAL requires exactly one argument")
-		}
-		if _, err := parseSignal(words[0]); err != nil {
+		if _, err := parseSignal(sig); err != nil {
 			return err
 		}
-		cfg.StopSignal = words[0]
+		cfg.StopSignal = sig
 	case "onbuild":
 		trigger, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
 		switch strings.ToUpper(trigger) {
@@ -277,6 +267,18 @@ func keyValues(instr, rest string, env map[string]string) ([][2]string, error) {
 // quotes group and are removed, backslash escapes, and $VAR, ${VAR},
 // ${VAR:-default} and ${VAR:+alternative} expand from env (single quotes
 // excepted).
+// oneWord is the argument of an instruction that takes exactly one word.
+func oneWord(instruction, rest string, env map[string]string) (string, error) {
+	words, err := shellWords(rest, env)
+	if err != nil {
+		return "", err
+	}
+	if len(words) != 1 {
+		return "", invalidf("%s requires exactly one argument", instruction)
+	}
+	return words[0], nil
+}
+
 func shellWords(s string, env map[string]string) ([]string, error) {
 	words, err := lex(s, env, true)
 	if err != nil {
