@@ -515,12 +515,25 @@ func TestDanglingAndPrune(t *testing.T) {
 	if got := c.Run(t, "images", "--filter", "reference="+addr+"/team/*", "--format", "{{.Repository}}:{{.Tag}}").OK(t).Lines(); len(got) != 2 || got[1] != ref && got[0] != ref {
 		t.Errorf("reference filter: %q", got)
 	}
+	// system df: busybox and both pulls, none used, so all of their
+	// layers are reclaimable; the old image is listed untagged.
 	df, err := e.Client(t).DiskUsage(context.Background(), client.DiskUsageOptions{})
 	if err != nil {
-		t.Logf("system df is not served yet (%v): skipping its part", err)
-	} else {
-		c.Run(t, "system", "df").Assert(t, 0, "Images", "Local Volumes")
-		_ = df
+		t.Fatalf("system df: %v", err)
+	}
+	if df.Images.TotalCount != 3 || df.Images.ActiveCount != 0 || df.Images.TotalSize <= 0 {
+		t.Errorf("system df images: %+v", df.Images)
+	}
+	for _, cli := range e.CLIs(t) {
+		lines := cli.Run(t, "system", "df", "--format", "{{.Type}}: {{.TotalCount}} {{.Active}} {{.Reclaimable}}").OK(t).Lines()
+		want := []string{"Images: 3 0 ", "Containers: 0 0 0B", "Local Volumes: 0 0 0B", "Build Cache: 0 0 0B"}
+		if len(lines) != 4 || !strings.HasPrefix(lines[0], want[0]) || !strings.HasSuffix(lines[0], " (100%)") || strings.Join(lines[1:], "|") != strings.Join(want[1:], "|") {
+			t.Errorf("%s system df: %q", cli.Name, lines)
+		}
+		verbose := cli.Run(t, "system", "df", "-v").Assert(t, 0, "Images space usage:", "Containers space usage:", "Build cache usage: 0B").Stdout
+		if !regexp.MustCompile(`(?m)^<none>\s+<none>\s+` + old[7:19] + `\s`).MatchString(verbose) || !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(repo) + `\s+v1\s`).MatchString(verbose) {
+			t.Errorf("%s system df -v:\n%s", cli.Name, verbose)
+		}
 	}
 	c.Run(t, "image", "prune", "-a", "-f").Assert(t, 0, "Total reclaimed space:")
 	if got := c.Run(t, "images", "-aq").OK(t).Out(); got != "" {
