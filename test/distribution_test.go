@@ -531,7 +531,7 @@ func TestDanglingAndPrune(t *testing.T) {
 			t.Errorf("%s system df: %q", cli.Name, lines)
 		}
 		verbose := cli.Run(t, "system", "df", "-v").Assert(t, 0, "Images space usage:", "Containers space usage:", "Build cache usage: 0B").Stdout
-		if !regexp.MustCompile(`(?m)^<none>\s+<none>\s+` + old[7:19] + `\s`).MatchString(verbose) || !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(repo) + `\s+v1\s`).MatchString(verbose) {
+		if !regexp.MustCompile(`(?m)^<none>\s+<none>\s+`+old[7:19]+`\s`).MatchString(verbose) || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(repo)+`\s+v1\s`).MatchString(verbose) {
 			t.Errorf("%s system df -v:\n%s", cli.Name, verbose)
 		}
 	}
