@@ -295,6 +295,19 @@ func mappings(ep *Endpoint) []nat.Mapping {
 	return out
 }
 
+// portKey is the host port reservation behind a mapping.
+func portKey(m nat.Mapping) portmap.Key {
+	return portmap.Key{Proto: m.Proto, IP: m.HostIP, Port: m.HostPort}
+}
+
+// portHolder reports which container holds the host port k, if any.
+func (s *Service) portHolder(k portmap.Key) (owner string, held bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	owner, held = s.portOwner[k]
+	return owner, held
+}
+
 func (s *Service) releasePort(k portmap.Key, owner string) {
 	s.mu.Lock()
 	mine := s.portOwner[k] == owner
@@ -330,10 +343,8 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 	var ms []nat.Mapping
 	var keys []portmap.Key
 	for _, m := range mappings(ep) {
-		k := portmap.Key{Proto: m.Proto, IP: m.HostIP, Port: m.HostPort}
-		s.mu.Lock()
-		owner, held := s.portOwner[k]
-		s.mu.Unlock()
+		k := portKey(m)
+		owner, held := s.portHolder(k)
 		if !held || owner == ep.ContainerID {
 			ms = append(ms, m)
 			keys = append(keys, k)
@@ -475,10 +486,8 @@ func (s *Service) Restore(ctx context.Context, live []*Endpoint) error {
 			errs = append(errs, err)
 		}
 		for _, m := range mappings(ep) {
-			k := portmap.Key{Proto: m.Proto, IP: m.HostIP, Port: m.HostPort}
-			s.mu.Lock()
-			owner, held := s.portOwner[k]
-			s.mu.Unlock()
+			k := portKey(m)
+			owner, held := s.portHolder(k)
 			if held && owner == ep.ContainerID {
 				want = append(want, m)
 				continue

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/network/nat"
 	"github.com/berth-dev/berth/internal/network/netns"
+	"github.com/berth-dev/berth/internal/network/netns/netnstest"
 )
 
 // The tests below run as root against the real kernel, in the host's
@@ -86,87 +86,9 @@ func (e *testEnv) connect(s *Service, id string, ports network.PortMap) *Endpoin
 	return ep
 }
 
-// inNS runs fn inside a container's namespace.
-func inNS(t *testing.T, path string, fn func() error) {
-	t.Helper()
-	if err := netns.Do(path, fn); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// serve runs, inside the namespace at path, a TCP server that answers each
-// connection with "<name> <client address>", or a UDP server that does the
-// same per datagram.
-func serve(t *testing.T, path, proto string, port int, name string) {
-	t.Helper()
-	addr := ":" + strconv.Itoa(port)
-	if proto == "udp" {
-		var pc net.PacketConn
-		inNS(t, path, func() (err error) { pc, err = net.ListenPacket("udp4", addr); return err })
-		t.Cleanup(func() { pc.Close() })
-		go func() {
-			buf := make([]byte, 1500)
-			for {
-				_, from, err := pc.ReadFrom(buf)
-				if err != nil {
-					return
-				}
-				host, _, _ := net.SplitHostPort(from.String())
-				_, _ = pc.WriteTo([]byte(name+" "+host), from)
-			}
-		}()
-		return
-	}
-	var ln net.Listener
-	inNS(t, path, func() (err error) { ln, err = net.Listen("tcp4", addr); return err })
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-			_, _ = io.WriteString(c, name+" "+host)
-			c.Close()
-		}
-	}()
-}
-
-// ask connects to addr (from the namespace at path, or the host if path is
-// "") and returns the server's answer.
-func ask(path, proto, addr string) (string, error) {
-	var c net.Conn
-	dial := func() (err error) {
-		c, err = net.DialTimeout(proto+"4", addr, 2*time.Second)
-		return err
-	}
-	var err error
-	if path == "" {
-		err = dial()
-	} else {
-		err = netns.Do(path, dial)
-	}
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if proto == "udp" {
-		if _, err := c.Write([]byte("hi")); err != nil {
-			return "", err
-		}
-		buf := make([]byte, 1500)
-		n, err := c.Read(buf)
-		return string(buf[:n]), err
-	}
-	b, err := io.ReadAll(c)
-	return string(b), err
-}
-
 func mustAsk(t *testing.T, path, proto, addr, wantPrefix string) string {
 	t.Helper()
-	got, err := ask(path, proto, addr)
+	got, err := netnstest.Ask(path, proto, addr, 2*time.Second)
 	if err != nil {
 		t.Fatalf("%s %s from %q: %v", proto, addr, path, err)
 	}
@@ -250,7 +172,7 @@ func TestConnectBridge(t *testing.T) {
 
 	// Inside a's namespace: lo and eth0 up, the address, the MAC, the
 	// bridge's MTU, and the default route through the bridge.
-	inNS(t, a.NetNSPath, func() error {
+	netnstest.Do(t, a.NetNSPath, func() error {
 		links, err := netlink.LinkList()
 		if err != nil {
 			return err
@@ -298,8 +220,8 @@ func TestConnectBridge(t *testing.T) {
 	}
 
 	// a and b reach each other, and the host reaches both.
-	serve(t, b.NetNSPath, "tcp", 80, "b")
-	serve(t, a.NetNSPath, "tcp", 80, "a")
+	netnstest.Serve(t, b.NetNSPath, "tcp", ":80", "b ")
+	netnstest.Serve(t, a.NetNSPath, "tcp", ":80", "a ")
 	if from := mustAsk(t, a.NetNSPath, "tcp", "10.213.1.3:80", "b "); from != "10.213.1.2" {
 		t.Fatalf("b saw %s", from)
 	}
@@ -334,10 +256,10 @@ func TestPublishedPorts(t *testing.T) {
 		network.MustParsePort("81/tcp"): bindings("127.0.0.1", strconv.Itoa(local)),
 		network.MustParsePort("82/tcp"): bindings("", ""),
 	})
-	serve(t, web.NetNSPath, "tcp", 80, "web80")
-	serve(t, web.NetNSPath, "udp", 53, "web53")
-	serve(t, web.NetNSPath, "tcp", 81, "web81")
-	serve(t, web.NetNSPath, "tcp", 82, "web82")
+	netnstest.Serve(t, web.NetNSPath, "tcp", ":80", "web80 ")
+	netnstest.Serve(t, web.NetNSPath, "udp", ":53", "web53 ")
+	netnstest.Serve(t, web.NetNSPath, "tcp", ":81", "web81 ")
+	netnstest.Serve(t, web.NetNSPath, "tcp", ":82", "web82 ")
 
 	// The endpoint reports the actual bindings; the ephemeral one comes
 	// from the kernel's ephemeral range.
@@ -362,7 +284,7 @@ func TestPublishedPorts(t *testing.T) {
 	mustAsk(t, "", "tcp", "127.0.0.1:"+eph[0].HostPort, "web82 ")
 	// A binding on 127.0.0.1 answers there only.
 	mustAsk(t, "", "tcp", "127.0.0.1:"+strconv.Itoa(local), "web81 ")
-	if _, err := ask("", "tcp", net.JoinHostPort(ext.String(), strconv.Itoa(local))); err == nil {
+	if _, err := netnstest.Ask("", "tcp", net.JoinHostPort(ext.String(), strconv.Itoa(local)), 2*time.Second); err == nil {
 		t.Fatal("a 127.0.0.1 binding answered on the external address")
 	}
 
@@ -406,7 +328,7 @@ func TestPublishAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve(t, ep.NetNSPath, "udp", 53, "all53")
+	netnstest.Serve(t, ep.NetNSPath, "udp", ":53", "all53 ")
 	b := ep.Ports[network.MustParsePort("53/udp")]
 	if len(b) != 1 || len(ep.Ports) != 2 {
 		t.Fatalf("ports %+v", ep.Ports)
@@ -506,7 +428,7 @@ func TestPortConflicts(t *testing.T) {
 
 	// The failures did not disturb the first container, and the next one
 	// gets the address after it.
-	serve(t, first.NetNSPath, "tcp", 80, "first")
+	netnstest.Serve(t, first.NetNSPath, "tcp", ":80", "first ")
 	mustAsk(t, "", "tcp", "127.0.0.1:"+ps, "first ")
 	if ep := e.connect(s, "fourth", nil); ep.IPAddress.String() != "10.213.4.3" {
 		t.Fatalf("next address %s", ep.IPAddress)
@@ -607,7 +529,7 @@ func TestNoneAndHost(t *testing.T) {
 	if none.Mode != "none" || none.IPAddress.IsValid() || none.NetworkID != s.Networks()[2].ID || !netns.IsNS(none.NetNSPath) {
 		t.Fatalf("none endpoint %+v", none)
 	}
-	inNS(t, none.NetNSPath, func() error {
+	netnstest.Do(t, none.NetNSPath, func() error {
 		links, err := netlink.LinkList()
 		if err != nil {
 			return err
@@ -638,7 +560,7 @@ func TestRestore(t *testing.T) {
 	live := e.connect(s1, "live", network.PortMap{network.MustParsePort("80/tcp"): bindings("", ps)})
 	dead := e.connect(s1, "dead", network.PortMap{network.MustParsePort("81/tcp"): bindings("", "")})
 	deadPort, _ := strconv.Atoi(dead.Ports[network.MustParsePort("81/tcp")][0].HostPort)
-	serve(t, live.NetNSPath, "tcp", 80, "live")
+	netnstest.Serve(t, live.NetNSPath, "tcp", ":80", "live ")
 	mustAsk(t, "", "tcp", "127.0.0.1:"+ps, "live ")
 
 	// The daemon stops: its sockets go, the kernel state stays. While it is
@@ -775,7 +697,7 @@ func TestConcurrentConnect(t *testing.T) {
 			t.Fatalf("duplicate address %s or port %s", ep.IPAddress, hp)
 		}
 		ips[ep.IPAddress], ports[hp] = true, true
-		serve(t, ep.NetNSPath, "tcp", 80, "c"+strconv.Itoa(i))
+		netnstest.Serve(t, ep.NetNSPath, "tcp", ":80", "c"+strconv.Itoa(i)+" ")
 		mustAsk(t, "", "tcp", "127.0.0.1:"+hp, "c"+strconv.Itoa(i)+" ")
 	}
 	for _, ep := range eps {

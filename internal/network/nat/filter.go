@@ -58,19 +58,17 @@ func (t *Table) EnsureForwardAccept() (string, error) {
 		if ch == nil {
 			continue
 		}
-		rules, err := t.conn.GetRules(iptablesFilter, ch)
+		ours, err := t.forwardAcceptRules(name, ch)
 		if err != nil {
-			return "", fmt.Errorf("list ip filter %s: %w", name, err)
+			return "", err
 		}
 		var haveIn, haveOut bool
-		for _, r := range rules {
-			if c, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok && c == t.forwardComment() {
-				switch ruleIfKey(r) {
-				case expr.MetaKeyIIFNAME:
-					haveIn = true
-				case expr.MetaKeyOIFNAME:
-					haveOut = true
-				}
+		for _, r := range ours {
+			switch ruleIfKey(r) {
+			case expr.MetaKeyIIFNAME:
+				haveIn = true
+			case expr.MetaKeyOIFNAME:
+				haveOut = true
 			}
 		}
 		if haveIn && haveOut {
@@ -90,6 +88,23 @@ func (t *Table) EnsureForwardAccept() (string, error) {
 	return "", nil
 }
 
+// forwardAcceptRules lists the rules of the iptables filter chain ch
+// (named name) that EnsureForwardAccept inserted for this bridge: they
+// carry its comment.
+func (t *Table) forwardAcceptRules(name string, ch *nftables.Chain) ([]*nftables.Rule, error) {
+	rules, err := t.conn.GetRules(iptablesFilter, ch)
+	if err != nil {
+		return nil, fmt.Errorf("list ip filter %s: %w", name, err)
+	}
+	var ours []*nftables.Rule
+	for _, r := range rules {
+		if c, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok && c == t.forwardComment() {
+			ours = append(ours, r)
+		}
+	}
+	return ours, nil
+}
+
 // RemoveForwardAccept deletes the rules EnsureForwardAccept inserted, from
 // every chain it may have used. Missing rules and chains are fine.
 func (t *Table) RemoveForwardAccept() error {
@@ -105,17 +120,15 @@ func (t *Table) RemoveForwardAccept() error {
 		if ch == nil {
 			continue
 		}
-		rules, err := t.conn.GetRules(iptablesFilter, ch)
+		ours, err := t.forwardAcceptRules(name, ch)
 		if err != nil {
-			return fmt.Errorf("list ip filter %s: %w", name, err)
+			return err
 		}
-		for _, r := range rules {
-			if c, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok && c == t.forwardComment() {
-				if err := t.conn.DelRule(r); err != nil {
-					return err
-				}
-				n++
+		for _, r := range ours {
+			if err := t.conn.DelRule(r); err != nil {
+				return err
 			}
+			n++
 		}
 	}
 	if n == 0 {

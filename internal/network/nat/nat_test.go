@@ -2,7 +2,6 @@ package nat
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/network/bridge"
 	"github.com/berth-dev/berth/internal/network/netns"
+	"github.com/berth-dev/berth/internal/network/netns/netnstest"
 )
 
 // These tests run in namespaces of their own: nothing they do (a DROP
@@ -57,14 +57,6 @@ func nsDir(t *testing.T) string {
 	}
 	t.Cleanup(func() { _ = netns.ReleaseDir(dir) })
 	return dir
-}
-
-// in runs fn inside the namespace at path.
-func in(t *testing.T, path string, fn func() error) {
-	t.Helper()
-	if err := netns.Do(path, fn); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func sortMappings(ms []Mapping) {
@@ -142,7 +134,7 @@ func iptablesIn(t *testing.T, path string, args ...string) string {
 		t.Skip("iptables-nft not installed")
 	}
 	var out []byte
-	in(t, path, func() error {
+	netnstest.Do(t, path, func() error {
 		var err error
 		out, err = exec.Command(bin, args...).CombinedOutput()
 		if err != nil {
@@ -266,13 +258,13 @@ func TestForwardingThroughDockerFirewall(t *testing.T) {
 	ctr, cfd := newNS(t, dir, "ctr")
 
 	var conn *bridge.Conn
-	in(t, router, func() (err error) { conn, err = bridge.Open(); return err })
+	netnstest.Do(t, router, func() (err error) { conn, err = bridge.Open(); return err })
 	defer conn.Close()
 	br, err := conn.Ensure("brx", netip.MustParsePrefix("10.213.60.1/24"), netip.Prefix{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in(t, router, func() error {
+	netnstest.Do(t, router, func() error {
 		if err := bridge.EnableIPForward(); err != nil {
 			return err
 		}
@@ -281,7 +273,7 @@ func TestForwardingThroughDockerFirewall(t *testing.T) {
 	if err := conn.AddVeth(br, "vctr", cfd, bridge.MAC(netip.MustParseAddr("10.213.60.2"))); err != nil {
 		t.Fatal(err)
 	}
-	in(t, ctr, func() error {
+	netnstest.Do(t, ctr, func() error {
 		return bridge.ConfigureContainer(netip.MustParsePrefix("10.213.60.2/24"), netip.MustParseAddr("10.213.60.1"))
 	})
 	// router:vout 10.213.61.1/24 <-> outside:eth0 10.213.61.2/24
@@ -296,7 +288,7 @@ func TestForwardingThroughDockerFirewall(t *testing.T) {
 	if err := h.AddrAdd(vout, &netlink.Addr{IPNet: mustNet("10.213.61.1/24")}); err != nil {
 		t.Fatal(err)
 	}
-	in(t, outside, func() error {
+	netnstest.Do(t, outside, func() error {
 		eth, err := netlink.LinkByName("eth0")
 		if err != nil {
 			return err
@@ -315,28 +307,28 @@ func TestForwardingThroughDockerFirewall(t *testing.T) {
 	dockerFirewall(t, router, true)
 
 	// A server outside, reporting the peer address it sees.
-	outLn := listen(t, outside, "10.213.61.2:7000")
+	netnstest.Serve(t, outside, "tcp", "10.213.61.2:7000", "")
 	// A server in the container, published on the router's port 8080.
-	ctrLn := listen(t, ctr, "0.0.0.0:80")
+	netnstest.Serve(t, ctr, "tcp", "0.0.0.0:80", "")
 	if err := tab.Add([]Mapping{{Proto: "tcp", HostIP: netip.IPv4Unspecified(), HostPort: 8080, Addr: netip.MustParseAddr("10.213.60.2"), Port: 80}}); err != nil {
 		t.Fatal(err)
 	}
 
 	// Before the accept rules, DOCKER-USER returns and FORWARD drops.
-	if _, err := dialIn(ctr, "10.213.61.2:7000", 300*time.Millisecond); err == nil {
+	if _, err := netnstest.Ask(ctr, "tcp", "10.213.61.2:7000", 300*time.Millisecond); err == nil {
 		t.Fatal("forwarded through a DROP policy without accept rules")
 	}
 	if _, err := tab.EnsureForwardAccept(); err != nil {
 		t.Fatal(err)
 	}
-	peer, err := dialIn(ctr, "10.213.61.2:7000", 2*time.Second)
+	peer, err := netnstest.Ask(ctr, "tcp", "10.213.61.2:7000", 2*time.Second)
 	if err != nil {
 		t.Fatalf("container -> outside: %v", err)
 	}
 	if peer != "10.213.61.1" {
 		t.Fatalf("outside saw %s, want the router's address (masquerade)", peer)
 	}
-	peer, err = dialIn(outside, "10.213.61.1:8080", 2*time.Second)
+	peer, err = netnstest.Ask(outside, "tcp", "10.213.61.1:8080", 2*time.Second)
 	if err != nil {
 		t.Fatalf("outside -> published port: %v", err)
 	}
@@ -344,19 +336,17 @@ func TestForwardingThroughDockerFirewall(t *testing.T) {
 		t.Fatalf("container saw %s, want the outside client's address", peer)
 	}
 	// Unpublished ports of the container stay closed to the outside.
-	in(t, outside, func() error {
+	netnstest.Do(t, outside, func() error {
 		return netlink.RouteAdd(&netlink.Route{Dst: mustNet("10.213.60.0/24"), Gw: net.ParseIP("10.213.61.1")})
 	})
-	if _, err := dialIn(outside, "10.213.60.2:80", 300*time.Millisecond); err == nil {
+	if _, err := netnstest.Ask(outside, "tcp", "10.213.60.2:80", 300*time.Millisecond); err == nil {
 		t.Fatal("outside reached an unpublished container port")
 	}
 	// Hairpin: the container reaching its own published port via the
 	// router's address.
-	if _, err := dialIn(ctr, "10.213.61.1:8080", 2*time.Second); err != nil {
+	if _, err := netnstest.Ask(ctr, "tcp", "10.213.61.1:8080", 2*time.Second); err != nil {
 		t.Fatalf("hairpin: %v", err)
 	}
-	_ = outLn
-	_ = ctrLn
 }
 
 func mustNet(s string) *net.IPNet {
@@ -366,41 +356,4 @@ func mustNet(s string) *net.IPNet {
 	}
 	n.IP = ip
 	return n
-}
-
-// listen serves, in the namespace at path, a TCP server that writes the
-// client's address and closes.
-func listen(t *testing.T, path, addr string) net.Listener {
-	t.Helper()
-	var ln net.Listener
-	in(t, path, func() (err error) { ln, err = net.Listen("tcp4", addr); return err })
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-			_, _ = io.WriteString(c, host)
-			c.Close()
-		}
-	}()
-	return ln
-}
-
-// dialIn connects from the namespace at path and returns what the server
-// wrote.
-func dialIn(path, addr string, timeout time.Duration) (string, error) {
-	var c net.Conn
-	if err := netns.Do(path, func() (err error) {
-		c, err = net.DialTimeout("tcp4", addr, timeout)
-		return err
-	}); err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	b, err := io.ReadAll(c)
-	return string(b), err
 }
