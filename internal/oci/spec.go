@@ -219,32 +219,12 @@ func setNamespaces(s *specs.Spec, hc *hostConfig, in Input, hostNetwork bool) er
 		ns = append(ns, specs.LinuxNamespace{Type: specs.UTSNamespace})
 	}
 
-	if !hc.PidMode.Valid() {
-		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid PID mode: %v", hc.PidMode))
+	var err error
+	if ns, err = appendShared(ns, specs.PIDNamespace, "PID", hc.PidMode, in.PIDNSPath); err != nil {
+		return err
 	}
-	switch {
-	case hc.PidMode.IsHost():
-	case hc.PidMode.IsContainer():
-		if in.PIDNSPath == "" {
-			return fmt.Errorf("PID mode %s needs the other container's namespace path: %w", hc.PidMode, errdefs.ErrInvalidArgument)
-		}
-		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace, Path: in.PIDNSPath})
-	default:
-		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace})
-	}
-
-	if !hc.IpcMode.Valid() {
-		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid IPC mode: %v", hc.IpcMode))
-	}
-	switch {
-	case hc.IpcMode.IsHost():
-	case hc.IpcMode.IsContainer():
-		if in.IPCNSPath == "" {
-			return fmt.Errorf("IPC mode %s needs the other container's namespace path: %w", hc.IpcMode, errdefs.ErrInvalidArgument)
-		}
-		ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace, Path: in.IPCNSPath})
-	default:
-		ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace})
+	if ns, err = appendShared(ns, specs.IPCNamespace, "IPC", hc.IpcMode, in.IPCNSPath); err != nil {
+		return err
 	}
 
 	if !hc.CgroupnsMode.Valid() {
@@ -255,6 +235,32 @@ func setNamespaces(s *specs.Spec, hc *hostConfig, in Input, hostNetwork bool) er
 	}
 	s.Linux.Namespaces = ns
 	return nil
+}
+
+// sharedMode is what the PID and IPC modes have in common: the host's
+// namespace, another container's, or (any other valid mode) a new one.
+type sharedMode interface {
+	Valid() bool
+	IsHost() bool
+	IsContainer() bool
+}
+
+// appendShared adds the namespace of type typ that mode asks for: none
+// for the host's, the other container's by path (which the caller
+// resolved), else a new one. name is the mode's name in Docker's errors.
+func appendShared(ns []specs.LinuxNamespace, typ specs.LinuxNamespaceType, name string, mode sharedMode, path string) ([]specs.LinuxNamespace, error) {
+	switch {
+	case !mode.Valid():
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid %s mode: %v", name, mode))
+	case mode.IsHost():
+		return ns, nil
+	case mode.IsContainer():
+		if path == "" {
+			return nil, fmt.Errorf("%s mode %v needs the other container's namespace path: %w", name, mode, errdefs.ErrInvalidArgument)
+		}
+		return append(ns, specs.LinuxNamespace{Type: typ, Path: path}), nil
+	}
+	return append(ns, specs.LinuxNamespace{Type: typ}), nil
 }
 
 // setSysctls is Docker's: the domain name (there is no syscall-free way to
