@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -216,7 +217,7 @@ func TestCommandNotFound(t *testing.T) {
 		}
 
 		kept := e.Name(t, "kept")
-		c.Run(t, "run", "--name", kept, "-p", itoa(e2e.FreePort(t))+":80", "busybox", "/nosuch/cmd").Assert(t, 127, "/nosuch/cmd")
+		c.Run(t, "run", "--name", kept, "-p", strconv.Itoa(e2e.FreePort(t))+":80", "busybox", "/nosuch/cmd").Assert(t, 127, "/nosuch/cmd")
 		got := e.Inspect(t, kept)
 		if got.State.Running || got.State.Pid != 0 {
 			t.Fatalf("failed container: %+v", got.State)

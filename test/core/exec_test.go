@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,7 +123,7 @@ func TestTop(t *testing.T) {
 			}
 		}
 		// top shows host pids: the container's init is among them.
-		pid := itoa(e.Inspect(t, name).State.Pid)
+		pid := strconv.Itoa(e.Inspect(t, name).State.Pid)
 		found := false
 		for _, l := range r.Lines()[1:] {
 			found = found || slices.Contains(strings.Fields(l), pid)

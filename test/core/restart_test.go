@@ -17,6 +17,16 @@ func TestRestartPolicies(t *testing.T) {
 	e := e2e.Current(t)
 	c := e.Docker()
 	settled := func(st containerState) bool { return !st.State.Running && !st.State.Restarting }
+	// staysDown gives a policy restart the time it would take, then fails
+	// the test, saying what should not have restarted, unless the
+	// container is still down after the given number of restarts.
+	staysDown := func(t *testing.T, name string, wait time.Duration, restarts int, what string) {
+		t.Helper()
+		time.Sleep(wait)
+		if got := e.Inspect(t, name); got.RestartCount != restarts || !settled(got) {
+			t.Fatalf("%s: %d restarts (want %d), %+v", what, got.RestartCount, restarts, got.State)
+		}
+	}
 
 	t.Run("no", func(t *testing.T) {
 		t.Parallel()
@@ -25,12 +35,7 @@ func TestRestartPolicies(t *testing.T) {
 		if code := e.WaitExit(t, name, 20*time.Second); code != 1 {
 			t.Fatalf("exit code %d", code)
 		}
-		// Nothing will happen; give a restart the time it would take.
-		time.Sleep(500 * time.Millisecond)
-		got := e.Inspect(t, name)
-		if got.RestartCount != 0 || got.State.Running || got.State.Restarting {
-			t.Fatalf("restarted without a policy: %d restarts, %+v", got.RestartCount, got.State)
-		}
+		staysDown(t, name, 500*time.Millisecond, 0, "restarted without a policy")
 	})
 	t.Run("on-failure-2", func(t *testing.T) {
 		t.Parallel()
@@ -45,10 +50,7 @@ func TestRestartPolicies(t *testing.T) {
 		if n := strings.Count(e.Logs(t, name), "run"); n != 3 {
 			t.Fatalf("ran %d times, want 3 (1 + 2 restarts)", n)
 		}
-		time.Sleep(time.Second)
-		if got := e.Inspect(t, name); got.RestartCount != 2 || !settled(got) {
-			t.Fatalf("restarted beyond the maximum: %d restarts, %+v", got.RestartCount, got.State)
-		}
+		staysDown(t, name, time.Second, 2, "restarted beyond the maximum")
 	})
 	t.Run("on-failure-success", func(t *testing.T) {
 		t.Parallel()
@@ -57,10 +59,7 @@ func TestRestartPolicies(t *testing.T) {
 		if code := e.WaitExit(t, name, 20*time.Second); code != 0 {
 			t.Fatalf("exit code %d", code)
 		}
-		time.Sleep(500 * time.Millisecond)
-		if got := e.Inspect(t, name); got.RestartCount != 0 || !settled(got) {
-			t.Fatalf("on-failure restarted a success: %d, %+v", got.RestartCount, got.State)
-		}
+		staysDown(t, name, 500*time.Millisecond, 0, "on-failure restarted a success")
 	})
 	t.Run("always", func(t *testing.T) {
 		t.Parallel()
@@ -71,12 +70,8 @@ func TestRestartPolicies(t *testing.T) {
 		})
 		// A manual stop ends it, and it stays stopped.
 		c.Run(t, "stop", "-t", "1", name).OK(t)
-		got := e.WaitFor(t, name, "stopped", 20*time.Second, settled)
-		n := got.RestartCount
-		time.Sleep(time.Second)
-		if got := e.Inspect(t, name); !settled(got) || got.RestartCount != n {
-			t.Fatalf("always restarted after docker stop: %+v, restarts %d -> %d", got.State, n, got.RestartCount)
-		}
+		n := e.WaitFor(t, name, "stopped", 20*time.Second, settled).RestartCount
+		staysDown(t, name, time.Second, n, "always restarted after docker stop")
 	})
 	t.Run("unless-stopped", func(t *testing.T) {
 		t.Parallel()
@@ -86,12 +81,8 @@ func TestRestartPolicies(t *testing.T) {
 			return st.RestartCount >= 1
 		})
 		c.Run(t, "stop", "-t", "1", name).OK(t)
-		got := e.WaitFor(t, name, "stopped", 20*time.Second, settled)
-		n := got.RestartCount
-		time.Sleep(time.Second)
-		if got := e.Inspect(t, name); !settled(got) || got.RestartCount != n {
-			t.Fatalf("unless-stopped restarted after docker stop: %+v", got.State)
-		}
+		n := e.WaitFor(t, name, "stopped", 20*time.Second, settled).RestartCount
+		staysDown(t, name, time.Second, n, "unless-stopped restarted after docker stop")
 		// Starting it again re-arms the policy.
 		c.Run(t, "start", name).OK(t)
 		e.WaitFor(t, name, "restarting again", 30*time.Second, func(st containerState) bool {
@@ -108,10 +99,7 @@ func TestRestartPolicies(t *testing.T) {
 		if code := e.WaitExit(t, name, 20*time.Second); code != 137 {
 			t.Fatalf("exit code %d", code)
 		}
-		time.Sleep(time.Second)
-		if got := e.Inspect(t, name); got.RestartCount != 0 || !settled(got) {
-			t.Fatalf("restarted after docker kill: %d, %+v", got.RestartCount, got.State)
-		}
+		staysDown(t, name, time.Second, 0, "restarted after docker kill")
 	})
 	t.Run("crash-is-a-failure", func(t *testing.T) {
 		t.Parallel()
