@@ -59,12 +59,7 @@ func ociLayout(t *testing.T, images ...testImage) []byte {
 		index.Manifests = append(index.Manifests, desc)
 	}
 	files["index.json"], _ = json.Marshal(index)
-	var names []string
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return writeTar(t, names, files)
+	return tarOf(t, files)
 }
 
 func loadBytes(t *testing.T, s *Service, data []byte) {

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -154,17 +156,18 @@ func tarEntries(t *testing.T, data []byte) map[string][]byte {
 	}
 }
 
-// writeTar builds a tar from name → content, in the order of names.
-func writeTar(t *testing.T, names []string, files map[string][]byte) []byte {
+// tarOf builds a tar of name → content, in name order; a name ending in
+// "/" is a directory.
+func tarOf(t testing.TB, files map[string][]byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, n := range names {
-		b := files[n]
+	for _, n := range slices.Sorted(maps.Keys(files)) {
 		if strings.HasSuffix(n, "/") {
 			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: n, Mode: 0o755})
 			continue
 		}
+		b := files[n]
 		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: int64(len(b))})
 		tw.Write(b)
 	}

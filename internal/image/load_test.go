@@ -188,19 +188,14 @@ func ociArchive(t *testing.T, layerBlob []byte, mediaType string, diffID digest.
 		"blobs/sha256/" + digest.FromBytes(man).Encoded():       man,
 		"blobs/sha256/" + digest.FromBytes(layerBlob).Encoded(): layerBlob,
 	}
-	var names []string
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return writeTar(t, names, files)
+	return tarOf(t, files)
 }
 
 // Archives that lie or try to escape are refused and leave nothing behind.
 func TestLoadRejectsBadArchives(t *testing.T) {
 	s, _, root := newService(t)
-	evil := writeTar(t, []string{"../escape"}, map[string][]byte{"../escape": []byte("x")})
-	traversalLayer := writeTar(t, []string{"../../../../../../../tmp/berth-pwned"}, map[string][]byte{"../../../../../../../tmp/berth-pwned": []byte("x")})
+	evil := tarOf(t, map[string][]byte{"../escape": []byte("x")})
+	traversalLayer := tarOf(t, map[string][]byte{"../../../../../../../tmp/berth-pwned": []byte("x")})
 	good := busyboxTar(t)
 
 	dockerArchive := func(layer []byte, diffID digest.Digest, layerPath string) []byte {
@@ -208,8 +203,7 @@ func TestLoadRejectsBadArchives(t *testing.T) {
 			"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffID.String()}}})
 		cfgName := digest.FromBytes(config).Encoded() + ".json"
 		manifest, _ := json.Marshal([]manifestItem{{Config: cfgName, RepoTags: []string{"evil:latest"}, Layers: []string{layerPath}}})
-		return writeTar(t, []string{cfgName, "layer/layer.tar", "manifest.json"}, map[string][]byte{
-			cfgName: config, "layer/layer.tar": layer, "manifest.json": manifest})
+		return tarOf(t, map[string][]byte{cfgName: config, "layer/layer.tar": layer, "manifest.json": manifest})
 	}
 	cases := map[string][]byte{
 		"archive path escape":  evil,
@@ -217,7 +211,7 @@ func TestLoadRejectsBadArchives(t *testing.T) {
 		"wrong diff id":        dockerArchive(good, digest.FromString("not this"), "layer/layer.tar"),
 		"manifest escapes":     dockerArchive(good, digest.FromBytes(good), "../../etc/passwd"),
 		"not a tar":            []byte("definitely not a tar archive, not even close, no way at all.........."),
-		"no manifest":          writeTar(t, []string{"hello"}, map[string][]byte{"hello": []byte("x")}),
+		"no manifest":          tarOf(t, map[string][]byte{"hello": []byte("x")}),
 		"oci digest mismatch":  ociArchive(t, good, ocispec.MediaTypeImageLayer, digest.FromString("other"), "evil:1"),
 	}
 	for name, data := range cases {

@@ -1,7 +1,6 @@
 package image
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"io"
@@ -54,23 +53,11 @@ func htpasswdFile(t testing.TB, user, password string) string {
 // "/" is a directory), gzip-compressed unless zstd is set.
 func tarLayer(t testing.TB, files map[string]string, zstd bool) v1.Layer {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
+	contents := make(map[string][]byte, len(files))
+	for n, c := range files {
+		contents[n] = []byte(c)
 	}
-	sortStrings(names)
-	for _, n := range names {
-		if strings.HasSuffix(n, "/") {
-			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: n, Mode: 0o755})
-			continue
-		}
-		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: int64(len(files[n]))})
-		tw.Write([]byte(files[n]))
-	}
-	tw.Close()
-	data := buf.Bytes()
+	data := tarOf(t, contents)
 	opts := []tarball.LayerOption{tarball.WithCompressedCaching}
 	if zstd {
 		opts = append(opts, tarball.WithCompression("zstd"), tarball.WithMediaType(types.OCILayerZStd))

@@ -385,8 +385,6 @@ func (s *Service) mountPath(containerID string) string {
 	return filepath.Join(s.root, "rw", containerID, "merged")
 }
 
-func sortStrings(v []string) { slices.Sort(v) }
-
 // sortRefs orders references as Docker lists them: by familiar form.
 func sortRefs(v []reference.Named) {
 	slices.SortFunc(v, func(a, b reference.Named) int {
