@@ -192,15 +192,11 @@ func (s *Service) generateName(id string) string {
 }
 
 // mergeLogConfig applies the daemon's default log configuration and
-// validates the result.
+// validates the result: the validator knows the drivers and their
+// options.
 func (s *Service) mergeLogConfig(lc *containertypes.LogConfig) error {
 	if lc.Type == "" {
 		lc.Type = s.cfg.LogDriver
-	}
-	switch lc.Type {
-	case "json-file", "local", "none":
-	default:
-		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("logger: no log driver named '%s' is registered", lc.Type))
 	}
 	opts := make(map[string]string, len(lc.Config))
 	maps.Copy(opts, lc.Config)

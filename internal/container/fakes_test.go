@@ -552,7 +552,14 @@ func (f *fakeLogs) read(ctx context.Context, driver, path string, cfg LogReadCon
 	return nil
 }
 
+// validateLogOpts knows the drivers internal/logs has, and only their
+// rotation options.
 func validateLogOpts(driver string, opts map[string]string) error {
+	switch driver {
+	case "json-file", "local", "none":
+	default:
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("logger: no log driver named '%s' is registered", driver))
+	}
 	for k := range opts {
 		if k != "max-size" && k != "max-file" {
 			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown log opt '%s' for %s log driver", k, driver))

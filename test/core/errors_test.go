@@ -109,6 +109,8 @@ func TestInvalidFlags(t *testing.T) {
 			{[]string{"run", "--name", name, "--restart", "bogus", "busybox", "true"}, 125, "invalid restart policy"},
 			{[]string{"run", "--name", name, "--stop-signal", "BOGUS", "busybox", "true"}, 125, "Invalid signal: BOGUS"},
 			{[]string{"run", "--name", name, "--log-opt", "bogus=1", "busybox", "true"}, 125, "unknown log opt 'bogus'"},
+			// Docker looks for a logging plugin of that name; berth has none.
+			{[]string{"run", "--name", name, "--log-driver", "bogus", "busybox", "true"}, 125, "bogus"},
 			// Refused by the client.
 			{[]string{"run", "--name", name, "--memory", "lots", "busybox", "true"}, 125, "invalid argument"},
 			{[]string{"run", "--name", name, "-p", "99999:80", "busybox", "true"}, 125, "99999"},
