@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/berth-dev/berth/internal/atomicfile"
 )
 
 // configFile is the one file a container is persisted in, under
@@ -33,7 +35,7 @@ func (s *Service) save(c *Container, durable bool) error {
 	if err != nil {
 		return fmt.Errorf("container %s: encode: %w", c.ID, err)
 	}
-	return atomicWrite(filepath.Join(dir, configFile), data, durable)
+	return atomicfile.WriteFile(filepath.Join(dir, configFile), data, 0o600, durable)
 }
 
 // saveOrLog is save for paths that cannot fail any more (state changes
@@ -42,36 +44,6 @@ func (s *Service) saveOrLog(c *Container) {
 	if err := s.save(c, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		slog.Warn("saving container state", "container", c.ID, "err", err)
 	}
-}
-
-func atomicWrite(path string, data []byte, durable bool) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil && durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if durable {
-		if d, err := os.Open(filepath.Dir(path)); err == nil {
-			_ = d.Sync()
-			d.Close()
-		}
-	}
-	return nil
 }
 
 // loadRecord reads one container's record.

@@ -8,33 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/berth-dev/berth/internal/atomicfile"
 )
 
-// Files are replaced atomically (temporary file, rename) but not synced:
-// everything they describe (veths, namespaces, rules) lives in the kernel
-// and is gone after a power loss anyway, and a process crash loses nothing
-// the page cache holds. That keeps disk syncs off the container start path.
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
-}
+// syncRecords is false: the state files are replaced atomically but not
+// synced. Everything they describe (veths, namespaces, rules) lives in
+// the kernel and is gone after a power loss anyway, and a process crash
+// loses nothing the page cache holds. That keeps disk syncs off the
+// container start path.
+const syncRecords = false
 
 func (s *Service) statePath() string { return filepath.Join(s.cfg.Root, "network.json") }
 
@@ -65,7 +48,7 @@ func (s *Service) saveStateLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(s.statePath(), b); err != nil {
+	if err := atomicfile.WriteFile(s.statePath(), b, 0o600, syncRecords); err != nil {
 		return fmt.Errorf("save network state: %w", err)
 	}
 	return nil
@@ -82,7 +65,7 @@ func (s *Service) writeEndpoint(ep *Endpoint) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(s.endpointPath(ep.ContainerID), b); err != nil {
+	if err := atomicfile.WriteFile(s.endpointPath(ep.ContainerID), b, 0o600, syncRecords); err != nil {
 		return fmt.Errorf("save endpoint: %w", err)
 	}
 	return nil

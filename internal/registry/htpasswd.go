@@ -5,9 +5,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/berth-dev/berth/internal/atomicfile"
 	"github.com/containerd/errdefs"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -71,7 +71,7 @@ func SetPassword(path, user, password string) error {
 	if !replaced {
 		out.WriteString(entry + "\n")
 	}
-	return writeFileAtomic(path, out.Bytes(), 0o600)
+	return atomicfile.WriteFile(path, out.Bytes(), 0o600, true)
 }
 
 func validUser(user string) error {
@@ -79,30 +79,4 @@ func validUser(user string) error {
 		return fmt.Errorf("invalid user name %q: must be non-empty, without ':', line breaks, surrounding spaces or a leading '#': %w", user, errdefs.ErrInvalidArgument)
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
