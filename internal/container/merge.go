@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/berth-dev/berth/internal/signals"
 	"github.com/containerd/errdefs"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	containertypes "github.com/moby/moby/api/types/container"
@@ -138,7 +139,7 @@ func validateConfig(cfg *containertypes.Config) error {
 		cfg.WorkingDir = path.Clean(cfg.WorkingDir)
 	}
 	if cfg.StopSignal != "" {
-		if _, err := parseSignal(cfg.StopSignal); err != nil {
+		if _, err := signals.Parse(cfg.StopSignal); err != nil {
 			return err
 		}
 	}

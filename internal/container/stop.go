@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-dev/berth/internal/signals"
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/events"
 )
@@ -23,7 +24,7 @@ func (o StopOptions) signal() (syscall.Signal, error) {
 	if o.Signal == "" {
 		return 0, nil
 	}
-	return parseSignal(o.Signal)
+	return signals.Parse(o.Signal)
 }
 
 // killWait bounds how long a SIGKILL may take to be reported as an exit.
@@ -186,7 +187,7 @@ func (s *Service) Kill(ctx context.Context, ref, signal string) error {
 	sig := syscall.SIGKILL
 	if signal != "" {
 		var err error
-		if sig, err = parseSignal(signal); err != nil {
+		if sig, err = signals.Parse(signal); err != nil {
 			return err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -263,20 +262,6 @@ func TestCommandString(t *testing.T) {
 	}
 	if got := commandString("true", nil); got != "true" {
 		t.Errorf("got %q", got)
-	}
-}
-
-func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]syscall.Signal{"HUP": syscall.SIGHUP, "sigterm": syscall.SIGTERM, "SIGKILL": syscall.SIGKILL,
-		"9": syscall.SIGKILL, "USR1": syscall.SIGUSR1, "RTMIN+3": 37, "SIGRTMAX": 64} {
-		if got, err := parseSignal(in); err != nil || got != want {
-			t.Errorf("parseSignal(%q) = %v, %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"FOO", "0", "65", "-1", "RTMIN+40", ""} {
-		if _, err := parseSignal(bad); !errdefs.IsInvalidArgument(err) {
-			t.Errorf("parseSignal(%q): %v", bad, err)
-		}
 	}
 }
 

@@ -3,13 +3,11 @@ package image
 import (
 	"encoding/json"
 	"path"
-	"strconv"
 	"strings"
-	"syscall"
 
+	"github.com/berth-dev/berth/internal/signals"
 	"github.com/docker/go-connections/nat"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
 )
 
 // applyChanges applies Dockerfile instructions to an image config, as
@@ -159,7 +157,7 @@ func applyChange(cfg *dockerspec.DockerOCIImageConfig, cmd, rest string, cmdSet 
 		if err != nil {
 			return err
 		}
-		if _, err := parseSignal(sig); err != nil {
+		if _, err := signals.Parse(sig); err != nil {
 			return err
 		}
 		cfg.StopSignal = sig
@@ -388,28 +386,4 @@ func expandVar(s string, env map[string]string) (int, string) {
 		return 1, "$"
 	}
 	return n, env[s[1:n]]
-}
-
-// parseSignal accepts what Docker's STOPSIGNAL accepts: a number or a
-// name with or without "SIG".
-func parseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, invalidf("Invalid signal: %s", s)
-		}
-		return syscall.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	if rt, ok := strings.CutPrefix(name, "SIGRTMIN+"); ok {
-		if n, err := strconv.Atoi(rt); err == nil && n >= 0 && 34+n <= 64 {
-			return syscall.Signal(34 + n), nil
-		}
-	}
-	return 0, invalidf("Invalid signal: %s", s)
 }
