@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -158,8 +159,8 @@ func TestPullPushThroughAPI(t *testing.T) {
 	pushed := manifestDigest(t, addr, "team/copy", "v2")
 	if lines[0] != `{"status":"The push refers to repository [`+addr+`/team/copy]"}` ||
 		!slices.Contains(lines, `{"status":"Mounted from team/busybox","progressDetail":{},"id":"`+shortDiff(t, d, addr+"/team/copy:v2", 0)+`"}`) ||
-		!slices.Contains(lines, `{"status":"v2: digest: `+pushed.digest+` size: `+itoa(pushed.size)+`"}`) ||
-		!slices.Contains(lines, `{"progressDetail":{},"aux":{"Tag":"v2","Digest":"`+pushed.digest+`","Size":`+itoa(pushed.size)+`}}`) {
+		!slices.Contains(lines, `{"status":"v2: digest: `+pushed.digest+` size: `+strconv.Itoa(pushed.size)+`"}`) ||
+		!slices.Contains(lines, `{"progressDetail":{},"aux":{"Tag":"v2","Digest":"`+pushed.digest+`","Size":`+strconv.Itoa(pushed.size)+`}}`) {
 		t.Errorf("push stream:\n%s", strings.Join(lines, "\n"))
 	}
 	insp, _ = d.cli.ImageInspect(ctx, addr+"/team/copy:v2")
@@ -214,11 +215,6 @@ func manifestDigest(t *testing.T, addr, repo, tag string) manifestInfo {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return manifestInfo{digest: resp.Header.Get("Docker-Content-Digest"), size: len(b)}
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
 
 // TestLoginAndSearchThroughAPI: POST /auth and GET /images/search.
