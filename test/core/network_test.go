@@ -63,7 +63,7 @@ func TestNetworkHost(t *testing.T) {
 		// Links come and go as other tests run; the host's long-lived ones
 		// (loopback, the default route's) must be there.
 		for _, l := range hostLinks {
-			if l.Flags&net.FlagLoopback != 0 || l.Name == defaultIface(t) {
+			if l.Flags&net.FlagLoopback != 0 || l.Name == e2e.DefaultRouteIface() {
 				if !contains(got, l.Name) {
 					t.Errorf("--network host: no %s among %q", l.Name, got)
 				}
@@ -75,18 +75,6 @@ func TestNetworkHost(t *testing.T) {
 			t.Errorf("hostname %q, want the host's %q", r.Out(), hostname)
 		}
 	})
-}
-
-func defaultIface(t *testing.T) string {
-	t.Helper()
-	b, _ := os.ReadFile("/proc/net/route")
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 2 && f[1] == "00000000" {
-			return f[0]
-		}
-	}
-	return ""
 }
 
 // TestNetworkBridge: the default network gives an address on the bridge's

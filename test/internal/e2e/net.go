@@ -73,7 +73,7 @@ func portFree(p int) bool {
 // interface that is up and not a bridge or veth).
 func HostAddr(t testing.TB) string {
 	t.Helper()
-	if ifname := defaultRouteIface(); ifname != "" {
+	if ifname := DefaultRouteIface(); ifname != "" {
 		if ifc, err := net.InterfaceByName(ifname); err == nil {
 			if a := firstIPv4(ifc); a != "" {
 				return a
@@ -99,7 +99,9 @@ func HostAddr(t testing.TB) string {
 	return ""
 }
 
-func defaultRouteIface() string {
+// DefaultRouteIface names the interface of the host's default route ("" if
+// there is none).
+func DefaultRouteIface() string {
 	b, err := os.ReadFile("/proc/net/route")
 	if err != nil {
 		return ""
