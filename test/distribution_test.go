@@ -29,12 +29,9 @@ import (
 	"github.com/berth-dev/berth/internal/registry"
 	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/berth-dev/berth/test/internal/e2e"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/moby/client"
 )
@@ -188,7 +185,7 @@ func TestPullJSONMessages(t *testing.T) {
 	addr, _ := registryServe(t, "")
 	ref := addr + "/team/" + repoName(t) + ":v1"
 	img := randomImage(t, 3)
-	writeRemote(t, ref, img)
+	registrytest.Push(t, ref, img)
 	hc := e2e.HTTPClient(e.Host)
 	req, _ := http.NewRequest(http.MethodPost, "http://engine/v1.41/images/create?fromImage="+url.QueryEscape(strings.TrimSuffix(ref, ":v1"))+"&tag=v1", nil)
 	req.Header.Set("X-Registry-Auth", "e30=")
@@ -247,17 +244,6 @@ func forHost(t *testing.T, img v1.Image, arch string) v1.Image {
 	return mutate.MediaType(img, types.DockerManifestSchema2)
 }
 
-func writeRemote(t *testing.T, ref string, img v1.Image) {
-	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestPullMultiPlatform: an index picks the host's platform, --platform
 // another one; an index without this platform gets Docker's error.
 func TestPullMultiPlatform(t *testing.T) {
@@ -269,17 +255,13 @@ func TestPullMultiPlatform(t *testing.T) {
 	addr, _ := registryServe(t, "")
 	other := map[string]string{"amd64": "arm64", "arm64": "amd64"}[runtime.GOARCH]
 	imgs := map[string]v1.Image{}
-	var adds []mutate.IndexAddendum
 	for _, arch := range []string{"amd64", "arm64"} {
 		imgs[arch] = forHost(t, mustRandom(t), arch)
-		adds = append(adds, mutate.IndexAddendum{Add: imgs[arch], Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
 	}
 	ref := addr + "/team/" + repoName(t) + ":v1"
-	writeIndex(t, ref, mutate.IndexMediaType(mutate.AppendManifests(empty.Index, adds...), types.OCIImageIndex))
+	registrytest.PushIndex(t, ref, registrytest.PlatformIndex(types.OCIImageIndex, imgs))
 	s390x := addr + "/team/" + repoName(t) + "-s390x:v1"
-	writeIndex(t, s390x, mutate.IndexMediaType(mutate.AppendManifests(empty.Index, mutate.IndexAddendum{
-		Add: forHost(t, mustRandom(t), "s390x"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}},
-	}), types.DockerManifestList))
+	registrytest.PushIndex(t, s390x, registrytest.PlatformIndex(types.DockerManifestList, map[string]v1.Image{"s390x": forHost(t, mustRandom(t), "s390x")}))
 	t.Cleanup(func() { e.Docker().Run(t, "rmi", ref) })
 
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
@@ -303,17 +285,6 @@ func mustRandom(t *testing.T) v1.Image {
 		t.Fatal(err)
 	}
 	return img
-}
-
-func writeIndex(t *testing.T, ref string, idx v1.ImageIndex) {
-	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(r, idx); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestLoginPullPushWithAuth: a registry with htpasswd auth; docker login
@@ -361,7 +332,7 @@ func TestSearchRegistry(t *testing.T) {
 	addr, _ := registryServe(t, "")
 	img := mustRandom(t)
 	for _, r := range []string{"team/busybox", "busybox", "tools/busybox-extra", "team/alpine"} {
-		writeRemote(t, addr+"/"+r+":v1", forHost(t, img, runtime.GOARCH))
+		registrytest.Push(t, addr+"/"+r+":v1", forHost(t, img, runtime.GOARCH))
 	}
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
 		r := c.Run(t, "search", "--limit", "5", addr+"/busybox").OK(t)
@@ -431,7 +402,7 @@ func TestPullInterruptedAndCorrupt(t *testing.T) {
 	e := e2e.Current(t)
 	addr, root := registryServe(t, "")
 	img := randomImage(t, 2)
-	writeRemote(t, addr+"/team/"+repoName(t)+":v1", img)
+	registrytest.Push(t, addr+"/team/"+repoName(t)+":v1", img)
 	target, _ := url.Parse("http://" + addr)
 	proxy := &cutProxy{target: target, cutAt: 100 << 10, seen: map[string]bool{}}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -455,7 +426,7 @@ func TestPullInterruptedAndCorrupt(t *testing.T) {
 	// A corrupt blob in the registry's storage.
 	bad := randomImage(t, 1)
 	badRef := addr + "/team/" + repoName(t) + "-corrupt:v1"
-	writeRemote(t, badRef, bad)
+	registrytest.Push(t, badRef, bad)
 	layers, _ := bad.Layers()
 	d, _ := layers[0].Digest()
 	p := filepath.Join(root, "docker/registry/v2/blobs/sha256", d.Hex[:2], d.Hex, "data")
@@ -477,7 +448,7 @@ func TestPullErrorsCLI(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
 	addr, _ := registryServe(t, "")
-	writeRemote(t, addr+"/team/"+repoName(t)+":v1", mustRandomHost(t))
+	registrytest.Push(t, addr+"/team/"+repoName(t)+":v1", mustRandomHost(t))
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
 		c.Run(t, "pull", addr+"/team/"+repoName(t)+":nope").Assert(t, 1,
 			"manifest for "+addr+"/team/"+repoName(t)+":nope not found: manifest unknown")
@@ -499,11 +470,11 @@ func TestDanglingAndPrune(t *testing.T) {
 	e := e2e.StartBerth(t)
 	addr, _ := registryServe(t, "")
 	ref := addr + "/team/" + repoName(t) + ":v1"
-	writeRemote(t, ref, mustRandomHost(t))
+	registrytest.Push(t, ref, mustRandomHost(t))
 	c := e.Docker()
 	c.Run(t, "pull", ref).OK(t)
 	old := c.Run(t, "image", "inspect", "--format", "{{.Id}}", ref).OK(t).Out()
-	writeRemote(t, ref, mustRandomHost(t)) // the tag moves in the registry
+	registrytest.Push(t, ref, mustRandomHost(t)) // the tag moves in the registry
 	c.Run(t, "pull", ref).Assert(t, 0, "Status: Downloaded newer image for "+ref)
 	// The old image keeps its digest reference, so Docker lists it under
 	// its repository with tag <none>.
@@ -579,7 +550,7 @@ func TestSaveLoadWithReferenceDockerd(t *testing.T) {
 	addr, _ := registryServe(t, "")
 	pulled := addr + "/team/" + repoName(t) + ":v1"
 	img := randomImage(t, 2)
-	writeRemote(t, pulled, img)
+	registrytest.Push(t, pulled, img)
 	e.Docker().Run(t, "pull", pulled).OK(t)
 	t.Cleanup(func() { e.Docker().Run(t, "rmi", pulled) })
 	saved = e.Docker().Run(t, "save", pulled).OK(t).Stdout
@@ -600,7 +571,7 @@ func TestRegistryMirror(t *testing.T) {
 	addr, _ := registryServe(t, "")
 	name := repoName(t)
 	img := mustRandomHost(t)
-	writeRemote(t, addr+"/library/"+name+":latest", img)
+	registrytest.Push(t, addr+"/library/"+name+":latest", img)
 	cfg := filepath.Join(e.Daemon.Dir, "daemon.json")
 	if err := os.WriteFile(cfg, []byte(`{"registry-mirrors": ["http://`+addr+`"]}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)

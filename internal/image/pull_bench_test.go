@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
@@ -68,7 +69,7 @@ func BenchmarkPull(b *testing.B) {
 	}
 	addr := startBerthRegistry(b, "")
 	img := remoteImage(b, "", hostFilesLayers(b, "/usr/lib", 5, 20<<20)...)
-	pushRemote(b, addr+"/bench/img:v1", img)
+	registrytest.Push(b, addr+"/bench/img:v1", img)
 	ref, _ := ParsePullReference(addr+"/bench/img:v1", "")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -36,7 +36,7 @@ func TestPullCorruptBlob(t *testing.T) {
 	addr := registrytest.DockerRegistry(t, registrytest.Config{Root: root})
 	l1 := tarLayer(t, map[string]string{"ok": "fine"}, false)
 	l2, _ := random.Layer(64<<10, types.DockerLayer)
-	pushRemote(t, addr+"/team/corrupt:v1", remoteImage(t, "", l1, l2))
+	registrytest.Push(t, addr+"/team/corrupt:v1", remoteImage(t, "", l1, l2))
 	d2, _ := l2.Digest()
 	p := registrytest.BlobPath(root, d2)
 	data, err := os.ReadFile(p)
@@ -72,7 +72,7 @@ func TestPullCorruptLayer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pushRemote(t, addr+"/team/broken:v1", mutate.MediaType(img, types.DockerManifestSchema2))
+	registrytest.Push(t, addr+"/team/broken:v1", mutate.MediaType(img, types.DockerManifestSchema2))
 	err = s.Pull(context.Background(), mustRef(t, addr+"/team/broken:v1"), PullOptions{}, nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "failed to register layer: ") {
 		t.Fatalf("pull of a broken layer: %v", err)
@@ -208,7 +208,7 @@ func TestPullResumesCutDownload(t *testing.T) {
 	la, _ := random.Layer(300<<10, types.DockerLayer)
 	lb, _ := random.Layer(200<<10, types.DockerLayer)
 	img := remoteImage(t, "", la, lb)
-	dgst := pushRemote(t, addr+"/team/cut:v1", img)
+	dgst := registrytest.Push(t, addr+"/team/cut:v1", img)
 	proxy, paddr := startCutProxy(t, addr, 100<<10)
 
 	var m messages
@@ -257,7 +257,7 @@ func TestPullSurvivesKill(t *testing.T) {
 	la, _ := random.Layer(2<<20, types.DockerLayer)
 	lb, _ := random.Layer(1<<20, types.DockerLayer)
 	img := remoteImage(t, "", la, lb)
-	pushRemote(t, addr+"/team/kill:v1", img)
+	registrytest.Push(t, addr+"/team/kill:v1", img)
 	proxy, paddr := startCutProxy(t, addr, 512<<10)
 	proxy.stall = make(chan struct{})
 
@@ -316,7 +316,7 @@ func TestPullRetriesAfterFailureReuseLayers(t *testing.T) {
 	good := tarLayer(t, map[string]string{"good": "1"}, false)
 	badL, _ := random.Layer(8<<10, types.DockerLayer)
 	img := remoteImage(t, "", good, badL)
-	pushRemote(t, addr+"/team/retry:v1", img)
+	registrytest.Push(t, addr+"/team/retry:v1", img)
 	d, _ := badL.Digest()
 	orig, _ := os.ReadFile(registrytest.BlobPath(root, d))
 	broken := append([]byte(nil), orig...)

@@ -32,7 +32,7 @@ func TestListFiltersWithPulledImages(t *testing.T) {
 	}
 	digests := map[string]string{}
 	for i, name := range []string{"one", "two", "three"} {
-		digests[name] = pushRemote(t, addr+"/team/"+name+":v1", dated(i+1, name))
+		digests[name] = registrytest.Push(t, addr+"/team/"+name+":v1", dated(i+1, name))
 		if err := s.Pull(ctx, mustRef(t, addr+"/team/"+name+":v1"), PullOptions{}, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +76,7 @@ func TestListFiltersWithPulledImages(t *testing.T) {
 	}
 	// The tag moves with a newer push; the old image keeps its digest
 	// and is dangling.
-	pushRemote(t, ref("one"), dated(9, "newer"))
+	registrytest.Push(t, ref("one"), dated(9, "newer"))
 	if err := s.Pull(ctx, mustRef(t, ref("one")), PullOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestConcurrentPulls(t *testing.T) {
 	for _, n := range []string{"a", "b", "c", "d"} {
 		layers = append(layers, tarLayer(t, map[string]string{n + "/": "", n + "/f": string(make([]byte, 200<<10))}, false))
 	}
-	pushRemote(t, addr+"/team/same:v1", remoteImage(t, "", layers...))
+	registrytest.Push(t, addr+"/team/same:v1", remoteImage(t, "", layers...))
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs {
@@ -128,7 +128,7 @@ func TestPullOpaqueDirectory(t *testing.T) {
 	l1 := tarLayer(t, map[string]string{"big": big, "data/": "", "data/old": "old", "data/keep/": ""}, false)
 	l2 := tarLayer(t, map[string]string{"data/": "", "data/.wh..wh..opq": "", "data/new": "new"}, false)
 	img := remoteImage(t, "", l1, l2)
-	pushRemote(t, addr+"/team/opaque:v1", img)
+	registrytest.Push(t, addr+"/team/opaque:v1", img)
 	if err := s.Pull(context.Background(), mustRef(t, addr+"/team/opaque:v1"), PullOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}

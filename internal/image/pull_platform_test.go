@@ -9,41 +9,19 @@ import (
 
 	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/containerd/errdefs"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// pushIndex writes an index of images (one per arch) and returns its
-// digest.
+// pushIndex writes an index of images (one per arch), OCI or Docker's
+// manifest list, and returns its digest.
 func pushIndex(t *testing.T, ref string, oci bool, imgs map[string]v1.Image) string {
 	t.Helper()
-	var adds []mutate.IndexAddendum
-	for _, arch := range []string{"amd64", "arm64", "s390x"} {
-		img, ok := imgs[arch]
-		if !ok {
-			continue
-		}
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
-	}
-	idx := mutate.AppendManifests(empty.Index, adds...)
+	mt := types.DockerManifestList
 	if oci {
-		idx = mutate.IndexMediaType(idx, types.OCIImageIndex)
-	} else {
-		idx = mutate.IndexMediaType(idx, types.DockerManifestList)
+		mt = types.OCIImageIndex
 	}
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(r, idx); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := idx.Digest()
-	return d.String()
+	return registrytest.PushIndex(t, ref, registrytest.PlatformIndex(mt, imgs))
 }
 
 // TestPullIndex pulls a multi-platform index (Docker manifest list on
@@ -115,7 +93,7 @@ func TestPullIndex(t *testing.T) {
 func TestPullPlatformMismatch(t *testing.T) {
 	s, _, _ := newService(t)
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
-	pushRemote(t, addr+"/team/s390x:v1", remoteImage(t, "s390x", tarLayer(t, map[string]string{"x": "y"}, false)))
+	registrytest.Push(t, addr+"/team/s390x:v1", remoteImage(t, "s390x", tarLayer(t, map[string]string{"x": "y"}, false)))
 	err := s.Pull(context.Background(), mustRef(t, addr+"/team/s390x:v1"), PullOptions{Platform: "linux/amd64"}, nil)
 	want := "image with reference " + addr + "/team/s390x:v1 was found but does not match the specified platform: wanted linux/amd64, actual: linux/s390x"
 	if !errdefs.IsNotFound(err) || err.Error() != want {
@@ -128,8 +106,8 @@ func TestPullAllTags(t *testing.T) {
 	s, _, _ := newService(t)
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	base := tarLayer(t, map[string]string{"base": "b"}, false)
-	pushRemote(t, addr+"/team/all:v1", remoteImage(t, "", base))
-	pushRemote(t, addr+"/team/all:v2", remoteImage(t, "", base, tarLayer(t, map[string]string{"v2": "2"}, false)))
+	registrytest.Push(t, addr+"/team/all:v1", remoteImage(t, "", base))
+	registrytest.Push(t, addr+"/team/all:v2", remoteImage(t, "", base, tarLayer(t, map[string]string{"v2": "2"}, false)))
 	var m messages
 	if err := s.Pull(context.Background(), mustRef(t, addr+"/team/all"), PullOptions{}, &m); err != nil {
 		t.Fatalf("%v\n%s", err, &m)

@@ -25,7 +25,7 @@ func TestPullFromDistribution28(t *testing.T) {
 	l2 := tarLayer(t, map[string]string{"etc/hello": "two\n", "etc/other": "x"}, false)
 	l3 := tarLayer(t, map[string]string{"etc/.wh.other": "", "usr/": "", "usr/zst": "zstd layer\n"}, true)
 	img := remoteImage(t, "", l1, l2, l3)
-	dgst := pushRemote(t, addr+"/team/busybox:v1", img)
+	dgst := registrytest.Push(t, addr+"/team/busybox:v1", img)
 
 	ref := addr + "/team/busybox:v1"
 	var m messages
@@ -104,7 +104,7 @@ func TestPullErrors(t *testing.T) {
 	s, _, _ := newService(t)
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
-	pushRemote(t, addr+"/team/busybox:v1", remoteImage(t, "", tarLayer(t, map[string]string{"a": "a"}, false)))
+	registrytest.Push(t, addr+"/team/busybox:v1", remoteImage(t, "", tarLayer(t, map[string]string{"a": "a"}, false)))
 
 	cases := []struct {
 		ref  string

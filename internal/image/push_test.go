@@ -107,7 +107,7 @@ func TestPullPushRoundTrip(t *testing.T) {
 	own := startBerthRegistry(t, "")
 	ctx := context.Background()
 	img := remoteImage(t, "", tarLayer(t, map[string]string{"a/": "", "a/1": "1"}, false), tarLayer(t, map[string]string{"b": "2"}, true))
-	dgst := pushRemote(t, peer+"/src/img:1", img)
+	dgst := registrytest.Push(t, peer+"/src/img:1", img)
 	if err := s.Pull(ctx, mustRef(t, peer+"/src/img:1"), PullOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestBasicAuthRegistry(t *testing.T) {
 				addr = registrytest.DockerRegistry(t, registrytest.Config{Htpasswd: htpasswd})
 			}
 			ctx := context.Background()
-			pushRemote(t, addr+"/team/private:v1", remoteImage(t, "", tarLayer(t, map[string]string{"p": "1"}, false)), basicAuth("ci", "s3cret"))
+			registrytest.Push(t, addr+"/team/private:v1", remoteImage(t, "", tarLayer(t, map[string]string{"p": "1"}, false)), basicAuth("ci", "s3cret"))
 			good := &registrytypes.AuthConfig{Username: "ci", Password: "s3cret", ServerAddress: addr}
 			wrong := &registrytypes.AuthConfig{Username: "ci", Password: "nope", ServerAddress: addr}
 
@@ -77,7 +77,7 @@ func TestSearchBerthRegistry(t *testing.T) {
 	ctx := context.Background()
 	img := remoteImage(t, "", tarLayer(t, map[string]string{"s": "1"}, false))
 	for _, repo := range []string{"team/busybox", "busybox", "other/busybox-extra", "team/alpine"} {
-		pushRemote(t, addr+"/"+repo+":v1", img)
+		registrytest.Push(t, addr+"/"+repo+":v1", img)
 	}
 	res, err := s.Search(ctx, addr+"/busybox", 0, filters.Args{}, nil)
 	if err != nil {
@@ -120,7 +120,7 @@ func TestPullThroughMirror(t *testing.T) {
 	needRoot(t)
 	mirror := registrytest.DockerRegistry(t, registrytest.Config{})
 	img := remoteImage(t, "", tarLayer(t, map[string]string{"hub": "busybox"}, false))
-	dgst := pushRemote(t, mirror+"/library/busybox:latest", img)
+	dgst := registrytest.Push(t, mirror+"/library/busybox:latest", img)
 	s, err := New(context.Background(), Config{Root: t.TempDir(), Mirrors: []string{"http://" + mirror}})
 	if err != nil {
 		t.Fatal(err)

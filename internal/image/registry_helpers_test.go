@@ -15,7 +15,6 @@ import (
 	"github.com/berth-dev/berth/internal/registry"
 	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -93,24 +92,6 @@ func remoteImage(t testing.TB, arch string, layers ...v1.Layer) v1.Image {
 		t.Fatal(err)
 	}
 	return mutate.MediaType(img, types.DockerManifestSchema2)
-}
-
-// pushRemote writes img to a registry with go-containerregistry, as
-// another client would, and returns its manifest digest.
-func pushRemote(t testing.TB, ref string, img v1.Image, opts ...remote.Option) string {
-	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img, opts...); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
 }
 
 func basicAuth(user, pass string) remote.Option {

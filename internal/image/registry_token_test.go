@@ -127,7 +127,7 @@ func TestBearerTokenRegistry(t *testing.T) {
 		realm, ts.service, ts.issuer, bundle)})
 	ctx := context.Background()
 	creds := remote.WithAuth(&authn.Basic{Username: "ci", Password: "s3cret"})
-	pushRemote(t, addr+"/team/token:v1", remoteImage(t, "", tarLayer(t, map[string]string{"t": "1"}, false)), creds)
+	registrytest.Push(t, addr+"/team/token:v1", remoteImage(t, "", tarLayer(t, map[string]string{"t": "1"}, false)), creds)
 	good := &registrytypes.AuthConfig{Username: "ci", Password: "s3cret", ServerAddress: addr}
 
 	if _, err := s.Login(ctx, good); err != nil {

@@ -37,9 +37,7 @@ func TestInteropDistribution28(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(insecureRef(t, peer+"/team/busybox:v1"), src); err != nil {
-		t.Fatalf("copy to docker-registry: %v", err)
-	}
+	registrytest.Push(t, peer+"/team/busybox:v1", src)
 	got, err := remote.Image(insecureRef(t, peer+"/team/busybox:v1"))
 	if err != nil {
 		t.Fatal(err)
@@ -56,9 +54,7 @@ func TestInteropDistribution28(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.WriteIndex(insecureRef(t, peer+"/multi:latest"), idx); err != nil {
-		t.Fatal(err)
-	}
+	registrytest.PushIndex(t, peer+"/multi:latest", idx)
 	srcIdx, err := remote.Index(insecureRef(t, peer+"/multi:latest"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,10 @@
 // Package registrytest is for tests of registry clients and servers: it
 // runs Debian's docker-registry (distribution 2.8), the independent
 // registry that berth's client and berth's own registry are checked
-// against (tests skip where it is not installed), and knows where
-// distribution's storage layout keeps blobs, for tests that corrupt or
-// count them.
+// against (tests skip where it is not installed); pushes images and
+// indexes as a third-party client (go-containerregistry) would; and knows
+// where distribution's storage layout keeps blobs, for tests that corrupt
+// or count them.
 package registrytest
 
 import (
@@ -11,15 +12,22 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Binary is Debian's docker-registry package's program.
@@ -115,6 +123,52 @@ http:
 // (docker-registry's, and berth's registry's) keeps a blob's data.
 func BlobPath(root string, d v1.Hash) string {
 	return filepath.Join(root, "docker/registry/v2/blobs", d.Algorithm, d.Hex[:2], d.Hex, "data")
+}
+
+// Push writes img to ref, on a registry served over plain HTTP, as
+// another client would, and returns the image's manifest digest.
+func Push(t testing.TB, ref string, img v1.Image, opts ...remote.Option) string {
+	t.Helper()
+	if err := remote.Write(parse(t, ref), img, opts...); err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+// PushIndex is Push for an image index.
+func PushIndex(t testing.TB, ref string, idx v1.ImageIndex, opts ...remote.Option) string {
+	t.Helper()
+	if err := remote.WriteIndex(parse(t, ref), idx, opts...); err != nil {
+		t.Fatalf("push index %s: %v", ref, err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+// PlatformIndex is an index (of media type mt) of one image per linux
+// architecture, in architecture order.
+func PlatformIndex(mt types.MediaType, imgs map[string]v1.Image) v1.ImageIndex {
+	var adds []mutate.IndexAddendum
+	for _, arch := range slices.Sorted(maps.Keys(imgs)) {
+		adds = append(adds, mutate.IndexAddendum{Add: imgs[arch], Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	return mutate.IndexMediaType(mutate.AppendManifests(empty.Index, adds...), mt)
+}
+
+func parse(t testing.TB, ref string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // freeAddr picks a free loopback port by binding and releasing it;
