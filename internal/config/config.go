@@ -3,9 +3,12 @@
 package config
 
 import (
+	"slices"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/berth-dev/berth/internal/logs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,10 +166,8 @@ func (c *Config) Validate() error {
 	if _, ok := c.Runtimes[c.DefaultRuntime]; !ok {
 		return fmt.Errorf("default runtime %q is not configured", c.DefaultRuntime)
 	}
-	switch c.LogConfig.Type {
-	case "json-file", "local", "none":
-	default:
-		return fmt.Errorf("log driver %q is not supported (json-file, local, none)", c.LogConfig.Type)
+	if !slices.Contains(logs.Drivers(), c.LogConfig.Type) {
+		return fmt.Errorf("log driver %q is not supported (%s)", c.LogConfig.Type, strings.Join(logs.Drivers(), ", "))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error", "fatal":

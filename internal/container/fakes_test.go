@@ -558,7 +558,7 @@ func validateLogOpts(driver string, opts map[string]string) error {
 	switch driver {
 	case "json-file", "local", "none":
 	default:
-		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("logger: no log driver named '%s' is registered", driver))
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("error looking up logging plugin %s: plugin %q not found", driver, driver))
 	}
 	for k := range opts {
 		if k != "max-size" && k != "max-file" {

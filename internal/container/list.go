@@ -3,7 +3,6 @@ package container
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,7 +84,7 @@ func (s *Service) parseListFilter(ctx context.Context, opts ListOptions) (*listF
 	if f == nil {
 		f = filters.Args{}
 	}
-	if err := validateTerms(f, psFilters...); err != nil {
+	if err := f.Validate(psFilters...); err != nil {
 		return nil, false, err
 	}
 	lf := &listFilter{f: f}
@@ -145,16 +144,6 @@ func (s *Service) parseListFilter(ctx context.Context, opts ListOptions) (*listF
 		return nil, false, err
 	}
 	return lf, all, nil
-}
-
-// validateTerms rejects unknown filter terms with Docker's message.
-func validateTerms(f filters.Args, accepted ...string) error {
-	for term := range f {
-		if !slices.Contains(accepted, term) {
-			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", term))
-		}
-	}
-	return nil
 }
 
 // portFilter expands port[/proto] and start-end[/proto] values.

@@ -149,7 +149,7 @@ func (s *Service) markDead(c *Container) {
 // select.
 func (s *Service) Prune(ctx context.Context, f filters.Args) (containertypes.PruneReport, error) {
 	report := containertypes.PruneReport{ContainersDeleted: []string{}}
-	if err := validateTerms(f, "until", "label", "label!"); err != nil {
+	if err := f.Validate("until", "label", "label!"); err != nil {
 		return report, err
 	}
 	var until time.Time
@@ -191,15 +191,8 @@ func (s *Service) Prune(ctx context.Context, f filters.Args) (containertypes.Pru
 	return report, nil
 }
 
-// matchNegatedLabels applies "label!" terms: a container carrying any of
-// the labels (key, or key=value) is kept.
+// matchNegatedLabels applies "label!" terms as Docker's prune does: a
+// container is kept only when it carries every one of them.
 func matchNegatedLabels(f filters.Args, labels map[string]string) bool {
-	for _, v := range f.Get("label!") {
-		neg := filters.Args{}
-		neg.Add("label", v)
-		if neg.MatchLabels("label", labels) {
-			return false
-		}
-	}
-	return true
+	return !(f.Has("label!") && f.MatchLabels("label!", labels))
 }

@@ -417,3 +417,25 @@ func TestListFilters(t *testing.T) {
 		t.Errorf("created summary %+v", c)
 	}
 }
+
+// Prune keeps a container only when it carries every label! term, as
+// Docker's prune does (and as image prune does here).
+func TestPruneNegatedLabels(t *testing.T) {
+	f, err := filters.Parse(`{"label!":{"keep":true,"tier=db":true}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		labels map[string]string
+		prune  bool
+	}{
+		{map[string]string{"keep": "", "tier": "db"}, false},
+		{map[string]string{"keep": ""}, true},
+		{map[string]string{"tier": "web"}, true},
+		{nil, true},
+	} {
+		if got := matchNegatedLabels(f, c.labels); got != c.prune {
+			t.Errorf("labels %v: prune = %v, want %v", c.labels, got, c.prune)
+		}
+	}
+}

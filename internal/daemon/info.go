@@ -18,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/internal/events"
 	"github.com/berth-dev/berth/internal/filters"
 	"github.com/berth-dev/berth/internal/image"
+	"github.com/berth-dev/berth/internal/logs"
 	"github.com/berth-dev/berth/internal/server/httputils"
 	containertypes "github.com/moby/moby/api/types/container"
 	imagetypes "github.com/moby/moby/api/types/image"
@@ -187,7 +188,7 @@ func (s *systemInfo) Info(ctx context.Context) (*system.Info, error) {
 		SecurityOptions:    []string{"name=seccomp,profile=builtin"},
 	}
 	info.Swarm.LocalNodeState = "inactive"
-	info.Plugins.Log = []string{"json-file", "local", "none"}
+	info.Plugins.Log = logs.Drivers()
 	info.Plugins.Network = []string{"bridge", "host", "none"}
 	info.Plugins.Volume = []string{"local"}
 	for name, rt := range s.cfg.Runtimes {

@@ -70,7 +70,7 @@ func (a Args) Validate(accepted ...string) error {
 			}
 		}
 		if !ok {
-			return fmt.Errorf("invalid filter '%s': %w", term, errdefs.ErrInvalidArgument)
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", term))
 		}
 	}
 	return nil

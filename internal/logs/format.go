@@ -31,7 +31,7 @@ func codecFor(driver string) (codec, error) {
 	case Local:
 		return localCodec{}, nil
 	}
-	return nil, invalid("logger: no log driver named '%s' is registered", driver)
+	return nil, invalid("error looking up logging plugin %s: plugin %q not found", driver, driver)
 }
 
 // jsonCodec is Docker's json-file format, byte for byte: one object per

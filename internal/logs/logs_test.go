@@ -291,7 +291,7 @@ func TestValidateOpts(t *testing.T) {
 		{Local, map[string]string{"max-file": "1"}, "compression cannot be enabled when max file count is 1"},
 		{Local, nil, ""},
 		{None, nil, ""},
-		{"nope", nil, "logger: no log driver named 'nope' is registered"},
+		{"nope", nil, "error looking up logging plugin nope: plugin \"nope\" not found"},
 	}
 	for _, tc := range cases {
 		err := ValidateOpts(tc.driver, tc.opts)

@@ -15,6 +15,10 @@ const (
 	None     = "none"
 )
 
+// Drivers lists the log drivers berth has, for /info and configuration
+// checks.
+func Drivers() []string { return []string{JSONFile, Local, None} }
+
 // fileOpts is a driver's parsed rotation settings.
 type fileOpts struct {
 	maxSize  int64 // -1: never rotate
@@ -45,7 +49,7 @@ func parseOpts(driver string, opts map[string]string) (fileOpts, error) {
 	case Local:
 		return parseLocalOpts(opts)
 	default:
-		return fileOpts{}, invalid("logger: no log driver named '%s' is registered", driver)
+		return fileOpts{}, invalid("error looking up logging plugin %s: plugin %q not found", driver, driver)
 	}
 }
 
