@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/internal/atomicfile"
 	"github.com/berth-dev/berth/internal/config"
 	ctr "github.com/berth-dev/berth/internal/container"
 	"github.com/berth-dev/berth/internal/events"
@@ -71,10 +72,7 @@ func engineID(dataRoot string) string {
 	b[6] = b[6]&0x0f | 0x40 // UUID version 4
 	b[8] = b[8]&0x3f | 0x80
 	id := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-	tmp := path + ".tmp"
-	if os.WriteFile(tmp, []byte(id+"\n"), 0o600) == nil {
-		_ = os.Rename(tmp, path)
-	}
+	_ = atomicfile.WriteFile(path, []byte(id+"\n"), 0o600, true)
 	return id
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/internal/atomicfile"
 	"net"
 	"os"
 	"path/filepath"
@@ -361,11 +362,7 @@ func writeExit(path string, e Exit) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, data, 0o644, false)
 }
 
 // addLifeline counts conn as a daemon being there until it closes.
