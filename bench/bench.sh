@@ -27,11 +27,9 @@ echo $$ >"$W/owner.pid"
 SUFFIX=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 BERTH_BRIDGE=bbb$SUFFIX   # 9 chars
 DOCKER_BRIDGE=bbd$SUFFIX
-BERTH_PID=
-DOCKERD_PID=
 FAILED=0
+. bench/lib.sh
 
-log() { printf '%s\n' "$*" >&2; }
 
 cleanup() {
 	set +e
@@ -41,26 +39,16 @@ cleanup() {
 		ids=$(DOCKER_HOST=unix://$sock "$DOCKER_CLI" ps -aq 2>/dev/null)
 		[ -n "$ids" ] && DOCKER_HOST=unix://$sock "$DOCKER_CLI" rm -f $ids >/dev/null 2>&1
 	done
-	for pid in $BERTH_PID $DOCKERD_PID; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in $BERTH_PID $DOCKERD_PID; do
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
-	done
+	stop_engines
 	# Anything still running our private binary, or naming our dir, is ours.
 	for p in $(pids_of_exe "$W/bin/berth") $(pids_naming "$W"); do
 		kill -KILL "$p" 2>/dev/null
 	done
-	grep -o " $W[^ ]*" /proc/self/mountinfo | sort -ru | while read -r m; do umount -l "$m" 2>/dev/null; done
-	ip link del "$BERTH_BRIDGE" 2>/dev/null
-	ip link del "$DOCKER_BRIDGE" 2>/dev/null
 	if [ -n "${KEEP:-}" ]; then log "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-sock_of() { case $1 in berth) echo "$W/berth/berth.sock" ;; docker) echo "$W/docker/docker.sock" ;; esac; }
 
 pids_of_exe() {
 	for d in /proc/[0-9]*; do
@@ -119,87 +107,16 @@ sum_pss_kib() {
 	echo $t
 }
 
-now_ns() { date +%s%N; }
 
-wait_ping() { # sock pid
-	for _ in $(seq 300); do
-		curl -fsS --unix-socket "$1" http://engine/_ping >/dev/null 2>&1 && return 0
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
 
 # The busybox test image: the static busybox, its applets as symlinks to
 # /bin/busybox, a minimal /etc.
-rootfs_tar() {
-	local r="$W/rootfs"
-	rm -rf "$r"
-	mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc,root,tmp,var/www,proc,sys,dev}
-	chmod 1777 "$r/tmp"
-	cp /bin/busybox "$r/bin/busybox"
-	for a in $(/bin/busybox --list-full); do
-		[ "$a" = bin/busybox ] || ln -sf /bin/busybox "$r/$a"
-	done
-	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$r/etc/passwd"
-	printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
-	tar -C "$r" --numeric-owner --owner=0 --group=0 -cf "$W/busybox.tar" .
-}
+rootfs_tar() { scripts/mkbusybox.sh >"$W/busybox.tar"; }
 
-free_subnet() { # prints a free 10.2xx.y.0/24 prefix base "10.a.b"
-	local a b
-	for _ in $(seq 200); do
-		a=$((200 + RANDOM % 50)); b=$((RANDOM % 256))
-		ip -4 route | grep -q "^10\.$a\.$b\." || { echo "10.$a.$b"; return; }
-	done
-	return 1
-}
 
-start_berth() {
-	mkdir -p "$W/berth"
-	echo '{}' >"$W/berth/daemon.json"
-	"$W/bin/berth" daemon --data-root "$W/berth/root" --exec-root "$W/berth/exec" \
-		-H "unix://$W/berth/berth.sock" --bridge "$BERTH_BRIDGE" \
-		--config-file "$W/berth/daemon.json" --pidfile "$W/berth/berth.pid" \
-		>"$W/berth/daemon.log" 2>&1 </dev/null &
-	BERTH_PID=$!
-	wait_ping "$W/berth/berth.sock" "$BERTH_PID" || { log "berth daemon did not start:"; tail -20 "$W/berth/daemon.log" >&2; return 1; }
-}
 
-start_dockerd() {
-	mkdir -p "$W/docker"
-	echo '{}' >"$W/docker/daemon.json"
-	local net
-	net=$(free_subnet)
-	ip link add "$DOCKER_BRIDGE" type bridge
-	ip addr add "$net.1/24" dev "$DOCKER_BRIDGE"
-	ip link set "$DOCKER_BRIDGE" up
-	# --iptables=false: never touch the host's firewall, which other engines
-	# on this host share. Ports would go through docker-proxy; the
-	# measurements here publish none.
-	"$DOCKERD" --data-root "$W/docker/root" --exec-root "$W/docker/exec" \
-		-H "unix://$W/docker/docker.sock" --bridge "$DOCKER_BRIDGE" \
-		--config-file "$W/docker/daemon.json" --pidfile "$W/docker/docker.pid" \
-		--iptables=false --ip-masq=false --add-runtime crun=/usr/bin/crun \
-		>"$W/docker/daemon.log" 2>&1 </dev/null &
-	DOCKERD_PID=$!
-	wait_ping "$W/docker/docker.sock" "$DOCKERD_PID" || { log "dockerd did not start:"; tail -20 "$W/docker/daemon.log" >&2; return 1; }
-}
 
-dk() { # engine args...
-	local e=$1
-	shift
-	DOCKER_HOST="unix://$(sock_of "$e")" DOCKER_CONFIG="$W/cli" DOCKER_CLI_HINTS=false "$DOCKER_CLI" "$@"
-}
 
-# stats: reads ms values, prints "median p90"
-stats() {
-	sort -n | awk '{v[NR]=$1} END {
-		if (NR == 0) { print "n/a n/a"; exit }
-		m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
-		i = int(NR * 0.9 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR
-		printf "%.1f %.1f\n", m, v[i] }'
-}
 
 declare -A R # R[metric,engine] = value
 
@@ -306,17 +223,8 @@ import_image() {
 	dk "$1" import - busybox:latest <"$W/busybox.tar" >/dev/null || { log "$1: import failed"; return 1; }
 }
 
-mkdir -p "$W/cli" "$W/bin"
-echo '{}' >"$W/cli/config.json"
+prepare_berth
 rootfs_tar
-
-if [ -n "${BERTH:-}" ]; then
-	cp "$BERTH" "$W/bin/berth"
-elif [ -x bin/berth ]; then
-	cp bin/berth "$W/bin/berth" # a private copy: its processes are recognisable
-else
-	scripts/build.sh "$W/bin/berth" # what `make build` builds
-fi
 
 ENGINES=""
 if start_berth; then
@@ -354,9 +262,6 @@ fi
 # The table.
 val() { echo "${R[$1,$2]:-n/a}"; }
 mib() { local v=${R[$1,$2]:-}; [ -n "$v" ] && awk -v k="$v" 'BEGIN {printf "%.1f", k/1024}' || echo n/a; }
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || b+0 == 0) print "-"; else printf "%.2f", a/b }'
-}
 row() { # label berth docker
 	printf '%-52s %12s %12s %10s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"
 }

@@ -34,48 +34,23 @@ W=$(mktemp -d /tmp/berth-pullbench.XXXXXX)
 SUFFIX=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 BERTH_BRIDGE=bpb$SUFFIX
 DOCKER_BRIDGE=bpd$SUFFIX
-BERTH_PID=
-DOCKERD_PID=
 REG_PID=
 FAILED=0
+. bench/lib.sh
 
-log() { printf '%s\n' "$*" >&2; }
 
 cleanup() {
 	set +e
 	for pid in $(cat "$W/registries" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
-	for pid in $REG_PID $BERTH_PID $DOCKERD_PID; do kill -TERM "$pid" 2>/dev/null; done
-	for pid in $REG_PID $BERTH_PID $DOCKERD_PID; do
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
-	done
-	grep -o " $W[^ ]*" /proc/self/mountinfo | sort -ru | while read -r m; do umount -l "$m" 2>/dev/null; done
-	ip link del "$BERTH_BRIDGE" 2>/dev/null
-	ip link del "$DOCKER_BRIDGE" 2>/dev/null
+	stop_engines $REG_PID
 	if [ -n "${KEEP:-}" ]; then log "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now_ns() { date +%s%N; }
-ms_since() { awk -v d=$(($(now_ns) - $1)) 'BEGIN {printf "%.1f\n", d/1e6}'; }
 
-wait_ping() { # sock pid
-	for _ in $(seq 300); do
-		curl -fsS --unix-socket "$1" http://engine/_ping >/dev/null 2>&1 && return 0
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
 
-sock_of() { case $1 in berth) echo "$W/berth/berth.sock" ;; docker) echo "$W/docker/docker.sock" ;; esac; }
 
-dk() { # engine args...
-	local e=$1
-	shift
-	DOCKER_HOST="unix://$(sock_of "$e")" DOCKER_CONFIG="$W/cli" DOCKER_CLI_HINTS=false "$DOCKER_CLI" "$@"
-}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
@@ -101,42 +76,8 @@ start_registry() {
 	REG=localhost:$port
 }
 
-free_subnet() {
-	local a b
-	for _ in $(seq 200); do
-		a=$((200 + RANDOM % 50)); b=$((RANDOM % 256))
-		ip -4 route | grep -q "^10\.$a\.$b\." || { echo "10.$a.$b"; return; }
-	done
-	return 1
-}
 
-start_berth() {
-	mkdir -p "$W/berth"
-	echo '{}' >"$W/berth/daemon.json"
-	"$W/bin/berth" daemon --data-root "$W/berth/root" --exec-root "$W/berth/exec" \
-		-H "unix://$W/berth/berth.sock" --bridge "$BERTH_BRIDGE" \
-		--config-file "$W/berth/daemon.json" --pidfile "$W/berth/berth.pid" \
-		>"$W/berth/daemon.log" 2>&1 </dev/null &
-	BERTH_PID=$!
-	wait_ping "$W/berth/berth.sock" "$BERTH_PID" || { log "berth daemon did not start:"; tail -20 "$W/berth/daemon.log" >&2; return 1; }
-}
 
-start_dockerd() {
-	mkdir -p "$W/docker"
-	echo '{}' >"$W/docker/daemon.json"
-	local net
-	net=$(free_subnet)
-	ip link add "$DOCKER_BRIDGE" type bridge
-	ip addr add "$net.1/24" dev "$DOCKER_BRIDGE"
-	ip link set "$DOCKER_BRIDGE" up
-	"$DOCKERD" --data-root "$W/docker/root" --exec-root "$W/docker/exec" \
-		-H "unix://$W/docker/docker.sock" --bridge "$DOCKER_BRIDGE" \
-		--config-file "$W/docker/daemon.json" --pidfile "$W/docker/docker.pid" \
-		--iptables=false --ip-masq=false \
-		>"$W/docker/daemon.log" 2>&1 </dev/null &
-	DOCKERD_PID=$!
-	wait_ping "$W/docker/docker.sock" "$DOCKERD_PID" || { log "dockerd did not start:"; tail -20 "$W/docker/daemon.log" >&2; return 1; }
-}
 
 # make_image: a docker-archive of LAYERS layers cut from the files under
 # SRC, SIZE_MB in all, tagged bench/img:v1.
@@ -218,23 +159,7 @@ push_once() {
 	ms_since "$t0" >>"$W/$kind-$e"
 }
 
-stats() {
-	sort -n | awk '{v[NR]=$1} END {
-		if (NR == 0) { print "n/a n/a"; exit }
-		m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
-		i = int(NR * 0.9 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR
-		printf "%.0f %.0f\n", m, v[i] }'
-}
-
-mkdir -p "$W/cli" "$W/bin"
-echo '{}' >"$W/cli/config.json"
-if [ -n "${BERTH:-}" ]; then
-	cp "$BERTH" "$W/bin/berth"
-elif [ -x bin/berth ]; then
-	cp bin/berth "$W/bin/berth"
-else
-	CGO_ENABLED=0 go build -trimpath -o "$W/bin/berth" ./cmd/berth
-fi
+prepare_berth
 make_image
 start_berth || exit 1
 ENGINES=berth
@@ -273,13 +198,12 @@ done
 kill "$PULL_REG_PID" 2>/dev/null || true
 
 for e in $ENGINES; do
-	read -r "R[pull-med,$e]" "R[pull-p90,$e]" < <(stats <"$W/pull-$e")
-	read -r "R[cpu,$e]" _ < <(stats <"$W/cpu-$e")
-	read -r "R[push-med,$e]" "R[push-p90,$e]" < <(stats <"$W/push-$e")
-	read -r "R[repush-med,$e]" "R[repush-p90,$e]" < <(stats <"$W/repush-$e")
+	read -r "R[pull-med,$e]" "R[pull-p90,$e]" < <(stats 0 <"$W/pull-$e")
+	read -r "R[cpu,$e]" _ < <(stats 0 <"$W/cpu-$e")
+	read -r "R[push-med,$e]" "R[push-p90,$e]" < <(stats 0 <"$W/push-$e")
+	read -r "R[repush-med,$e]" "R[repush-p90,$e]" < <(stats 0 <"$W/repush-$e")
 done
 val() { echo "${R[$1,$2]:-n/a}"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
 row() { printf '%-50s %10s %10s %10s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
 
 echo
