@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"io"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -62,11 +61,6 @@ func runAttach(ctx context.Context, c *CLI, name string, opts *attachOptions) er
 	}
 	streams := newCLIStreams(c)
 
-	detachKeys := opts.detachKeys
-	if detachKeys == "" {
-		detachKeys = c.ConfigFile().DetachKeys
-	}
-
 	// Registered first, so that an exit right after attaching is seen.
 	waitRes := apiClient.ContainerWait(context.WithoutCancel(ctx), name, client.ContainerWaitOptions{})
 
@@ -83,21 +77,10 @@ func runAttach(ctx context.Context, c *CLI, name string, opts *attachOptions) er
 		Stdin:      !opts.noStdin && ctr.Config.OpenStdin,
 		Stdout:     true,
 		Stderr:     true,
-		DetachKeys: detachKeys,
+		DetachKeys: c.detachKeys(opts.detachKeys),
 	}
-	var in io.ReadCloser
-	if options.Stdin {
-		in = streams.in
-	}
-
 	if opts.proxy && !ctr.Config.Tty {
-		sigc := notifyAllSignals()
-		fwdCtx, stopFwd := context.WithCancel(context.WithoutCancel(ctx))
-		go forwardAllSignals(fwdCtx, apiClient, name, sigc)
-		defer func() {
-			stopForwarding(sigc)
-			stopFwd()
-		}()
+		defer proxySignals(ctx, apiClient, name)()
 	}
 
 	res, err := apiClient.ContainerAttach(ctx, name, options)
@@ -120,15 +103,7 @@ func runAttach(ctx context.Context, c *CLI, name string, opts *attachOptions) er
 		monitorTTYSize(ctx, apiClient, streams, name, false)
 	}
 
-	streamer := hijackedStreamer{
-		streams:      streams,
-		inputStream:  in,
-		outputStream: streams.out,
-		errorStream:  streams.err,
-		resp:         res.HijackedResponse,
-		tty:          ctr.Config.Tty,
-		detachKeys:   options.DetachKeys,
-	}
+	streamer := newHijackedStreamer(streams, res.HijackedResponse, options.Stdin, true, true, ctr.Config.Tty, options.DetachKeys)
 	if err := streamer.stream(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

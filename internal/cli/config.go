@@ -43,6 +43,14 @@ func (c *CLI) ConfigFile() *configFile {
 	return c.config
 }
 
+// detachKeys is --detach-keys when given, else config.json's detachKeys.
+func (c *CLI) detachKeys(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return c.ConfigFile().DetachKeys
+}
+
 // registryAuth is the X-Registry-Auth value for a registry host, from the
 // "auths" section (credential helpers are not run).
 func (c *CLI) registryAuth(host string) string {

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"io"
 
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
@@ -130,24 +129,6 @@ func runExec(ctx context.Context, c *CLI, name string, opts *execOptions) error 
 }
 
 func interactiveExec(ctx context.Context, apiClient *client.Client, streams *cliStreams, execOpts *client.ExecCreateOptions, execID string) error {
-	var (
-		out, stderr io.Writer
-		in          io.ReadCloser
-	)
-	if execOpts.AttachStdin {
-		in = streams.in
-	}
-	if execOpts.AttachStdout {
-		out = streams.out
-	}
-	if execOpts.AttachStderr {
-		if execOpts.TTY {
-			stderr = streams.out
-		} else {
-			stderr = streams.err
-		}
-	}
-
 	resp, err := apiClient.ExecAttach(ctx, execID, client.ExecAttachOptions{
 		TTY:         execOpts.TTY,
 		ConsoleSize: execOpts.ConsoleSize,
@@ -157,19 +138,7 @@ func interactiveExec(ctx context.Context, apiClient *client.Client, streams *cli
 	}
 	defer resp.Close()
 
-	errCh := make(chan error, 1)
-	go func() {
-		streamer := hijackedStreamer{
-			streams:      streams,
-			inputStream:  in,
-			outputStream: out,
-			errorStream:  stderr,
-			resp:         resp.HijackedResponse,
-			tty:          execOpts.TTY,
-			detachKeys:   execOpts.DetachKeys,
-		}
-		errCh <- streamer.stream(ctx)
-	}()
+	errCh := newHijackedStreamer(streams, resp.HijackedResponse, execOpts.AttachStdin, execOpts.AttachStdout, execOpts.AttachStderr, execOpts.TTY, execOpts.DetachKeys).streamInBackground(ctx)
 
 	if execOpts.TTY && streams.in.tty {
 		monitorCtx, stop := context.WithCancel(ctx)

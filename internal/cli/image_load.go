@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/moby/moby/client"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -56,13 +55,9 @@ func runLoad(cmd *cobra.Command, c *CLI, opts *loadOptions) error {
 	if opts.quiet || !c.OutIsTerminal() {
 		lo = append(lo, client.ImageLoadWithQuiet(true))
 	}
-	var platforms []ocispec.Platform
-	if opts.platform != "" {
-		p, err := parsePlatform(opts.platform)
-		if err != nil {
-			return fmt.Errorf("invalid platform: %w", err)
-		}
-		platforms = append(platforms, p)
+	platforms, err := parsePlatforms(opts.platform)
+	if err != nil {
+		return fmt.Errorf("invalid platform: %w", err)
 	}
 	if len(platforms) > 0 {
 		lo = append(lo, client.ImageLoadWithPlatforms(platforms...))

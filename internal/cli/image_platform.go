@@ -41,6 +41,19 @@ func parsePlatform(s string) (ocispec.Platform, error) {
 	return p, nil
 }
 
+// parsePlatforms is an optional --platform as the list the API client
+// takes: empty when the flag was not given.
+func parsePlatforms(s string) ([]ocispec.Platform, error) {
+	if s == "" {
+		return nil, nil
+	}
+	p, err := parsePlatform(s)
+	if err != nil {
+		return nil, err
+	}
+	return []ocispec.Platform{p}, nil
+}
+
 func normalizeArch(arch, variant string) (string, string, bool) {
 	switch arch {
 	case "i386", "386":

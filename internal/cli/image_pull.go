@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,18 +9,18 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/moby/moby/client"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
-type pullOptions struct {
+// distributionOptions are pull's and push's flags.
+type distributionOptions struct {
 	all      bool
-	platform string
 	quiet    bool
+	platform string
 }
 
 func newPullCommand(c *CLI) *cobra.Command {
-	var opts pullOptions
+	var opts distributionOptions
 	cmd := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Short: "Download an image from a registry",
@@ -39,26 +40,14 @@ func newPullCommand(c *CLI) *cobra.Command {
 
 // runPull asks the daemon to pull and renders its progress stream, then
 // prints the full reference ("docker.io/library/busybox:latest").
-func runPull(cmd *cobra.Command, c *CLI, remote string, opts *pullOptions) error {
-	ref, err := reference.ParseNormalizedNamed(remote)
-	switch {
-	case err != nil:
+func runPull(cmd *cobra.Command, c *CLI, remote string, opts *distributionOptions) error {
+	ref, err := c.parseRemote(remote, opts)
+	if err != nil {
 		return err
-	case opts.all && !reference.IsNameOnly(ref):
-		return errors.New("tag can't be used with --all-tags/-a")
-	case !opts.all && reference.IsNameOnly(ref):
-		ref = reference.TagNameOnly(ref)
-		if tagged, ok := ref.(reference.Tagged); ok && !opts.quiet {
-			fmt.Fprintln(c.Out, "Using default tag:", tagged.Tag())
-		}
 	}
-	var platforms []ocispec.Platform
-	if opts.platform != "" {
-		p, err := parsePlatform(opts.platform)
-		if err != nil {
-			return err
-		}
-		platforms = append(platforms, p)
+	platforms, err := parsePlatforms(opts.platform)
+	if err != nil {
+		return err
 	}
 	cl, err := c.Client()
 	if err != nil {
@@ -72,14 +61,38 @@ func runPull(cmd *cobra.Command, c *CLI, remote string, opts *pullOptions) error
 	if err != nil {
 		return err
 	}
-	defer body.Close()
-	var out io.Writer = c.Out
-	if opts.quiet {
-		out = io.Discard
-	}
-	if err := displayJSONStream(cmd.Context(), body, out); err != nil {
+	if err := c.displayProgress(cmd.Context(), body, opts.quiet); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.Out, ref.String())
 	return nil
+}
+
+// parseRemote reads pull's and push's NAME[:TAG]: -a takes a name without
+// a tag; otherwise a missing tag is "latest", which is said unless -q.
+func (c *CLI) parseRemote(remote string, opts *distributionOptions) (reference.Named, error) {
+	ref, err := reference.ParseNormalizedNamed(remote)
+	switch {
+	case err != nil:
+		return nil, err
+	case opts.all && !reference.IsNameOnly(ref):
+		return nil, errors.New("tag can't be used with --all-tags/-a")
+	case !opts.all && reference.IsNameOnly(ref):
+		ref = reference.TagNameOnly(ref)
+		if tagged, ok := ref.(reference.Tagged); ok && !opts.quiet {
+			fmt.Fprintln(c.Out, "Using default tag:", tagged.Tag())
+		}
+	}
+	return ref, nil
+}
+
+// displayProgress renders a pull's or push's progress stream, and closes
+// it; quiet reads it to the end without showing it.
+func (c *CLI) displayProgress(ctx context.Context, body io.ReadCloser, quiet bool) error {
+	defer body.Close()
+	var out io.Writer = c.Out
+	if quiet {
+		out = io.Discard
+	}
+	return displayJSONStream(ctx, body, out)
 }

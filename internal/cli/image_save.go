@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/moby/moby/client"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -38,13 +37,9 @@ func newSaveCommand(c *CLI) *cobra.Command {
 // runSave writes the archive to -o or to stdout.
 func runSave(cmd *cobra.Command, c *CLI, images []string, opts *saveOptions) error {
 	var so []client.ImageSaveOption
-	var platforms []ocispec.Platform
-	if opts.platform != "" {
-		p, err := parsePlatform(opts.platform)
-		if err != nil {
-			return fmt.Errorf("invalid platform: %w", err)
-		}
-		platforms = append(platforms, p)
+	platforms, err := parsePlatforms(opts.platform)
+	if err != nil {
+		return fmt.Errorf("invalid platform: %w", err)
 	}
 	if len(platforms) > 0 {
 		so = append(so, client.ImageSaveWithPlatforms(platforms...))

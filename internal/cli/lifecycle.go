@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -90,11 +89,6 @@ func runStart(ctx context.Context, c *CLI, opts *startOptions) error {
 	ctx, cancelFun := context.WithCancel(ctx)
 	defer cancelFun()
 
-	detachKeys := opts.detachKeys
-	if detachKeys == "" {
-		detachKeys = c.ConfigFile().DetachKeys
-	}
-
 	switch {
 	case opts.attach || opts.openStdin:
 		if len(opts.containers) > 1 {
@@ -108,13 +102,7 @@ func runStart(ctx context.Context, c *CLI, opts *startOptions) error {
 		ctr := res.Container
 		// The ID from here on: the name could be reused meanwhile.
 		if !ctr.Config.Tty {
-			sigc := notifyAllSignals()
-			fwdCtx, stopFwd := context.WithCancel(context.WithoutCancel(ctx))
-			go forwardAllSignals(fwdCtx, apiClient, ctr.ID, sigc)
-			defer func() {
-				stopForwarding(sigc)
-				stopFwd()
-			}()
+			defer proxySignals(ctx, apiClient, ctr.ID)()
 		}
 
 		options := client.ContainerAttachOptions{
@@ -122,11 +110,7 @@ func runStart(ctx context.Context, c *CLI, opts *startOptions) error {
 			Stdin:      opts.openStdin && ctr.Config.OpenStdin,
 			Stdout:     true,
 			Stderr:     true,
-			DetachKeys: detachKeys,
-		}
-		var in io.ReadCloser
-		if options.Stdin {
-			in = streams.in
+			DetachKeys: c.detachKeys(opts.detachKeys),
 		}
 		resp, err := apiClient.ContainerAttach(ctx, ctr.ID, options)
 		if err != nil {
@@ -134,19 +118,7 @@ func runStart(ctx context.Context, c *CLI, opts *startOptions) error {
 		}
 		defer resp.HijackedResponse.Close()
 
-		cErr := make(chan error, 1)
-		go func() {
-			streamer := hijackedStreamer{
-				streams:      streams,
-				inputStream:  in,
-				outputStream: streams.out,
-				errorStream:  streams.err,
-				resp:         resp.HijackedResponse,
-				tty:          ctr.Config.Tty,
-				detachKeys:   options.DetachKeys,
-			}
-			cErr <- streamer.stream(ctx)
-		}()
+		cErr := newHijackedStreamer(streams, resp.HijackedResponse, options.Stdin, true, true, ctr.Config.Tty, options.DetachKeys).streamInBackground(ctx)
 
 		autoRemove := ctr.HostConfig != nil && ctr.HostConfig.AutoRemove
 		statusChan := waitExitOrRemoved(ctx, apiClient, streams, ctr.ID, autoRemove)

@@ -127,6 +127,14 @@ type containerOptions struct {
 	Args  []string
 }
 
+// setImageAndArgs takes run's and create's IMAGE [COMMAND] [ARG...].
+func (copts *containerOptions) setImageAndArgs(args []string) {
+	copts.Image = args[0]
+	if len(args) > 1 {
+		copts.Args = args[1:]
+	}
+}
+
 // addContainerFlags registers the flags run and create share.
 func addContainerFlags(flags *pflag.FlagSet) *containerOptions {
 	copts := &containerOptions{

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/distribution/reference"
@@ -12,14 +10,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-type pushOptions struct {
-	all      bool
-	quiet    bool
-	platform string
-}
-
 func newPushCommand(c *CLI) *cobra.Command {
-	var opts pushOptions
+	var opts distributionOptions
 	cmd := &cobra.Command{
 		Use:   "push [OPTIONS] NAME[:TAG]",
 		Short: "Upload an image to a registry",
@@ -40,26 +32,18 @@ func newPushCommand(c *CLI) *cobra.Command {
 
 // runPush asks the daemon to push with the stored credentials of the
 // registry and renders its progress; -q prints only the reference.
-func runPush(cmd *cobra.Command, c *CLI, remote string, opts *pushOptions) error {
-	ref, err := reference.ParseNormalizedNamed(remote)
-	switch {
-	case err != nil:
+func runPush(cmd *cobra.Command, c *CLI, remote string, opts *distributionOptions) error {
+	ref, err := c.parseRemote(remote, opts)
+	if err != nil {
 		return err
-	case opts.all && !reference.IsNameOnly(ref):
-		return errors.New("tag can't be used with --all-tags/-a")
-	case !opts.all && reference.IsNameOnly(ref):
-		ref = reference.TagNameOnly(ref)
-		if tagged, ok := ref.(reference.Tagged); ok && !opts.quiet {
-			fmt.Fprintln(c.Out, "Using default tag:", tagged.Tag())
-		}
+	}
+	platforms, err := parsePlatforms(opts.platform)
+	if err != nil {
+		return err
 	}
 	var platform *ocispec.Platform
-	if opts.platform != "" {
-		p, err := parsePlatform(opts.platform)
-		if err != nil {
-			return err
-		}
-		platform = &p
+	if len(platforms) > 0 {
+		platform = &platforms[0]
 	}
 	cl, err := c.Client()
 	if err != nil {
@@ -73,12 +57,7 @@ func runPush(cmd *cobra.Command, c *CLI, remote string, opts *pushOptions) error
 	if err != nil {
 		return err
 	}
-	defer body.Close()
-	var out io.Writer = c.Out
-	if opts.quiet {
-		out = io.Discard
-	}
-	if err := displayJSONStream(cmd.Context(), body, out); err != nil {
+	if err := c.displayProgress(cmd.Context(), body, opts.quiet); err != nil {
 		return err
 	}
 	if opts.quiet {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"syscall"
@@ -33,10 +32,7 @@ func newRunCommand(c *CLI) *cobra.Command {
 		Short: "Create and run a new container from an image",
 		Args:  requiresMinArgs(1),
 		RunE: checkedRunE(c, func(cmd *cobra.Command, args []string) error {
-			copts.Image = args[0]
-			if len(args) > 1 {
-				copts.Args = args[1:]
-			}
+			copts.setImageAndArgs(args)
 			return runRun(cmd.Context(), c, cmd.Flags(), &options, copts)
 		}),
 		Annotations: map[string]string{
@@ -51,40 +47,54 @@ func newRunCommand(c *CLI) *cobra.Command {
 
 	flags.BoolVarP(&options.detach, "detach", "d", false, "Run container in background and print container ID")
 	flags.BoolVar(&options.sigProxy, "sig-proxy", true, "Proxy received signals to the process")
-	flags.StringVar(&options.name, "name", "", "Assign a name to the container")
 	flags.StringVar(&options.detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
-	flags.StringVar(&options.pull, "pull", pullImageMissing, `Pull image before running ("`+pullImageAlways+`", "`+pullImageMissing+`", "`+pullImageNever+`")`)
-	flags.BoolVarP(&options.quiet, "quiet", "q", false, "Suppress the pull output")
-	flags.BoolVar(&options.useAPISocket, "use-api-socket", false, "Bind mount Docker API socket and required auth")
-	addCreateOnlyFlags(flags, &options.createOptions)
+	addCreateOnlyFlags(flags, &options.createOptions, "running")
 	copts = addContainerFlags(flags)
 	annotateContainerFlags(flags)
 	return cmd
 }
 
 // addCreateOnlyFlags adds what run and create share beyond the container
-// options: --help without -h (which is --hostname), --platform, and the
-// content-trust flag that docker keeps and berth ignores.
-func addCreateOnlyFlags(flags *pflag.FlagSet, options *createOptions) {
+// options: --name, --pull (before "running" or "creating"), -q,
+// --use-api-socket, --help without -h (which is --hostname), --platform,
+// and the content-trust flag that docker keeps and berth ignores.
+func addCreateOnlyFlags(flags *pflag.FlagSet, options *createOptions, pullBefore string) {
+	flags.StringVar(&options.name, "name", "", "Assign a name to the container")
+	flags.StringVar(&options.pull, "pull", pullImageMissing, `Pull image before `+pullBefore+` ("`+pullImageAlways+`", "`+pullImageMissing+`", "`+pullImageNever+`")`)
+	flags.BoolVarP(&options.quiet, "quiet", "q", false, "Suppress the pull output")
+	flags.BoolVar(&options.useAPISocket, "use-api-socket", false, "Bind mount Docker API socket and required auth")
 	flags.Bool("help", false, "Print usage")
 	flags.StringVar(&options.platform, "platform", os.Getenv("DOCKER_DEFAULT_PLATFORM"), "Set platform if server is multi-platform capable")
 	flags.Bool("disable-content-trust", true, "Skip image verification")
 }
 
 func runRun(ctx context.Context, c *CLI, flags *pflag.FlagSet, ropts *runOptions, copts *containerOptions) error {
-	if err := validatePullOpt(ropts.pull); err != nil {
-		return StatusError{Status: withHelp(err, "run").Error(), StatusCode: 125}
+	apiClient, containerCfg, err := parseCreateCommandLine(ctx, c, flags, ropts.pull, copts, "run")
+	if err != nil {
+		return err
 	}
+	return runContainer(ctx, c, apiClient, ropts, copts, containerCfg)
+}
+
+// parseCreateCommandLine is what run and create do before creating:
+// check --pull, add config.json's proxies to -e, and read the container
+// flags for the daemon's OS. Bad values are docker's "berth: ...\n\nRun
+// 'berth <command> --help'" errors with status 125.
+func parseCreateCommandLine(ctx context.Context, c *CLI, flags *pflag.FlagSet, pull string, copts *containerOptions, command string) (*client.Client, *containerConfig, error) {
+	if err := validatePullOpt(pull); err != nil {
+		return nil, nil, StatusError{Status: withHelp(err, command).Error(), StatusCode: 125}
+	}
+	// checkedRunE made the client already.
 	apiClient, err := c.Client()
 	if err != nil {
-		return StatusError{Status: withHelp(err, "run").Error(), StatusCode: 125}
+		return nil, nil, err
 	}
 	copts.env = proxyEnv(c, apiClient.DaemonHost(), copts.env)
 	containerCfg, err := parseContainerOptions(flags, copts, serverOSType(ctx, apiClient))
 	if err != nil {
-		return StatusError{Status: withHelp(err, "run").Error(), StatusCode: 125}
+		return nil, nil, StatusError{Status: withHelp(err, command).Error(), StatusCode: 125}
 	}
-	return runContainer(ctx, c, apiClient, ropts, copts, containerCfg)
+	return apiClient, containerCfg, nil
 }
 
 // serverOSType is the daemon's OS from _ping. Like docker, a failed ping
@@ -121,25 +131,12 @@ func runContainer(ctx context.Context, c *CLI, apiClient *client.Client, runOpts
 		config.StdinOnce = false
 	}
 
-	detachKeys := runOpts.detachKeys
-	if detachKeys == "" {
-		detachKeys = c.ConfigFile().DetachKeys
-	}
-
 	containerID, err := createContainer(ctx, c, apiClient, streams, containerCfg, &runOpts.createOptions)
 	if err != nil {
 		return toStatusError(err)
 	}
 	if runOpts.sigProxy {
-		sigc := notifyAllSignals()
-		// The daemon gets signals independently of this command's
-		// context: forward until the command returns.
-		fwdCtx, stopFwd := context.WithCancel(context.WithoutCancel(ctx))
-		go forwardAllSignals(fwdCtx, apiClient, containerID, sigc)
-		defer func() {
-			stopForwarding(sigc)
-			stopFwd()
-		}()
+		defer proxySignals(ctx, apiClient, containerID)()
 	}
 
 	ctx, cancelFun := context.WithCancel(context.WithoutCancel(ctx))
@@ -147,7 +144,7 @@ func runContainer(ctx context.Context, c *CLI, apiClient *client.Client, runOpts
 
 	var (
 		waitDisplayID chan struct{}
-		errCh         chan error
+		errCh         <-chan error
 	)
 	attach := config.AttachStdin || config.AttachStdout || config.AttachStderr
 	if !attach {
@@ -161,16 +158,17 @@ func runContainer(ctx context.Context, c *CLI, apiClient *client.Client, runOpts
 	} else {
 		// Not cancellable by the caller: the stream lives until the
 		// container's process exits or the user detaches.
-		closeFn, err := attachContainer(ctx, apiClient, streams, containerID, &errCh, config, client.ContainerAttachOptions{
+		closeFn, streamDone, err := attachContainer(ctx, apiClient, streams, containerID, config, client.ContainerAttachOptions{
 			Stream:     true,
 			Stdin:      config.AttachStdin,
 			Stdout:     config.AttachStdout,
 			Stderr:     config.AttachStderr,
-			DetachKeys: detachKeys,
+			DetachKeys: c.detachKeys(runOpts.detachKeys),
 		})
 		if err != nil {
 			return err
 		}
+		errCh = streamDone
 		defer closeFn()
 	}
 
@@ -226,44 +224,15 @@ func runContainer(ctx context.Context, c *CLI, apiClient *client.Client, runOpts
 	return nil
 }
 
-func attachContainer(ctx context.Context, apiClient *client.Client, streams *cliStreams, containerID string, errCh *chan error, config *container.Config, options client.ContainerAttachOptions) (func(), error) {
+// attachContainer attaches and streams in the background; streamDone
+// delivers the end of the stream, closeConn drops the connection.
+func attachContainer(ctx context.Context, apiClient *client.Client, streams *cliStreams, containerID string, config *container.Config, options client.ContainerAttachOptions) (closeConn func(), streamDone <-chan error, _ error) {
 	resp, err := apiClient.ContainerAttach(ctx, containerID, options)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var (
-		out, cerr io.Writer
-		in        io.ReadCloser
-	)
-	if options.Stdin {
-		in = streams.in
-	}
-	if options.Stdout {
-		out = streams.out
-	}
-	if options.Stderr {
-		// With a tty there is one stream; it goes to stdout.
-		if config.Tty {
-			cerr = streams.out
-		} else {
-			cerr = streams.err
-		}
-	}
-	ch := make(chan error, 1)
-	*errCh = ch
-	go func() {
-		streamer := hijackedStreamer{
-			streams:      streams,
-			inputStream:  in,
-			outputStream: out,
-			errorStream:  cerr,
-			resp:         resp.HijackedResponse,
-			tty:          config.Tty,
-			detachKeys:   options.DetachKeys,
-		}
-		ch <- streamer.stream(ctx)
-	}()
-	return resp.HijackedResponse.Close, nil
+	streamer := newHijackedStreamer(streams, resp.HijackedResponse, options.Stdin, options.Stdout, options.Stderr, config.Tty, options.DetachKeys)
+	return resp.HijackedResponse.Close, streamer.streamInBackground(ctx), nil
 }
 
 // waitExitOrRemoved waits for the next exit (or, with --rm, the removal)

@@ -51,10 +51,7 @@ func newCreateCommand(c *CLI) *cobra.Command {
 		Short: "Create a new container",
 		Args:  requiresMinArgs(1),
 		RunE: checkedRunE(c, func(cmd *cobra.Command, args []string) error {
-			copts.Image = args[0]
-			if len(args) > 1 {
-				copts.Args = args[1:]
-			}
+			copts.setImageAndArgs(args)
 			return runCreate(cmd.Context(), c, cmd.Flags(), &options, copts)
 		}),
 		Annotations: map[string]string{
@@ -65,28 +62,16 @@ func newCreateCommand(c *CLI) *cobra.Command {
 
 	flags := cmd.Flags()
 	flags.SetInterspersed(false)
-	flags.StringVar(&options.name, "name", "", "Assign a name to the container")
-	flags.StringVar(&options.pull, "pull", pullImageMissing, `Pull image before creating ("`+pullImageAlways+`", "`+pullImageMissing+`", "`+pullImageNever+`")`)
-	flags.BoolVarP(&options.quiet, "quiet", "q", false, "Suppress the pull output")
-	flags.BoolVar(&options.useAPISocket, "use-api-socket", false, "Bind mount Docker API socket and required auth")
-	addCreateOnlyFlags(flags, &options)
+	addCreateOnlyFlags(flags, &options, "creating")
 	copts = addContainerFlags(flags)
 	annotateContainerFlags(flags)
 	return cmd
 }
 
 func runCreate(ctx context.Context, c *CLI, flags *pflag.FlagSet, options *createOptions, copts *containerOptions) error {
-	if err := validatePullOpt(options.pull); err != nil {
-		return StatusError{Status: withHelp(err, "create").Error(), StatusCode: 125}
-	}
-	apiClient, err := c.Client()
+	apiClient, containerCfg, err := parseCreateCommandLine(ctx, c, flags, options.pull, copts, "create")
 	if err != nil {
 		return err
-	}
-	copts.env = proxyEnv(c, apiClient.DaemonHost(), copts.env)
-	containerCfg, err := parseContainerOptions(flags, copts, serverOSType(ctx, apiClient))
-	if err != nil {
-		return StatusError{Status: withHelp(err, "create").Error(), StatusCode: 125}
 	}
 	streams := newCLIStreams(c)
 	id, err := createContainer(ctx, c, apiClient, streams, containerCfg, options)

@@ -69,12 +69,19 @@ func signalName(s os.Signal) string {
 	return ""
 }
 
-// notifyAllSignals catches every signal the process can catch, for
-// --sig-proxy; stop it with signal.Stop.
-func notifyAllSignals() chan os.Signal {
+// proxySignals is --sig-proxy: every signal the process can catch goes
+// to the container until stop is called. The daemon gets them
+// independently of the command's context, so that a cancelled command
+// still forwards until it returns.
+func proxySignals(ctx context.Context, apiClient *client.Client, id string) (stop func()) {
 	sigc := make(chan os.Signal, 128)
 	signal.Notify(sigc)
-	return sigc
+	fwdCtx, stopFwd := context.WithCancel(context.WithoutCancel(ctx))
+	go forwardAllSignals(fwdCtx, apiClient, id, sigc)
+	return func() {
+		signal.Stop(sigc)
+		stopFwd()
+	}
 }
 
 // forwardAllSignals sends the signals arriving on sigc to the container
@@ -102,9 +109,4 @@ func forwardAllSignals(ctx context.Context, apiClient *client.Client, id string,
 		}
 		_, _ = apiClient.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: name})
 	}
-}
-
-// stopForwarding undoes notifyAllSignals.
-func stopForwarding(sigc chan os.Signal) {
-	signal.Stop(sigc)
 }

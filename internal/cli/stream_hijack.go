@@ -28,6 +28,34 @@ type hijackedStreamer struct {
 	detachKeys   string
 }
 
+// newHijackedStreamer connects resp to the local streams that the
+// attached stdin, stdout and stderr call for. With a tty the container has
+// one output stream, which goes to stdout.
+func newHijackedStreamer(streams *cliStreams, resp client.HijackedResponse, stdin, stdout, stderr, tty bool, detachKeys string) *hijackedStreamer {
+	h := &hijackedStreamer{streams: streams, resp: resp, tty: tty, detachKeys: detachKeys}
+	if stdin {
+		h.inputStream = streams.in
+	}
+	if stdout {
+		h.outputStream = streams.out
+	}
+	if stderr {
+		h.errorStream = streams.err
+		if tty {
+			h.errorStream = streams.out
+		}
+	}
+	return h
+}
+
+// streamInBackground runs stream in a goroutine; the channel delivers its
+// result.
+func (h *hijackedStreamer) streamInBackground(ctx context.Context) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- h.stream(ctx) }()
+	return done
+}
+
 // stream returns when the output ended, the user typed the detach keys
 // (a term.EscapeError), or ctx ended.
 func (h *hijackedStreamer) stream(ctx context.Context) error {
