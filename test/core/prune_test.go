@@ -158,9 +158,10 @@ func TestSystemPruneFiltered(t *testing.T) {
 
 // TestSystemPruneAll runs unfiltered prunes on a private daemon: stopped
 // containers and dangling images go, with -a every image no container
-// uses; busybox, used by a running container, stays.
+// uses; busybox, used by a running container, stays. It does not run in
+// parallel, so that starting a second daemon does not load the host while
+// the timing-sensitive tests run.
 func TestSystemPruneAll(t *testing.T) {
-	t.Parallel()
 	e := e2e.StartBerth(t)
 	docker, berth := e.Docker(), e.Berth(t)
 	tarball, err := e2e.BusyboxTar()
