@@ -229,7 +229,7 @@ func copyCredentialsIntoContainer(ctx context.Context, apiClient *client.Client,
 func pullImage(ctx context.Context, c *CLI, apiClient *client.Client, streams *cliStreams, img string, platform *ocispec.Platform, quiet bool) error {
 	opts := client.ImagePullOptions{}
 	if named, err := reference.ParseNormalizedNamed(img); err == nil {
-		opts.RegistryAuth = c.registryAuth(reference.Domain(named))
+		opts.RegistryAuth = c.encodedAuthFor(reference.Domain(named))
 	}
 	if platform != nil {
 		opts.Platforms = []ocispec.Platform{*platform}

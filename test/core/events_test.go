@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,9 +69,11 @@ func TestEventsLive(t *testing.T) {
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
 		name := e.Name(t)
 		nu := e.Name(t, "renamed")
-		ev := c.Start(t, "events", "--filter", "container="+name, "--filter", "container="+nu,
+		// --since replays what happened before the stream was open, so the
+		// create below is seen even if it wins the race with the subscription.
+		since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+		ev := c.Start(t, "events", "--since", since, "--filter", "container="+name, "--filter", "container="+nu,
 			"--filter", "type=container", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
-		// The stream is open once the engine answered; a first event proves it.
 		c.Run(t, "create", "--name", name, "busybox", "sleep", "1000").OK(t)
 		ev.Stdout.Expect(t, "create "+name+"\n", 20*time.Second)
 		c.Run(t, "start", name).OK(t)
