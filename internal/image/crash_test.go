@@ -30,12 +30,12 @@ func checkConsistent(t *testing.T, s *Service, root string) {
 	for id, im := range s.images {
 		for i, c := range im.chain {
 			live[c.String()] = true
-			info, err := s.sn.Stat(ctx, c.String())
+			info, err := s.layers.sn.Stat(ctx, c.String())
 			if err != nil || info.Kind != layer.KindCommitted {
 				t.Errorf("image %s: layer %s missing: %v", id, c, err)
 			}
 			l := im.rec.Layers[i]
-			size, err := s.blobs.Info(l.Blob.Digest)
+			size, err := s.layers.blobs.Info(l.Blob.Digest)
 			if err != nil || size != l.Blob.Size {
 				t.Errorf("image %s: blob %s: size %d, %v", id, l.Blob.Digest, size, err)
 			}
@@ -43,13 +43,13 @@ func checkConsistent(t *testing.T, s *Service, root string) {
 		}
 	}
 	s.mu.RUnlock()
-	s.sn.Walk(ctx, func(_ context.Context, i layer.Info) error {
+	s.layers.sn.Walk(ctx, func(_ context.Context, i layer.Info) error {
 		if i.Kind != layer.KindCommitted || !live[i.Name] {
 			t.Errorf("leftover snapshot %s (%s)", i.Name, i.Kind)
 		}
 		return nil
 	})
-	s.blobs.Walk(func(d digest.Digest, _ int64) error {
+	s.layers.blobs.Walk(func(d digest.Digest, _ int64) error {
 		if !blobs[d] {
 			t.Errorf("leftover blob %s", d)
 		}
@@ -89,22 +89,22 @@ func TestLeftoversCleanedOnStart(t *testing.T) {
 	ctx := context.Background()
 	loadFile(t, s, fixtureArchive)
 	// An extraction the crash interrupted.
-	mounts, err := s.sn.Prepare(ctx, extractPrefix+"dead", fixtureDiffID)
+	mounts, err := s.layers.sn.Prepare(ctx, extractPrefix+"dead", fixtureDiffID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	layer.Apply(ctx, mounts, bytes.NewReader(layertest.Tar(t, layertest.Entry{Name: "half", Body: "x"})))
 	// A layer committed just before the image would have been recorded.
 	orphan := layertest.Tar(t, layertest.Entry{Name: "orphan", Body: "o"})
-	key, diffID, _, err := s.unpackLayer(ctx, "", bytes.NewReader(orphan), nil)
+	key, diffID, _, err := s.layers.unpack(ctx, "", bytes.NewReader(orphan), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.sn.Commit(ctx, diffID.String(), key)
+	s.layers.sn.Commit(ctx, diffID.String(), key)
 	// A blob stored for it, an ingest in progress, snapshot dirs mid-create
 	// and mid-remove.
-	s.blobs.Put(orphan)
-	w, _ := s.blobs.Writer()
+	s.layers.blobs.Put(orphan)
+	w, _ := s.layers.blobs.Writer()
 	w.Write([]byte("partial"))
 	os.MkdirAll(filepath.Join(root, "overlay/snapshots/tmp-abc/fs"), 0o755)
 	os.MkdirAll(filepath.Join(root, "overlay/snapshots/rm-def/fs/deep"), 0o755)

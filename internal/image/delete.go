@@ -364,7 +364,7 @@ func (s *Service) Prune(ctx context.Context, f filters.Args) (*imagetypes.PruneR
 		}
 		targets = append(targets, target{id: id, refs: refs})
 		for _, c := range im.chain {
-			if u, err := s.sn.Usage(ctx, c.String()); err == nil {
+			if u, err := s.layers.sn.Usage(ctx, c.String()); err == nil {
 				sizes[c.String()] = u.Size
 			}
 		}

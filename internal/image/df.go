@@ -55,7 +55,7 @@ func (s *Service) DiskUsage(ctx context.Context) (*DiskUsage, error) {
 	}
 	s.mu.RUnlock()
 	for c := range all {
-		u, err := s.sn.Usage(ctx, c.String())
+		u, err := s.layers.sn.Usage(ctx, c.String())
 		if err != nil {
 			continue
 		}

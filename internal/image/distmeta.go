@@ -85,7 +85,7 @@ func (s *Service) knownLayer(diffID digest.Digest) (layerRecord, bool) {
 	}
 	s.mu.RUnlock()
 	for _, src := range s.distSources(diffID) {
-		if size, err := s.blobs.Info(src.Blob.Digest); err == nil && size == src.Blob.Size {
+		if size, err := s.layers.blobs.Info(src.Blob.Digest); err == nil && size == src.Blob.Size {
 			return layerRecord{DiffID: diffID, Blob: storedDescriptor(src.Blob)}, true
 		}
 	}

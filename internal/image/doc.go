@@ -22,7 +22,7 @@
 // Snapshots are committed bottom up after their blob matched its digest
 // and their content the config's diff ID. What a pull or push is
 // creating is protected from garbage collection by protect rather than by
-// holding layersMu for its whole run. images.db's "dist" bucket records
+// holding the layer store for its whole run. images.db's "dist" bucket records
 // which registry repositories hold which layer blobs, as Docker's v2
 // metadata does, for "Layer already exists" and cross-repository mounts.
 //

@@ -67,7 +67,7 @@ func (s *Service) fetchImage(ctx context.Context, repo *distribution.Repository,
 		return "", false, err
 	}
 	defer release()
-	if err := s.syncLayers(); err != nil {
+	if err := s.layers.sync(); err != nil {
 		return "", false, err
 	}
 	if _, err := s.addImage(raw, records, "", nil, false); err != nil {
@@ -128,7 +128,7 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 	for i, d := range descs {
 		names = append(names, chain[i].String(), d.Digest.String())
 	}
-	r, err := s.protect(names...)
+	r, err := s.layers.protect(names...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -145,14 +145,14 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 		if i > 0 {
 			l.parentChain = chain[i-1].String()
 		}
-		if len(missing) == 0 && s.hasLayer(ctx, l.chain) {
+		if len(missing) == 0 && s.layers.has(ctx, l.chain) {
 			if rec, ok := s.knownLayer(l.diffID); ok {
-				r, err := s.protect(rec.Blob.Digest.String())
+				r, err := s.layers.protect(rec.Blob.Digest.String())
 				if err != nil {
 					return nil, nil, err
 				}
 				releases = append(releases, r)
-				if _, err := s.blobs.Info(rec.Blob.Digest); err == nil {
+				if _, err := s.layers.blobs.Info(rec.Blob.Digest); err == nil {
 					records[i] = rec
 					p.Update(l.id, "Already exists")
 					continue
@@ -185,7 +185,7 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 		keysMu  sync.Mutex
 	)
 	protectKey := func(key string) error {
-		r, err := s.protect(key)
+		r, err := s.layers.protect(key)
 		if err != nil {
 			return err
 		}
@@ -218,7 +218,7 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 				l.rd.Close()
 			}
 			if err != nil && l.snap != "" {
-				_ = s.sn.Remove(context.WithoutCancel(ctx), l.snap)
+				_ = s.layers.sn.Remove(context.WithoutCancel(ctx), l.snap)
 			}
 		}
 	}()
@@ -276,7 +276,7 @@ func (s *Service) download(ctx context.Context, repo *distribution.Repository, l
 	close(mine)
 	defer func() { <-slots }()
 
-	w, err := s.blobs.Writer()
+	w, err := s.layers.blobs.Writer()
 	if err != nil {
 		l.dlErr = err
 		return
@@ -429,7 +429,7 @@ func (s *Service) extract(ctx context.Context, l *pullLayer, slots chan struct{}
 		l.exErr = err
 		return
 	}
-	mounts, err := s.sn.Prepare(ctx, key, parent)
+	mounts, err := s.layers.sn.Prepare(ctx, key, parent)
 	if err != nil {
 		l.exErr = err
 		return
@@ -444,7 +444,7 @@ func (s *Service) extract(ctx context.Context, l *pullLayer, slots chan struct{}
 	}}
 	diffID, mediaType, err := applyBlob(ctx, mounts, cr, nil)
 	if err != nil {
-		_ = s.sn.Remove(context.WithoutCancel(ctx), key)
+		_ = s.layers.sn.Remove(context.WithoutCancel(ctx), key)
 		l.exErr = err
 		return
 	}
@@ -480,23 +480,23 @@ func (s *Service) finishLayer(ctx context.Context, l *pullLayer, protectKey func
 		if err := protectKey(moved); err != nil {
 			return err
 		}
-		dst, err := s.sn.Prepare(ctx, moved, l.parentChain)
+		dst, err := s.layers.sn.Prepare(ctx, moved, l.parentChain)
 		if err != nil {
 			return err
 		}
-		src, err := s.sn.Mounts(ctx, key)
+		src, err := s.layers.sn.Mounts(ctx, key)
 		if err == nil {
 			err = rehome(upperDir(src), upperDir(dst))
 		}
 		if err != nil {
-			_ = s.sn.Remove(context.WithoutCancel(ctx), moved)
+			_ = s.layers.sn.Remove(context.WithoutCancel(ctx), moved)
 			return fmt.Errorf("move layer %s onto its parent: %w", l.id, err)
 		}
-		_ = s.sn.Remove(context.WithoutCancel(ctx), key)
+		_ = s.layers.sn.Remove(context.WithoutCancel(ctx), key)
 		l.snap = moved
 		key = moved
 	}
-	if err := s.commitLayer(ctx, l.chain, key); err != nil {
+	if err := s.layers.commit(ctx, l.chain, key); err != nil {
 		return err
 	}
 	l.snap = ""

@@ -180,8 +180,8 @@ func tarOf(t testing.TB, files map[string][]byte) []byte {
 func storeState(t *testing.T, s *Service) (images, snapshots, blobs int) {
 	t.Helper()
 	images = s.Count()
-	s.sn.Walk(context.Background(), func(context.Context, layer.Info) error { snapshots++; return nil })
-	s.blobs.Walk(func(digest.Digest, int64) error { blobs++; return nil })
+	s.layers.sn.Walk(context.Background(), func(context.Context, layer.Info) error { snapshots++; return nil })
+	s.layers.blobs.Walk(func(digest.Digest, int64) error { blobs++; return nil })
 	return
 }
 

@@ -59,27 +59,27 @@ func (s *Service) Import(ctx context.Context, src io.Reader, opts ImportOptions)
 		return "", err
 	}
 
-	s.layersMu.RLock()
-	defer s.layersMu.RUnlock()
+	release := s.layers.hold()
+	defer release()
 
-	w, err := s.blobs.Writer()
+	w, err := s.layers.blobs.Writer()
 	if err != nil {
 		return "", err
 	}
 	defer w.Close()
-	key, diffID, mediaType, err := s.unpackLayer(ctx, "", src, w)
+	key, diffID, mediaType, err := s.layers.unpack(ctx, "", src, w)
 	if err != nil {
 		return "", err
 	}
-	if err := s.commitLayer(ctx, diffID, key); err != nil {
-		_ = s.sn.Remove(context.WithoutCancel(ctx), key)
+	if err := s.layers.commit(ctx, diffID, key); err != nil {
+		_ = s.layers.sn.Remove(context.WithoutCancel(ctx), key)
 		return "", err
 	}
 	blob := ocispec.Descriptor{MediaType: mediaType, Digest: w.Digest(), Size: w.Size()}
 	if err := w.Commit(""); err != nil {
 		return "", err
 	}
-	if err := s.syncLayers(); err != nil {
+	if err := s.layers.sync(); err != nil {
 		return "", err
 	}
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,19 +13,59 @@ import (
 	"sync"
 
 	"github.com/berth-dev/berth/internal/ctxio"
+	"github.com/berth-dev/berth/internal/image/content"
 	"github.com/berth-dev/berth/internal/layer"
 	"github.com/containerd/errdefs"
-	"github.com/distribution/reference"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/moby/go-archive/compression"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 )
 
 const extractPrefix = "extract-"
+
+// layerStore keeps what images are made of: layer snapshots (overlay/),
+// keyed by chain ID, and layer blobs as they came (content/), by digest.
+// Images and rw layers reference them; garbage collection removes what
+// they no longer reference.
+//
+// Whatever creates snapshots or blobs must keep the collection from
+// removing them before they are referenced. Short operations hold the
+// store for their whole run (hold); pulls, which can take minutes,
+// protect the names they create instead (protect). Pulls and pushes are
+// registered (startOp) so that closing the store cancels and waits for
+// them.
+type layerStore struct {
+	root  string // the image root: what sync flushes
+	sn    layer.Snapshotter
+	blobs *content.Store
+
+	// mu orders the creation of snapshots and blobs (read-locked by hold,
+	// and briefly by protect and startOp) against garbage collection
+	// (write-locked), so that GC never removes a layer some operation is
+	// about to reference.
+	mu     sync.RWMutex
+	closed bool // under mu
+
+	// inflight protects what pulls are creating, outside mu, from
+	// garbage collection; see protect.
+	inflightMu sync.Mutex
+	inflight   map[string]int // snapshot keys, chain IDs and blob digests
+
+	// ctx ends when the store closes, stopping pulls and pushes; ops
+	// counts them so that close waits.
+	ctx    context.Context
+	cancel context.CancelFunc
+	ops    sync.WaitGroup
+}
+
+func newLayerStore(root string, sn layer.Snapshotter, blobs *content.Store) *layerStore {
+	l := &layerStore{root: root, sn: sn, blobs: blobs, inflight: map[string]int{}}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	return l
+}
 
 // decompressed opens the tar inside a layer blob. It reports the media
 // type the blob is stored under: the OCI layer types for plain, gzip and
@@ -62,21 +101,21 @@ func decompressed(br *bufio.Reader) (r io.ReadCloser, mediaType string, keepRaw 
 	}
 }
 
-// unpackLayer extracts a layer blob (compressed or not) into a new active
+// unpack extracts a layer blob (compressed or not) into a new active
 // snapshot on parent and returns the snapshot key and the diff ID (digest
 // of the uncompressed tar) it measured. When keep is not nil the blob to
 // store is copied into it on the way: the bytes as given, or the
 // decompressed tar for compressions OCI has no layer type for. The caller
 // commits or removes the snapshot.
-func (s *Service) unpackLayer(ctx context.Context, parent string, raw io.Reader, keep io.Writer) (key string, diffID digest.Digest, mediaType string, err error) {
+func (l *layerStore) unpack(ctx context.Context, parent string, raw io.Reader, keep io.Writer) (key string, diffID digest.Digest, mediaType string, err error) {
 	snap := extractPrefix + randomHex()
-	mounts, err := s.sn.Prepare(ctx, snap, parent)
+	mounts, err := l.sn.Prepare(ctx, snap, parent)
 	if err != nil {
 		return "", "", "", err
 	}
 	diffID, mediaType, err = applyBlob(ctx, mounts, raw, keep)
 	if err != nil {
-		_ = s.sn.Remove(context.WithoutCancel(ctx), snap)
+		_ = l.sn.Remove(context.WithoutCancel(ctx), snap)
 		return "", "", "", err
 	}
 	return snap, diffID, mediaType, nil
@@ -84,7 +123,7 @@ func (s *Service) unpackLayer(ctx context.Context, parent string, raw io.Reader,
 
 // applyBlob unpacks a layer blob into the writable layer of mounts and
 // returns the diff ID it measured and the blob's media type; keep, when
-// set, gets the blob to store (see unpackLayer).
+// set, gets the blob to store (see layerStore.unpack).
 func applyBlob(ctx context.Context, mounts []layer.Mount, raw io.Reader, keep io.Writer) (diffID digest.Digest, mediaType string, err error) {
 	br := bufio.NewReaderSize(raw, 1<<20)
 	var src io.Reader = br
@@ -142,93 +181,27 @@ func diffIDOf(ctx context.Context, raw io.Reader) (digest.Digest, string, error)
 	return digest.NewDigest(digest.Canonical, h), mediaType, nil
 }
 
-// commitLayer commits an unpacked snapshot as chainID. If another load
+// commit commits an unpacked snapshot as chainID. If another load
 // committed the same layer meanwhile, the duplicate is dropped.
-func (s *Service) commitLayer(ctx context.Context, chainID digest.Digest, key string) error {
-	err := s.sn.Commit(ctx, chainID.String(), key)
+func (l *layerStore) commit(ctx context.Context, chainID digest.Digest, key string) error {
+	err := l.sn.Commit(ctx, chainID.String(), key)
 	if errdefs.IsAlreadyExists(err) {
-		return s.sn.Remove(ctx, key)
+		return l.sn.Remove(ctx, key)
 	}
 	return err
 }
 
-// hasLayer reports whether the committed snapshot for chainID exists.
-func (s *Service) hasLayer(ctx context.Context, chainID digest.Digest) bool {
-	info, err := s.sn.Stat(ctx, chainID.String())
+// has reports whether the committed snapshot for chainID exists.
+func (l *layerStore) has(ctx context.Context, chainID digest.Digest) bool {
+	info, err := l.sn.Stat(ctx, chainID.String())
 	return err == nil && info.Kind == layer.KindCommitted
 }
 
-// knownBlobDiffID is the diff ID some stored image already verified for
-// blob, "" if none.
-func (s *Service) knownBlobDiffID(blob digest.Digest) digest.Digest {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, im := range s.images {
-		for _, l := range im.rec.Layers {
-			if l.Blob.Digest == blob {
-				return l.DiffID
-			}
-		}
-	}
-	return ""
-}
-
-// addImage records an image whose layers and blobs are stored, and points
-// refs at it, in one transaction: the image appears whole or not at all.
-// Tags that pointed elsewhere move. touchTag records the tag time, as
-// Docker does for a tag given to import but not for tags a load restores.
-// Caller holds layersMu for reading.
-func (s *Service) addImage(raw []byte, layers []layerRecord, parent digest.Digest, refs []reference.NamedTagged, touchTag bool) (*img, error) {
-	id := digest.FromBytes(raw)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	im, exists := s.images[id]
-	if !exists {
-		rec := imageRecord{ID: id, Layers: layers, Parent: parent, Added: nowUTC()}
-		var err error
-		im, err = newImg(rec, raw)
-		if err != nil {
-			return nil, err
-		}
-	}
-	rec := im.rec
-	if len(refs) > 0 && touchTag {
-		rec.LastTagTime = nowUTC()
-	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		data, err := json.Marshal(&rec)
-		if err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketImages).Put([]byte(id), data); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketConfigs).Put([]byte(id), raw); err != nil {
-			return err
-		}
-		for _, r := range refs {
-			if err := tx.Bucket(bucketRefs).Put([]byte(r.String()), []byte(id)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("record image: %w", err)
-	}
-	im.rec = rec
-	s.images[id] = im
-	for _, r := range refs {
-		s.refs[r.String()] = id
-	}
-	return im, nil
-}
-
-// syncLayers flushes unpacked layer files to disk before the image that
-// uses them is recorded, so that a crash cannot leave a recorded image
-// over truncated files. One syncfs covers every layer of the operation.
-func (s *Service) syncLayers() error {
-	fd, err := unix.Open(s.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// sync flushes unpacked layer files to disk before the image that uses
+// them is recorded, so that a crash cannot leave a recorded image over
+// truncated files. One syncfs covers every layer of the operation.
+func (l *layerStore) sync() error {
+	fd, err := unix.Open(l.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
@@ -236,48 +209,40 @@ func (s *Service) syncLayers() error {
 	return unix.Syncfs(fd)
 }
 
-// collectGarbage removes what no image or rw layer references: snapshots
-// of interrupted extractions, layers of deleted images, rw snapshots
-// whose container record is gone, and unreferenced blobs. It returns the
-// chain IDs of removed layers, top first. Caller holds layersMu for
-// writing (or is New, before anyone else can use the service).
-func (s *Service) collectGarbage(ctx context.Context) ([]digest.Digest, error) {
-	s.mu.RLock()
-	liveChains := map[string]bool{}
-	liveBlobs := map[digest.Digest]bool{}
-	liveRW := map[string]bool{}
-	for _, im := range s.images {
-		for _, c := range im.chain {
-			liveChains[c.String()] = true
-		}
-		for _, l := range im.rec.Layers {
-			liveBlobs[l.Blob.Digest] = true
-		}
+// gcRoots are what garbage collection keeps, besides what operations
+// protect: the owner of the references (the image store) lists them.
+type gcRoots struct {
+	chains map[string]bool        // committed snapshots images are made of
+	active map[string]bool        // active snapshots to keep: containers' rw layers
+	blobs  map[digest.Digest]bool // layer blobs images record
+}
+
+// collect removes what roots and protections do not keep: snapshots of
+// interrupted extractions, layers of deleted images, rw snapshots whose
+// container record is gone, and unreferenced blobs. It returns the chain
+// IDs of removed layers, top first. Caller holds mu for writing (or is
+// the image store's New, before anyone else can use it).
+func (l *layerStore) collect(ctx context.Context, roots gcRoots) ([]digest.Digest, error) {
+	// What pulls are creating is live too (see protect); mu, held for
+	// writing, keeps new protections from being added meanwhile.
+	l.inflightMu.Lock()
+	for k := range l.inflight {
+		roots.chains[k] = true
+		roots.active[k] = true
+		roots.blobs[digest.Digest(k)] = true
 	}
-	for cid := range s.rw {
-		liveRW[rwKey(cid)] = true
-	}
-	s.mu.RUnlock()
-	// What pulls are creating is live too (see protect); layersMu, held
-	// for writing, keeps new protections from being added meanwhile.
-	s.inflightMu.Lock()
-	for k := range s.inflight {
-		liveChains[k] = true
-		liveRW[k] = true
-		liveBlobs[digest.Digest(k)] = true
-	}
-	s.inflightMu.Unlock()
+	l.inflightMu.Unlock()
 
 	var infos []layer.Info
-	if err := s.sn.Walk(ctx, func(_ context.Context, i layer.Info) error {
+	if err := l.sn.Walk(ctx, func(_ context.Context, i layer.Info) error {
 		infos = append(infos, i)
 		return nil
 	}); err != nil {
 		return nil, err
 	}
 	for _, i := range infos {
-		if i.Kind != layer.KindCommitted && !liveRW[i.Name] {
-			if err := s.sn.Remove(ctx, i.Name); err != nil && !errdefs.IsNotFound(err) {
+		if i.Kind != layer.KindCommitted && !roots.active[i.Name] {
+			if err := l.sn.Remove(ctx, i.Name); err != nil && !errdefs.IsNotFound(err) {
 				slog.Warn("remove stale snapshot", "key", i.Name, "err", err)
 			}
 		}
@@ -285,7 +250,7 @@ func (s *Service) collectGarbage(ctx context.Context) ([]digest.Digest, error) {
 	// Leaves first: a layer can go once nothing above it remains.
 	var removed []digest.Digest
 	pending := slices.DeleteFunc(infos, func(i layer.Info) bool {
-		return i.Kind != layer.KindCommitted || liveChains[i.Name]
+		return i.Kind != layer.KindCommitted || roots.chains[i.Name]
 	})
 	for progress := true; progress && len(pending) > 0; {
 		progress = false
@@ -297,7 +262,7 @@ func (s *Service) collectGarbage(ctx context.Context) ([]digest.Digest, error) {
 			if parents[i.Name] {
 				return false
 			}
-			err := s.sn.Remove(ctx, i.Name)
+			err := l.sn.Remove(ctx, i.Name)
 			switch {
 			case err == nil:
 				removed = append(removed, digest.Digest(i.Name))
@@ -313,33 +278,34 @@ func (s *Service) collectGarbage(ctx context.Context) ([]digest.Digest, error) {
 			}
 		})
 	}
-	err := s.blobs.Walk(func(d digest.Digest, _ int64) error {
-		if !liveBlobs[d] {
-			return s.blobs.Delete(d)
+	err := l.blobs.Walk(func(d digest.Digest, _ int64) error {
+		if !roots.blobs[d] {
+			return l.blobs.Delete(d)
 		}
 		return nil
 	})
 	return removed, err
 }
 
-// gc runs collectGarbage now if no layer is being created, otherwise as
-// soon as those operations finish. It returns what it removed if it ran.
-func (s *Service) gc(ctx context.Context) []digest.Digest {
-	if s.layersMu.TryLock() {
-		defer s.layersMu.Unlock()
-		removed, err := s.collectGarbage(ctx)
+// gc runs collect now if no layer is being created, otherwise as soon as
+// those operations finish; roots is asked once the collection has the
+// store to itself. It returns what it removed if it ran.
+func (l *layerStore) gc(ctx context.Context, roots func() gcRoots) []digest.Digest {
+	if l.mu.TryLock() {
+		defer l.mu.Unlock()
+		removed, err := l.collect(ctx, roots())
 		if err != nil {
 			slog.Warn("image garbage collection", "err", err)
 		}
 		return removed
 	}
 	go func() {
-		s.layersMu.Lock()
-		defer s.layersMu.Unlock()
-		if s.closed {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.closed {
 			return
 		}
-		if _, err := s.collectGarbage(context.Background()); err != nil {
+		if _, err := l.collect(context.Background(), roots()); err != nil {
 			slog.Warn("image garbage collection", "err", err)
 		}
 	}()
@@ -352,52 +318,84 @@ func randomHex() string {
 	return hex.EncodeToString(b[:])
 }
 
+// hold keeps garbage collection from running until release is called:
+// for operations that create snapshots or blobs (or read blobs) for their
+// whole run and reference them before they end (import, load, save, new
+// rw layers).
+func (l *layerStore) hold() (release func()) {
+	l.mu.RLock()
+	return l.mu.RUnlock
+}
+
 // protect keeps snapshot keys, chain IDs and blob digests that an
 // operation is creating or about to reference from garbage collection
-// until release is called. It takes layersMu only briefly: a collection
-// under way finishes first, and any later one sees the protection, so the
-// operation itself can run without holding layersMu (a long pull must not
-// hold up a collection that others then queue behind).
-func (s *Service) protect(names ...string) (release func(), err error) {
-	s.layersMu.RLock()
-	defer s.layersMu.RUnlock()
-	if s.closed {
+// until release is called. It takes mu only briefly: a collection under
+// way finishes first, and any later one sees the protection, so the
+// operation itself can run without holding mu (a long pull must not hold
+// up a collection that others then queue behind).
+func (l *layerStore) protect(names ...string) (release func(), err error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
 		return nil, fmt.Errorf("image store is closed: %w", errdefs.ErrUnavailable)
 	}
-	s.inflightMu.Lock()
+	l.inflightMu.Lock()
 	for _, n := range names {
-		s.inflight[n]++
+		l.inflight[n]++
 	}
-	s.inflightMu.Unlock()
+	l.inflightMu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			s.inflightMu.Lock()
+			l.inflightMu.Lock()
 			for _, n := range names {
-				if s.inflight[n]--; s.inflight[n] <= 0 {
-					delete(s.inflight, n)
+				if l.inflight[n]--; l.inflight[n] <= 0 {
+					delete(l.inflight, n)
 				}
 			}
-			s.inflightMu.Unlock()
+			l.inflightMu.Unlock()
 		})
 	}, nil
 }
 
-// startOp registers a pull or push so that Close cancels and waits for
-// it, and returns its context: ctx, also ended when the service closes.
-func (s *Service) startOp(ctx context.Context) (context.Context, func(), error) {
-	s.layersMu.RLock()
-	if s.closed {
-		s.layersMu.RUnlock()
+// startOp registers a pull or push so that close cancels and waits for
+// it, and returns its context: ctx, also ended when the store closes.
+func (l *layerStore) startOp(ctx context.Context) (context.Context, func(), error) {
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
 		return nil, nil, fmt.Errorf("image store is closed: %w", errdefs.ErrUnavailable)
 	}
-	s.ops.Add(1)
-	s.layersMu.RUnlock()
+	l.ops.Add(1)
+	l.mu.RUnlock()
 	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(s.ctx, cancel)
+	stop := context.AfterFunc(l.ctx, cancel)
 	return ctx, func() {
 		stop()
 		cancel()
-		s.ops.Done()
+		l.ops.Done()
 	}, nil
+}
+
+// close cancels the operations under way and waits for them and for
+// those holding the store; none start afterwards. Then, with the store
+// to itself, it closes first (the metadata that references layers) and
+// the snapshotter. Closing twice is a no-op.
+func (l *layerStore) close(first func() error) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	l.cancel()
+	l.ops.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := first()
+	if serr := l.sn.Close(); err == nil {
+		err = serr
+	}
+	return err
 }

@@ -223,7 +223,7 @@ func (s *Service) list(ctx context.Context, opts ListOptions, danglingOnly bool)
 			out[i].SharedSize = 0
 			for _, c := range im.chain {
 				if refs[c] > 1 {
-					if u, err := s.sn.Usage(ctx, c.String()); err == nil {
+					if u, err := s.layers.sn.Usage(ctx, c.String()); err == nil {
 						out[i].SharedSize += u.Size
 					}
 				}
@@ -303,7 +303,7 @@ func (s *Service) Inspect(ctx context.Context, refOrID string) (*InspectResult, 
 // what tools reading GraphDriver expect. Caller holds mu.
 func (s *Service) graphDriver(im *img) *storage.DriverData {
 	gd := &storage.DriverData{Name: "overlay2", Data: map[string]string{}}
-	d, ok := s.sn.(dirOf)
+	d, ok := s.layers.sn.(dirOf)
 	if !ok || len(im.chain) == 0 {
 		return gd
 	}
@@ -345,7 +345,7 @@ func (s *Service) History(ctx context.Context, refOrID string) ([]imagetypes.His
 			if layerIdx >= len(im.chain) {
 				return nil, fmt.Errorf("too many non-empty layers in History section: %w", errdefs.ErrDataLoss)
 			}
-			if u, err := s.sn.Usage(ctx, im.chain[layerIdx].String()); err == nil {
+			if u, err := s.layers.sn.Usage(ctx, im.chain[layerIdx].String()); err == nil {
 				size = u.Size
 			}
 			layerIdx++

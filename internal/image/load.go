@@ -88,7 +88,7 @@ func (s *Service) spool(ctx context.Context, r io.Reader) (*archiveFiles, error)
 		}
 		switch h.Typeflag {
 		case tar.TypeReg:
-			w, err := s.blobs.Writer()
+			w, err := s.layers.blobs.Writer()
 			if err != nil {
 				a.close()
 				return nil, err
@@ -223,8 +223,8 @@ func (s *Service) Load(ctx context.Context, r io.Reader, quiet bool, p Progress)
 		return err
 	}
 
-	s.layersMu.RLock()
-	defer s.layersMu.RUnlock()
+	release := s.layers.hold()
+	defer release()
 	var idLines string
 	tagged := 0
 	for _, li := range images {
@@ -291,7 +291,7 @@ func (s *Service) loadOne(ctx context.Context, a *archiveFiles, li loadImage, p 
 		if err != nil {
 			return nil, err
 		}
-		if s.hasLayer(ctx, chain[i]) {
+		if s.layers.has(ctx, chain[i]) {
 			// Already unpacked: only check that this blob really is that
 			// layer before keeping it.
 			if s.knownBlobDiffID(blobDigest) != diffIDs[i] {
@@ -314,17 +314,17 @@ func (s *Service) loadOne(ctx context.Context, a *archiveFiles, li loadImage, p 
 				return nil, err
 			}
 			rd := NewProgressReader(f, p, w.Size(), shortID(diffIDs[i].String()), "Loading layer")
-			key, got, _, err := s.unpackLayer(ctx, parent, rd, nil)
+			key, got, _, err := s.layers.unpack(ctx, parent, rd, nil)
 			f.Close()
 			if err != nil {
 				return nil, err
 			}
 			if got != diffIDs[i] {
-				_ = s.sn.Remove(context.WithoutCancel(ctx), key)
+				_ = s.layers.sn.Remove(context.WithoutCancel(ctx), key)
 				return nil, invalidf("invalid diffID for layer %d: expected %q, got %q", i, diffIDs[i], got)
 			}
-			if err := s.commitLayer(ctx, chain[i], key); err != nil {
-				_ = s.sn.Remove(context.WithoutCancel(ctx), key)
+			if err := s.layers.commit(ctx, chain[i], key); err != nil {
+				_ = s.layers.sn.Remove(context.WithoutCancel(ctx), key)
 				return nil, err
 			}
 		}
@@ -337,7 +337,7 @@ func (s *Service) loadOne(ctx context.Context, a *archiveFiles, li loadImage, p 
 		records[i] = layerRecord{DiffID: diffIDs[i], Blob: ocispec.Descriptor{MediaType: mediaType, Digest: blobDigest, Size: w.Size()}}
 		parent = chain[i].String()
 	}
-	if err := s.syncLayers(); err != nil {
+	if err := s.layers.sync(); err != nil {
 		return nil, err
 	}
 	return s.addImage(li.config, records, "", li.refs, false)

@@ -67,7 +67,7 @@ func (s *Service) Pull(ctx context.Context, ref reference.Named, opts PullOption
 		}
 		platform = &pl
 	}
-	ctx, done, err := s.startOp(ctx)
+	ctx, done, err := s.layers.startOp(ctx)
 	if err != nil {
 		return err
 	}

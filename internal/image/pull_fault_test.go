@@ -88,9 +88,9 @@ func TestPullCorruptLayer(t *testing.T) {
 func assertNoUncommitted(t *testing.T, s *Service) {
 	t.Helper()
 	_, _, _ = storeState(t, s)
-	s.inflightMu.Lock()
-	n := len(s.inflight)
-	s.inflightMu.Unlock()
+	s.layers.inflightMu.Lock()
+	n := len(s.layers.inflight)
+	s.layers.inflightMu.Unlock()
 	if n != 0 {
 		t.Errorf("%d protections left", n)
 	}
@@ -99,7 +99,7 @@ func assertNoUncommitted(t *testing.T, s *Service) {
 		t.Errorf("ingest files left: %v", entries)
 	}
 	walk := func() (n int) {
-		s.sn.Walk(context.Background(), func(_ context.Context, i layer.Info) error {
+		s.layers.sn.Walk(context.Background(), func(_ context.Context, i layer.Info) error {
 			if strings.HasPrefix(i.Name, extractPrefix) {
 				n++
 			}

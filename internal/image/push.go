@@ -39,7 +39,7 @@ func (s *Service) Push(ctx context.Context, ref reference.Named, opts PushOption
 	if _, ok := ref.(reference.Canonical); ok {
 		return invalidf("cannot push a digest reference")
 	}
-	ctx, done, err := s.startOp(ctx)
+	ctx, done, err := s.layers.startOp(ctx)
 	if err != nil {
 		return err
 	}
@@ -115,13 +115,13 @@ func (s *Service) pushOne(ctx context.Context, repo *distribution.Repository, do
 	for _, l := range im.rec.Layers {
 		names = append(names, l.Blob.Digest.String())
 	}
-	release, err := s.protect(names...)
+	release, err := s.layers.protect(names...)
 	if err != nil {
 		return err
 	}
 	defer release()
 	for _, l := range im.rec.Layers {
-		if _, err := s.blobs.Info(l.Blob.Digest); err != nil {
+		if _, err := s.layers.blobs.Info(l.Blob.Digest); err != nil {
 			return fmt.Errorf("layer %s of %s: %w", shortID(l.DiffID.String()), tag, err)
 		}
 	}
@@ -131,7 +131,7 @@ func (s *Service) pushOne(ctx context.Context, repo *distribution.Repository, do
 	for i, l := range im.rec.Layers {
 		pl := &pushLayer{rec: l, id: shortID(l.DiffID.String())}
 		if i < len(im.chain) {
-			if u, err := s.sn.Usage(ctx, im.chain[i].String()); err == nil {
+			if u, err := s.layers.sn.Usage(ctx, im.chain[i].String()); err == nil {
 				pl.size = u.Size
 			}
 		}
@@ -348,7 +348,7 @@ func manifestDescriptor(d ocispec.Descriptor) ocispec.Descriptor {
 // uncompressed one gzip-compressed on the way as Docker does (with the
 // same compressor, so the digest is the one Docker would push).
 func (s *Service) uploadLayer(ctx context.Context, repo *distribution.Repository, loc string, l *pushLayer, own ocispec.Descriptor, p Progress) (ocispec.Descriptor, error) {
-	f, err := s.blobs.Open(l.rec.Blob.Digest)
+	f, err := s.layers.blobs.Open(l.rec.Blob.Digest)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}

@@ -41,8 +41,8 @@ func (s *Service) CreateRWLayer(containerID, imageID string) error {
 		return err
 	}
 	ctx := context.Background()
-	s.layersMu.RLock()
-	defer s.layersMu.RUnlock()
+	release := s.layers.hold()
+	defer release()
 
 	s.mu.RLock()
 	im, err := s.resolve(imageID)
@@ -58,20 +58,20 @@ func (s *Service) CreateRWLayer(containerID, imageID string) error {
 		return fmt.Errorf("container %s already has a read-write layer: %w", containerID, errdefs.ErrAlreadyExists)
 	}
 	key := rwKey(containerID)
-	if _, err := s.sn.Prepare(ctx, key, im.top()); err != nil {
+	if _, err := s.layers.sn.Prepare(ctx, key, im.top()); err != nil {
 		if !errdefs.IsAlreadyExists(err) {
 			return err
 		}
 		// Left by a crash between Prepare and the record below.
-		if err := s.sn.Remove(ctx, key); err != nil {
+		if err := s.layers.sn.Remove(ctx, key); err != nil {
 			return err
 		}
-		if _, err := s.sn.Prepare(ctx, key, im.top()); err != nil {
+		if _, err := s.layers.sn.Prepare(ctx, key, im.top()); err != nil {
 			return err
 		}
 	}
 	if err := os.MkdirAll(s.mountPath(containerID), 0o755); err != nil {
-		_ = s.sn.Remove(ctx, key)
+		_ = s.layers.sn.Remove(ctx, key)
 		return err
 	}
 	rec := &rwRecord{ImageID: im.rec.ID, Parent: im.top(), Created: nowUTC()}
@@ -85,7 +85,7 @@ func (s *Service) CreateRWLayer(containerID, imageID string) error {
 		return tx.Bucket(bucketRW).Put([]byte(containerID), data)
 	})
 	if err != nil {
-		_ = s.sn.Remove(ctx, key)
+		_ = s.layers.sn.Remove(ctx, key)
 		return fmt.Errorf("record rw layer: %w", err)
 	}
 	s.rw[containerID] = rec
@@ -122,7 +122,7 @@ func (s *Service) MountRWLayer(containerID string) (string, error) {
 	if mounted {
 		return target, nil
 	}
-	mounts, err := s.sn.Mounts(context.Background(), rwKey(containerID))
+	mounts, err := s.layers.sn.Mounts(context.Background(), rwKey(containerID))
 	if err != nil {
 		return "", err
 	}
@@ -173,7 +173,7 @@ func (s *Service) RemoveRWLayer(containerID string) error {
 	orphanParent := rec != nil && rec.Parent != "" && !s.chainInUse(rec.Parent)
 	s.mu.Unlock()
 
-	if err := s.sn.Remove(ctx, rwKey(containerID)); err != nil && !errdefs.IsNotFound(err) {
+	if err := s.layers.sn.Remove(ctx, rwKey(containerID)); err != nil && !errdefs.IsNotFound(err) {
 		return err
 	}
 	if err := os.RemoveAll(filepath.Join(s.root, "rw", containerID)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -212,22 +212,22 @@ func (s *Service) RWLayerSize(containerID string) (rw, rootfs int64, err error) 
 	}
 	ctx := context.Background()
 	key := rwKey(containerID)
-	u, err := s.sn.Usage(ctx, key)
+	u, err := s.layers.sn.Usage(ctx, key)
 	if err != nil {
 		return 0, 0, err
 	}
 	rootfs = u.Size
-	info, err := s.sn.Stat(ctx, key)
+	info, err := s.layers.sn.Stat(ctx, key)
 	if err != nil {
 		return 0, 0, err
 	}
 	for p := info.Parent; p != ""; {
-		pu, err := s.sn.Usage(ctx, p)
+		pu, err := s.layers.sn.Usage(ctx, p)
 		if err != nil {
 			return 0, 0, err
 		}
 		rootfs += pu.Size
-		pi, err := s.sn.Stat(ctx, p)
+		pi, err := s.layers.sn.Stat(ctx, p)
 		if err != nil {
 			return 0, 0, err
 		}

@@ -109,10 +109,10 @@ func (s *Service) Save(ctx context.Context, names []string, w io.Writer) error {
 	if len(names) == 0 {
 		return invalidf("no image names given")
 	}
-	// Holding layersMu keeps garbage collection from deleting blobs while
+	// Holding the layer store keeps garbage collection from deleting blobs while
 	// they are being read.
-	s.layersMu.RLock()
-	defer s.layersMu.RUnlock()
+	release := s.layers.hold()
+	defer release()
 	s.mu.RLock()
 	images, err := s.resolveSave(names)
 	s.mu.RUnlock()
@@ -137,7 +137,7 @@ func (s *Service) Save(ctx context.Context, names []string, w io.Writer) error {
 		item := manifestItem{Config: mustBlobPath(im.rec.ID), RepoTags: []string{}, Layers: []string{}}
 		var layers []ocispec.Descriptor
 		for _, l := range im.rec.Layers {
-			size, err := s.blobs.Info(l.Blob.Digest)
+			size, err := s.layers.blobs.Info(l.Blob.Digest)
 			if err != nil {
 				return fmt.Errorf("image %s: layer blob %s: %w", shortID(im.rec.ID.String()), l.Blob.Digest, err)
 			}
@@ -254,7 +254,7 @@ func (s *Service) Save(ctx context.Context, names []string, w io.Writer) error {
 
 // copyBlob streams a stored layer blob into the archive.
 func (s *Service) copyBlob(ctx context.Context, tw *tar.Writer, d digest.Digest, size int64, mtime time.Time) error {
-	f, err := s.blobs.Open(d)
+	f, err := s.layers.blobs.Open(d)
 	if err != nil {
 		return err
 	}

@@ -61,27 +61,8 @@ var (
 type Service struct {
 	root   string
 	db     *bolt.DB
-	sn     layer.Snapshotter
-	blobs  *content.Store
+	layers *layerStore
 	events *events.Bus
-
-	// layersMu orders the creation of snapshots and blobs (loads, imports,
-	// new rw layers: read-locked for their whole run) against garbage
-	// collection (write-locked), so that GC never removes a layer some
-	// operation is about to reference.
-	layersMu sync.RWMutex
-	closed   bool // under layersMu
-
-	// inflight protects what pulls are creating, outside layersMu, from
-	// garbage collection; see protect.
-	inflightMu sync.Mutex
-	inflight   map[string]int // snapshot keys, chain IDs and blob digests
-
-	// ctx ends when the service closes, stopping pulls and pushes; ops
-	// counts them so that Close waits.
-	ctx    context.Context
-	cancel context.CancelFunc
-	ops    sync.WaitGroup
 
 	registries   *distribution.Service
 	maxDownloads int
@@ -136,13 +117,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		root:         cfg.Root,
 		db:           db,
-		sn:           sn,
-		blobs:        blobs,
+		layers:       newLayerStore(cfg.Root, sn, blobs),
 		events:       cfg.Events,
 		images:       map[digest.Digest]*img{},
 		refs:         map[string]digest.Digest{},
 		rw:           map[string]*rwRecord{},
-		inflight:     map[string]int{},
 		registries:   registries,
 		maxDownloads: cfg.MaxConcurrentDownloads,
 		maxUploads:   cfg.MaxConcurrentUploads,
@@ -153,12 +132,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.maxUploads <= 0 {
 		s.maxUploads = defaultMaxUploads
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.loadAll(); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if _, err := s.collectGarbage(ctx); err != nil {
+	if _, err := s.layers.collect(ctx, s.roots()); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("image store cleanup: %w", err)
 	}
@@ -169,33 +147,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 // keep running across a daemon restart). Pulls and pushes under way are
 // cancelled and waited for.
 func (s *Service) Close() error {
-	// Wait for loads and collections under way; none start afterwards.
-	s.layersMu.Lock()
-	if s.closed {
-		s.layersMu.Unlock()
-		return nil
-	}
-	s.closed = true
-	s.layersMu.Unlock()
-	if s.cancel != nil {
-		s.cancel()
-	}
-	s.ops.Wait()
-	s.layersMu.Lock()
-	defer s.layersMu.Unlock()
-	var errs []error
-	if s.db != nil {
-		errs = append(errs, s.db.Close())
-	}
-	if s.sn != nil {
-		errs = append(errs, s.sn.Close())
-	}
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
+	return s.layers.close(s.db.Close)
 }
 
 func (s *Service) loadAll() error {
@@ -374,7 +326,7 @@ func (s *Service) toImage(ctx context.Context, im *img) *Image {
 func (s *Service) sizeOf(ctx context.Context, im *img) int64 {
 	var total int64
 	for _, c := range im.chain {
-		if u, err := s.sn.Usage(ctx, c.String()); err == nil {
+		if u, err := s.layers.sn.Usage(ctx, c.String()); err == nil {
 			total += u.Size
 		}
 	}
@@ -390,4 +342,98 @@ func sortRefs(v []reference.Named) {
 	slices.SortFunc(v, func(a, b reference.Named) int {
 		return strings.Compare(reference.FamiliarString(a), reference.FamiliarString(b))
 	})
+}
+
+// knownBlobDiffID is the diff ID some stored image already verified for
+// blob, "" if none.
+func (s *Service) knownBlobDiffID(blob digest.Digest) digest.Digest {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, im := range s.images {
+		for _, l := range im.rec.Layers {
+			if l.Blob.Digest == blob {
+				return l.DiffID
+			}
+		}
+	}
+	return ""
+}
+
+// addImage records an image whose layers and blobs are stored, and points
+// refs at it, in one transaction: the image appears whole or not at all.
+// Tags that pointed elsewhere move. touchTag records the tag time, as
+// Docker does for a tag given to import but not for tags a load restores.
+// The caller keeps the layers from garbage collection until it returns
+// (layerStore.hold or protect).
+func (s *Service) addImage(raw []byte, layers []layerRecord, parent digest.Digest, refs []reference.NamedTagged, touchTag bool) (*img, error) {
+	id := digest.FromBytes(raw)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	im, exists := s.images[id]
+	if !exists {
+		rec := imageRecord{ID: id, Layers: layers, Parent: parent, Added: nowUTC()}
+		var err error
+		im, err = newImg(rec, raw)
+		if err != nil {
+			return nil, err
+		}
+	}
+	rec := im.rec
+	if len(refs) > 0 && touchTag {
+		rec.LastTagTime = nowUTC()
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		data, err := json.Marshal(&rec)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketImages).Put([]byte(id), data); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketConfigs).Put([]byte(id), raw); err != nil {
+			return err
+		}
+		for _, r := range refs {
+			if err := tx.Bucket(bucketRefs).Put([]byte(r.String()), []byte(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record image: %w", err)
+	}
+	im.rec = rec
+	s.images[id] = im
+	for _, r := range refs {
+		s.refs[r.String()] = id
+	}
+	return im, nil
+}
+
+// roots lists the layers, blobs and rw snapshots the images and
+// containers reference, for garbage collection.
+func (s *Service) roots() gcRoots {
+	r := gcRoots{chains: map[string]bool{}, active: map[string]bool{}, blobs: map[digest.Digest]bool{}}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, im := range s.images {
+		for _, c := range im.chain {
+			r.chains[c.String()] = true
+		}
+		for _, l := range im.rec.Layers {
+			r.blobs[l.Blob.Digest] = true
+		}
+	}
+	for cid := range s.rw {
+		r.active[rwKey(cid)] = true
+	}
+	return r
+}
+
+// gc removes the layers and blobs nothing references any more, now or
+// once the operations creating layers are done (see layerStore.gc). It
+// returns the chain IDs of removed layers if it ran.
+func (s *Service) gc(ctx context.Context) []digest.Digest {
+	return s.layers.gc(ctx, s.roots)
 }
