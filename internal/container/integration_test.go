@@ -81,7 +81,7 @@ func newRealEnv(t *testing.T) *realEnv {
 	if e.images, err = image.New(ctx, image.Config{Root: filepath.Join(root, "image"), Events: e.bus}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.images.Import(ctx, busyboxTar(t), image.ImportOptions{Repo: "busybox", Tag: "latest"}); err != nil {
+	if _, err := image.NewArchiver(e.images).Import(ctx, busyboxTar(t), image.ImportOptions{Repo: "busybox", Tag: "latest"}); err != nil {
 		t.Fatal(err)
 	}
 	e.openNetwork()

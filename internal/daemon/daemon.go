@@ -30,7 +30,9 @@ const Version = "28.3.0"
 
 // services are the daemon's long-lived parts, in start order.
 type services struct {
-	images     *image.Service
+	images     *image.Service     // the image store; closing it ends pulls and pushes
+	archives   *image.Archiver    // import, load, save
+	registries *image.Distributor // pull, push, login, search
 	network    *network.Service
 	containers *ctr.Service
 }
@@ -41,8 +43,14 @@ func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services,
 	s := &services{}
 	var err error
 	s.images, err = image.New(ctx, image.Config{
-		Root:                   filepath.Join(cfg.DataRoot, "image"),
-		Events:                 bus,
+		Root:   filepath.Join(cfg.DataRoot, "image"),
+		Events: bus,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	s.archives = image.NewArchiver(s.images)
+	s.registries, err = image.NewDistributor(s.images, image.DistributorConfig{
 		MaxConcurrentDownloads: cfg.MaxConcurrentDownloads,
 		MaxConcurrentUploads:   cfg.MaxConcurrentUploads,
 		InsecureRegistries:     cfg.InsecureRegistries,
@@ -50,6 +58,7 @@ func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services,
 		UserAgent:              "berth/" + Version,
 	})
 	if err != nil {
+		s.close()
 		return nil, fmt.Errorf("image store: %w", err)
 	}
 	s.network, err = network.New(ctx, network.Config{
@@ -146,11 +155,11 @@ func run(ctx context.Context, cfg config.Config) error {
 	sys := &systemInfo{cfg: &cfg, events: bus, counts: func(context.Context) (all, running, paused, stopped, images int) {
 		all, running, paused, stopped = svcs.containers.Counts()
 		return all, running, paused, stopped, svcs.images.Count()
-	}, registries: svcs.images.RegistryConfig}
+	}, registries: svcs.registries.RegistryConfig}
 	routers := []httputils.Router{
 		systemrouter.New(sys, bus, diskUsage{svcs.images, svcs.containers}),
 		containerrouter.New(svcs.containers),
-		imagerouter.New(svcs.images),
+		imagerouter.New(svcs.images, svcs.archives, svcs.registries),
 	}
 	srv := server.New(Version, routers...)
 	var listeners []net.Listener

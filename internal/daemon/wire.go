@@ -148,7 +148,7 @@ func hostConfigDefaults(hc *container.HostConfig) { oci.ApplyHostConfigDefaults(
 func ContainerDeps(images *image.Service, net *network.Service, bus ctr.EventPublisher, shimBinary string) ctr.Deps {
 	return ctr.Deps{
 		Images:             imageGetter{images},
-		Layers:             images,
+		Layers:             images.RWLayers(),
 		Network:            networkAttacher{net},
 		Shims:              shimLauncher{shimBinary},
 		Events:             bus,

@@ -26,7 +26,7 @@ func BenchmarkOpenManyImages(b *testing.B) {
 	const n = 1000
 	for i := 0; i < n; i++ {
 		data := layertest.Tar(b, layertest.Entry{Name: "f", Body: fmt.Sprint(i)})
-		if _, err := s.Import(context.Background(), bytes.NewReader(data), ImportOptions{Repo: fmt.Sprintf("many/img%d", i)}); err != nil {
+		if _, err := NewArchiver(s).Import(context.Background(), bytes.NewReader(data), ImportOptions{Repo: fmt.Sprintf("many/img%d", i)}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -66,17 +66,17 @@ func checkConsistent(t *testing.T, s *Service, root string) {
 	for _, name := range []string{"busybox", "imported"} {
 		if _, err := s.Get(ctx, name); err == nil {
 			var buf bytes.Buffer
-			if err := s.Save(ctx, []string{name}, &buf); err != nil {
+			if err := NewArchiver(s).Save(ctx, []string{name}, &buf); err != nil {
 				t.Errorf("save %s: %v", name, err)
 			}
-			if err := s.CreateRWLayer("crashcheck", name); err != nil {
+			if err := s.RWLayers().CreateRWLayer("crashcheck", name); err != nil {
 				t.Errorf("container on %s: %v", name, err)
 				continue
 			}
-			if _, err := s.MountRWLayer("crashcheck"); err != nil {
+			if _, err := s.RWLayers().MountRWLayer("crashcheck"); err != nil {
 				t.Errorf("mount %s: %v", name, err)
 			}
-			s.RemoveRWLayer("crashcheck")
+			s.RWLayers().RemoveRWLayer("crashcheck")
 		}
 	}
 }
@@ -136,8 +136,8 @@ func TestCrashHelper(t *testing.T) {
 	bb := busyboxTar(t)
 	fmt.Println("ready")
 	for i := 0; ; i++ {
-		s.Load(ctx, bytes.NewReader(archive), true, nil)
-		s.Import(ctx, bytes.NewReader(bb), ImportOptions{Repo: "imported", Tag: fmt.Sprint(i % 3), Message: fmt.Sprint(i)})
+		NewArchiver(s).Load(ctx, bytes.NewReader(archive), true, nil)
+		NewArchiver(s).Import(ctx, bytes.NewReader(bb), ImportOptions{Repo: "imported", Tag: fmt.Sprint(i % 3), Message: fmt.Sprint(i)})
 		s.Tag(ctx, "busybox", "retag", fmt.Sprint(i))
 		s.Remove(ctx, "imported:"+fmt.Sprint((i+1)%3), true, true)
 		if i%2 == 0 {

@@ -64,7 +64,7 @@ func ociLayout(t *testing.T, images ...testImage) []byte {
 
 func loadBytes(t *testing.T, s *Service, data []byte) {
 	t.Helper()
-	if err := s.Load(context.Background(), bytes.NewReader(data), true, nil); err != nil {
+	if err := NewArchiver(s).Load(context.Background(), bytes.NewReader(data), true, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -148,7 +148,7 @@ func TestRemoveSemantics(t *testing.T) {
 		s, _, _ := newService(t)
 		loadFile(t, s, fixtureArchive)
 		s.Remove(ctx, "example.com/team/busybox:v1", false, true)
-		if err := s.CreateRWLayer(containerA, "busybox"); err != nil {
+		if err := s.RWLayers().CreateRWLayer(containerA, "busybox"); err != nil {
 			t.Fatal(err)
 		}
 		s.SetContainerUsage(func(id string) []string {
@@ -176,7 +176,7 @@ func TestRemoveSemantics(t *testing.T) {
 		if _, snaps, _ := storeState(t, s); snaps != 2 {
 			t.Errorf("%d snapshots, want the image layer and the rw layer", snaps)
 		}
-		root, err := s.MountRWLayer(containerA)
+		root, err := s.RWLayers().MountRWLayer(containerA)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func TestRemoveSemantics(t *testing.T) {
 			t.Errorf("rootfs lost its image layer: %v", err)
 		}
 		// ...until the container goes.
-		if err := s.RemoveRWLayer(containerA); err != nil {
+		if err := s.RWLayers().RemoveRWLayer(containerA); err != nil {
 			t.Fatal(err)
 		}
 		if n, snaps, blobs := storeState(t, s); n+snaps+blobs != 0 {
@@ -250,10 +250,10 @@ func TestSharedLayersRefcounted(t *testing.T) {
 		t.Errorf("app:2 lost layers: %d snapshots, %d blobs", snaps, blobs)
 	}
 	// app:2 still runs.
-	if err := s.CreateRWLayer("c1", "app:2"); err != nil {
+	if err := s.RWLayers().CreateRWLayer("c1", "app:2"); err != nil {
 		t.Fatal(err)
 	}
-	rootfs, err := s.MountRWLayer("c1")
+	rootfs, err := s.RWLayers().MountRWLayer("c1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestSharedLayersRefcounted(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	s.RemoveRWLayer("c1")
+	s.RWLayers().RemoveRWLayer("c1")
 	res, err = s.Remove(ctx, "app:2", false, true)
 	if err != nil || strings.Count(deleteLines(res), "Deleted:") != 4 {
 		t.Fatalf("rmi app:2: %q %v", deleteLines(res), err)
@@ -288,7 +288,7 @@ func TestPrune(t *testing.T) {
 		testImage{layers: [][]byte{b}, labels: map[string]string{"tier": "tmp"}},
 		testImage{name: "used:1", layers: [][]byte{c}},
 	))
-	if err := s.CreateRWLayer("user", "used:1"); err != nil {
+	if err := s.RWLayers().CreateRWLayer("user", "used:1"); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := s.Prune(ctx, filters.Args{})
@@ -319,7 +319,7 @@ func TestPrune(t *testing.T) {
 	if !slices.Contains(eventsOf(bus), "prune") {
 		t.Error("no prune event")
 	}
-	s.RemoveRWLayer("user")
+	s.RWLayers().RemoveRWLayer("user")
 }
 
 func layerFile(root, name string) (string, error) {

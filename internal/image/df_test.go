@@ -11,13 +11,14 @@ import (
 // are active and their layers not reclaimable.
 func TestDiskUsage(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
 	base := tarLayer(t, map[string]string{"base": string(make([]byte, 10000))}, false)
 	registrytest.Push(t, addr+"/team/a:v1", remoteImage(t, "", base))
 	registrytest.Push(t, addr+"/team/b:v1", remoteImage(t, "", base, tarLayer(t, map[string]string{"b": string(make([]byte, 5000))}, false)))
 	for _, r := range []string{"/team/a:v1", "/team/b:v1"} {
-		if err := s.Pull(ctx, mustRef(t, addr+r), PullOptions{}, nil); err != nil {
+		if err := dist.Pull(ctx, mustRef(t, addr+r), PullOptions{}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

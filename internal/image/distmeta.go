@@ -22,11 +22,15 @@ type distSource struct {
 // maxDistSources bounds what is kept per layer; the newest win.
 const maxDistSources = 16
 
-// distSources lists where the layer with diffID is known to be, newest
-// first.
-func (s *Service) distSources(diffID digest.Digest) []distSource {
+// layerSources is the record of distSources, in images.db's "dist"
+// bucket, keyed by diff ID. Only the Distributor reads and writes it,
+// within pulls and pushes (which the store waits for before it closes).
+type layerSources struct{ db *bolt.DB }
+
+// get lists where the layer with diffID is known to be, newest first.
+func (ls layerSources) get(diffID digest.Digest) []distSource {
 	var out []distSource
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = ls.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketDist).Get([]byte(diffID)); v != nil {
 			_ = json.Unmarshal(v, &out)
 		}
@@ -35,13 +39,13 @@ func (s *Service) distSources(diffID digest.Digest) []distSource {
 	return out
 }
 
-// addDistSources records sources of layers (by diff ID) in one
-// transaction, moving known ones to the front.
-func (s *Service) addDistSources(add map[digest.Digest][]distSource) error {
+// add records sources of layers (by diff ID) in one transaction, moving
+// known ones to the front.
+func (ls layerSources) add(add map[digest.Digest][]distSource) error {
 	if len(add) == 0 {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return ls.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDist)
 		for diffID, srcs := range add {
 			var cur []distSource
@@ -73,19 +77,12 @@ func (s *Service) addDistSources(add map[digest.Digest][]distSource) error {
 // already records, else one a pull left in the content store (an earlier
 // attempt that failed after the layer was done). ok is false when none
 // is stored.
-func (s *Service) knownLayer(diffID digest.Digest) (layerRecord, bool) {
-	s.mu.RLock()
-	for _, im := range s.images {
-		for _, l := range im.rec.Layers {
-			if l.DiffID == diffID {
-				s.mu.RUnlock()
-				return l, true
-			}
-		}
+func (d *Distributor) knownLayer(diffID digest.Digest) (layerRecord, bool) {
+	if l, ok := d.images.layerOf(diffID); ok {
+		return l, true
 	}
-	s.mu.RUnlock()
-	for _, src := range s.distSources(diffID) {
-		if size, err := s.layers.blobs.Info(src.Blob.Digest); err == nil && size == src.Blob.Size {
+	for _, src := range d.sources.get(diffID) {
+		if size, err := d.layers.blobs.Info(src.Blob.Digest); err == nil && size == src.Blob.Size {
 			return layerRecord{DiffID: diffID, Blob: storedDescriptor(src.Blob)}, true
 		}
 	}

@@ -29,12 +29,9 @@ const maxDownloadAttempts = 5
 // fetchImage fetches the config and the missing layers of an image
 // manifest and records the image (without references). It reports
 // whether the image is new here.
-func (s *Service) fetchImage(ctx context.Context, repo *distribution.Repository, ref reference.Named, m *ocispec.Manifest, platform *ocispec.Platform, p Progress) (digest.Digest, bool, error) {
+func (d *Distributor) fetchImage(ctx context.Context, repo *distribution.Repository, ref reference.Named, m *ocispec.Manifest, platform *ocispec.Platform, p Progress) (digest.Digest, bool, error) {
 	id := m.Config.Digest
-	s.mu.RLock()
-	_, exists := s.images[id]
-	s.mu.RUnlock()
-	if exists {
+	if _, err := d.images.lookup(id.String()); err == nil {
 		// Docker needs nothing more when it has the image.
 		return id, false, nil
 	}
@@ -62,15 +59,15 @@ func (s *Service) fetchImage(ctx context.Context, repo *distribution.Repository,
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return "", false, errRootFSMismatch
 	}
-	records, release, err := s.fetchLayers(ctx, repo, ref, m.Layers, cfg.RootFS.DiffIDs, p)
+	records, release, err := d.fetchLayers(ctx, repo, ref, m.Layers, cfg.RootFS.DiffIDs, p)
 	if err != nil {
 		return "", false, err
 	}
 	defer release()
-	if err := s.layers.sync(); err != nil {
+	if err := d.layers.sync(); err != nil {
 		return "", false, err
 	}
-	if _, err := s.addImage(raw, records, "", nil, false); err != nil {
+	if _, err := d.images.addImage(raw, records, "", nil, false); err != nil {
 		return "", false, err
 	}
 	return id, true, nil
@@ -111,7 +108,7 @@ type pullLayer struct {
 // committed bottom up once their blob verified. Everything created is
 // protected from garbage collection until release, which the caller calls
 // once the image is recorded. On error nothing new is left referenced.
-func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository, ref reference.Named, descs []ocispec.Descriptor, diffIDs []digest.Digest, p Progress) (_ []layerRecord, _ func(), err error) {
+func (d *Distributor) fetchLayers(ctx context.Context, repo *distribution.Repository, ref reference.Named, descs []ocispec.Descriptor, diffIDs []digest.Digest, p Progress) (_ []layerRecord, _ func(), err error) {
 	chain := chainIDs(diffIDs)
 	var releases []func()
 	release := func() {
@@ -125,10 +122,10 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 		}
 	}()
 	names := make([]string, 0, 2*len(descs))
-	for i, d := range descs {
-		names = append(names, chain[i].String(), d.Digest.String())
+	for i, desc := range descs {
+		names = append(names, chain[i].String(), desc.Digest.String())
 	}
-	r, err := s.layers.protect(names...)
+	r, err := d.layers.protect(names...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,22 +134,22 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 	records := make([]layerRecord, len(descs))
 	var missing []*pullLayer
 	var prev *pullLayer
-	for i, d := range descs {
-		if err := d.Digest.Validate(); err != nil {
-			return nil, nil, invalidf("invalid layer digest %q", d.Digest)
+	for i, desc := range descs {
+		if err := desc.Digest.Validate(); err != nil {
+			return nil, nil, invalidf("invalid layer digest %q", desc.Digest)
 		}
-		l := &pullLayer{desc: d, diffID: diffIDs[i], chain: chain[i], id: shortID(d.Digest.String())}
+		l := &pullLayer{desc: desc, diffID: diffIDs[i], chain: chain[i], id: shortID(desc.Digest.String())}
 		if i > 0 {
 			l.parentChain = chain[i-1].String()
 		}
-		if len(missing) == 0 && s.layers.has(ctx, l.chain) {
-			if rec, ok := s.knownLayer(l.diffID); ok {
-				r, err := s.layers.protect(rec.Blob.Digest.String())
+		if len(missing) == 0 && d.layers.has(ctx, l.chain) {
+			if rec, ok := d.knownLayer(l.diffID); ok {
+				r, err := d.layers.protect(rec.Blob.Digest.String())
 				if err != nil {
 					return nil, nil, err
 				}
 				releases = append(releases, r)
-				if _, err := s.layers.blobs.Info(rec.Blob.Digest); err == nil {
+				if _, err := d.layers.blobs.Info(rec.Blob.Digest); err == nil {
 					records[i] = rec
 					p.Update(l.id, "Already exists")
 					continue
@@ -168,7 +165,7 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 		p.Update(l.id, "Pulling fs layer")
 	}
 	for k, l := range missing {
-		if k >= s.maxDownloads {
+		if k >= d.maxDownloads {
 			p.Update(l.id, "Waiting")
 		}
 	}
@@ -180,12 +177,12 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 	defer cancel()
 	var (
 		wg      sync.WaitGroup
-		dlSlots = make(chan struct{}, s.maxDownloads)
+		dlSlots = make(chan struct{}, d.maxDownloads)
 		exSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 		keysMu  sync.Mutex
 	)
 	protectKey := func(key string) error {
-		r, err := s.layers.protect(key)
+		r, err := d.layers.protect(key)
 		if err != nil {
 			return err
 		}
@@ -200,11 +197,11 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 		wg.Add(2)
 		go func(prev <-chan struct{}) {
 			defer wg.Done()
-			s.download(wctx, repo, l, prev, mine, dlSlots, p)
+			d.download(wctx, repo, l, prev, mine, dlSlots, p)
 		}(turn)
 		go func() {
 			defer wg.Done()
-			s.extract(wctx, l, exSlots, protectKey, p)
+			d.extract(wctx, l, exSlots, protectKey, p)
 		}()
 		turn = mine
 	}
@@ -218,7 +215,7 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 				l.rd.Close()
 			}
 			if err != nil && l.snap != "" {
-				_ = s.layers.sn.Remove(context.WithoutCancel(ctx), l.snap)
+				_ = d.layers.sn.Remove(context.WithoutCancel(ctx), l.snap)
 			}
 		}
 	}()
@@ -231,18 +228,18 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 	}
 	first := len(descs) - len(missing)
 	for k, l := range missing {
-		if err := s.finishLayer(ctx, l, protectKey, p); err != nil {
+		if err := d.finishLayer(ctx, l, protectKey, p); err != nil {
 			return nil, nil, err
 		}
 		records[first+k] = l.rec
 		// Recorded now, so that a pull retried after a later failure
 		// finds this layer done.
-		if err := s.addDistSources(map[digest.Digest][]distSource{l.diffID: sources[l.diffID]}); err != nil {
+		if err := d.sources.add(map[digest.Digest][]distSource{l.diffID: sources[l.diffID]}); err != nil {
 			return nil, nil, err
 		}
 	}
 	wg.Wait()
-	if err := s.addDistSources(sources); err != nil {
+	if err := d.sources.add(sources); err != nil {
 		return nil, nil, err
 	}
 	return records, release, nil
@@ -250,7 +247,7 @@ func (s *Service) fetchLayers(ctx context.Context, repo *distribution.Repository
 
 // download fetches a layer blob into the content store, in its turn,
 // resuming where a broken connection left it, and verifies it.
-func (s *Service) download(ctx context.Context, repo *distribution.Repository, l *pullLayer, prev <-chan struct{}, mine chan struct{}, slots chan struct{}, p Progress) {
+func (d *Distributor) download(ctx context.Context, repo *distribution.Repository, l *pullLayer, prev <-chan struct{}, mine chan struct{}, slots chan struct{}, p Progress) {
 	defer close(l.dlDone)
 	took := false
 	defer func() {
@@ -276,7 +273,7 @@ func (s *Service) download(ctx context.Context, repo *distribution.Repository, l
 	close(mine)
 	defer func() { <-slots }()
 
-	w, err := s.layers.blobs.Writer()
+	w, err := d.layers.blobs.Writer()
 	if err != nil {
 		l.dlErr = err
 		return
@@ -292,7 +289,7 @@ func (s *Service) download(ctx context.Context, repo *distribution.Repository, l
 	}
 	l.blob, l.rd = sp, rd
 	close(l.started)
-	err = s.fetchBlob(ctx, repo, l, sp, p)
+	err = d.fetchBlob(ctx, repo, l, sp, p)
 	if err == nil {
 		p.Update(l.id, "Verifying Checksum")
 		if got := w.Digest(); got != l.desc.Digest || (l.desc.Size > 0 && w.Size() != l.desc.Size) {
@@ -314,12 +311,12 @@ func (s *Service) download(ctx context.Context, repo *distribution.Repository, l
 // fetchBlob copies the blob into sp, retrying as Docker does: five times,
 // after 5, 10, … seconds, counting down. A retry after an attempt that
 // got somewhere resumes at once from where it stopped (a Range request).
-func (s *Service) fetchBlob(ctx context.Context, repo *distribution.Repository, l *pullLayer, sp *spool, p Progress) error {
+func (d *Distributor) fetchBlob(ctx context.Context, repo *distribution.Repository, l *pullLayer, sp *spool, p Progress) error {
 	b := newBar(p, l.id, "Downloading", l.desc.Size)
 	retries := 0
 	for {
 		from := sp.Size()
-		err := s.fetchBlobOnce(ctx, repo, l, sp, from, b)
+		err := d.fetchBlobOnce(ctx, repo, l, sp, from, b)
 		if err == nil {
 			return nil
 		}
@@ -351,7 +348,7 @@ func (s *Service) fetchBlob(ctx context.Context, repo *distribution.Repository, 
 	}
 }
 
-func (s *Service) fetchBlobOnce(ctx context.Context, repo *distribution.Repository, l *pullLayer, sp *spool, from int64, b *bar) error {
+func (d *Distributor) fetchBlobOnce(ctx context.Context, repo *distribution.Repository, l *pullLayer, sp *spool, from int64, b *bar) error {
 	rc, _, err := repo.OpenBlob(ctx, l.desc.Digest, from)
 	if err != nil {
 		return distribution.Describe(err)
@@ -394,7 +391,7 @@ func (s *Service) fetchBlobOnce(ctx context.Context, repo *distribution.Reposito
 // parent when that is committed already, otherwise into a snapshot of its
 // own, moved onto the parent later (see finishLayer), so that layers
 // unpack in parallel.
-func (s *Service) extract(ctx context.Context, l *pullLayer, slots chan struct{}, protectKey func(string) error, p Progress) {
+func (d *Distributor) extract(ctx context.Context, l *pullLayer, slots chan struct{}, protectKey func(string) error, p Progress) {
 	defer close(l.exDone)
 	select {
 	case <-l.started:
@@ -429,7 +426,7 @@ func (s *Service) extract(ctx context.Context, l *pullLayer, slots chan struct{}
 		l.exErr = err
 		return
 	}
-	mounts, err := s.layers.sn.Prepare(ctx, key, parent)
+	mounts, err := d.layers.sn.Prepare(ctx, key, parent)
 	if err != nil {
 		l.exErr = err
 		return
@@ -444,7 +441,7 @@ func (s *Service) extract(ctx context.Context, l *pullLayer, slots chan struct{}
 	}}
 	diffID, mediaType, err := applyBlob(ctx, mounts, cr, nil)
 	if err != nil {
-		_ = s.layers.sn.Remove(context.WithoutCancel(ctx), key)
+		_ = d.layers.sn.Remove(context.WithoutCancel(ctx), key)
 		l.exErr = err
 		return
 	}
@@ -453,7 +450,7 @@ func (s *Service) extract(ctx context.Context, l *pullLayer, slots chan struct{}
 
 // finishLayer waits for a layer's download and extraction, checks it is
 // the layer the config names, puts it on its parent and commits it.
-func (s *Service) finishLayer(ctx context.Context, l *pullLayer, protectKey func(string) error, p Progress) error {
+func (d *Distributor) finishLayer(ctx context.Context, l *pullLayer, protectKey func(string) error, p Progress) error {
 	for _, ch := range []chan struct{}{l.dlDone, l.exDone} {
 		select {
 		case <-ch:
@@ -480,23 +477,23 @@ func (s *Service) finishLayer(ctx context.Context, l *pullLayer, protectKey func
 		if err := protectKey(moved); err != nil {
 			return err
 		}
-		dst, err := s.layers.sn.Prepare(ctx, moved, l.parentChain)
+		dst, err := d.layers.sn.Prepare(ctx, moved, l.parentChain)
 		if err != nil {
 			return err
 		}
-		src, err := s.layers.sn.Mounts(ctx, key)
+		src, err := d.layers.sn.Mounts(ctx, key)
 		if err == nil {
 			err = rehome(upperDir(src), upperDir(dst))
 		}
 		if err != nil {
-			_ = s.layers.sn.Remove(context.WithoutCancel(ctx), moved)
+			_ = d.layers.sn.Remove(context.WithoutCancel(ctx), moved)
 			return fmt.Errorf("move layer %s onto its parent: %w", l.id, err)
 		}
-		_ = s.layers.sn.Remove(context.WithoutCancel(ctx), key)
+		_ = d.layers.sn.Remove(context.WithoutCancel(ctx), key)
 		l.snap = moved
 		key = moved
 	}
-	if err := s.layers.commit(ctx, l.chain, key); err != nil {
+	if err := d.layers.commit(ctx, l.chain, key); err != nil {
 		return err
 	}
 	l.snap = ""

@@ -82,7 +82,7 @@ var busyboxRootfs = sync.OnceValues(busyboxtest.Rootfs{}.Tar)
 
 func importTar(t *testing.T, s *Service, data []byte, opts ImportOptions) string {
 	t.Helper()
-	id, err := s.Import(context.Background(), bytes.NewReader(data), opts)
+	id, err := NewArchiver(s).Import(context.Background(), bytes.NewReader(data), opts)
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}
@@ -97,7 +97,7 @@ func loadFile(t *testing.T, s *Service, path string) *recorder {
 	}
 	defer f.Close()
 	rec := &recorder{}
-	if err := s.Load(context.Background(), f, false, rec); err != nil {
+	if err := NewArchiver(s).Load(context.Background(), f, false, rec); err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}
 	return rec
@@ -106,7 +106,7 @@ func loadFile(t *testing.T, s *Service, path string) *recorder {
 func saveImages(t *testing.T, s *Service, names ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := s.Save(context.Background(), names, &buf); err != nil {
+	if err := NewArchiver(s).Save(context.Background(), names, &buf); err != nil {
 		t.Fatalf("save %v: %v", names, err)
 	}
 	return buf.Bytes()
@@ -196,4 +196,14 @@ func eventsOf(bus *events.Bus) []string {
 		}
 	}
 	return out
+}
+
+// newDistributor connects s to registries, as the daemon does.
+func newDistributor(t testing.TB, s *Service, cfg DistributorConfig) *Distributor {
+	t.Helper()
+	d, err := NewDistributor(s, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -41,7 +41,7 @@ type importConfig struct {
 // as it is unpacked; its blob is kept as given (bzip2 and xz
 // decompressed). Invalid changes, platform or reference fail before the
 // tar is read.
-func (s *Service) Import(ctx context.Context, src io.Reader, opts ImportOptions) (string, error) {
+func (ar *Archiver) Import(ctx context.Context, src io.Reader, opts ImportOptions) (string, error) {
 	var refs []reference.NamedTagged
 	if opts.Repo != "" {
 		ref, err := ParseTag(opts.Repo, opts.Tag)
@@ -59,27 +59,27 @@ func (s *Service) Import(ctx context.Context, src io.Reader, opts ImportOptions)
 		return "", err
 	}
 
-	release := s.layers.hold()
+	release := ar.layers.hold()
 	defer release()
 
-	w, err := s.layers.blobs.Writer()
+	w, err := ar.layers.blobs.Writer()
 	if err != nil {
 		return "", err
 	}
 	defer w.Close()
-	key, diffID, mediaType, err := s.layers.unpack(ctx, "", src, w)
+	key, diffID, mediaType, err := ar.layers.unpack(ctx, "", src, w)
 	if err != nil {
 		return "", err
 	}
-	if err := s.layers.commit(ctx, diffID, key); err != nil {
-		_ = s.layers.sn.Remove(context.WithoutCancel(ctx), key)
+	if err := ar.layers.commit(ctx, diffID, key); err != nil {
+		_ = ar.layers.sn.Remove(context.WithoutCancel(ctx), key)
 		return "", err
 	}
 	blob := ocispec.Descriptor{MediaType: mediaType, Digest: w.Digest(), Size: w.Size()}
 	if err := w.Commit(""); err != nil {
 		return "", err
 	}
-	if err := s.layers.sync(); err != nil {
+	if err := ar.layers.sync(); err != nil {
 		return "", err
 	}
 
@@ -97,15 +97,15 @@ func (s *Service) Import(ctx context.Context, src io.Reader, opts ImportOptions)
 	if err != nil {
 		return "", err
 	}
-	im, err := s.addImage(raw, []layerRecord{{DiffID: diffID, Blob: blob}}, "", refs, true)
+	im, err := ar.images.addImage(raw, []layerRecord{{DiffID: diffID, Blob: blob}}, "", refs, true)
 	if err != nil {
 		return "", err
 	}
 	id := im.rec.ID.String()
 	for _, r := range refs {
-		s.publish(eventtypes.ActionTag, id, reference.FamiliarString(r), cfg.Labels)
+		ar.images.publish(eventtypes.ActionTag, id, reference.FamiliarString(r), cfg.Labels)
 	}
-	s.publish(eventtypes.ActionImport, id, id, cfg.Labels)
+	ar.images.publish(eventtypes.ActionImport, id, id, cfg.Labels)
 	return id, nil
 }
 

@@ -99,18 +99,18 @@ func TestImportCompressed(t *testing.T) {
 func TestImportEmptyTar(t *testing.T) {
 	s, _, _ := newService(t)
 	id := importTar(t, s, layertest.Tar(t), ImportOptions{Repo: "empty"})
-	if err := s.CreateRWLayer("emptyctr", id); err != nil {
+	if err := s.RWLayers().CreateRWLayer("emptyctr", id); err != nil {
 		t.Fatal(err)
 	}
-	root, err := s.MountRWLayer("emptyctr")
+	root, err := s.RWLayers().MountRWLayer("emptyctr")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.RemoveRWLayer("emptyctr")
+	defer s.RWLayers().RemoveRWLayer("emptyctr")
 	if err := os.WriteFile(filepath.Join(root, "hello"), []byte("hi"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rw, rootfs, err := s.RWLayerSize("emptyctr")
+	rw, rootfs, err := s.RWLayers().RWLayerSize("emptyctr")
 	if err != nil || rw != 2 || rootfs != 2 {
 		t.Errorf("sizes %d %d %v, want 2 2", rw, rootfs, err)
 	}
@@ -132,7 +132,7 @@ func TestImportRejectsBadInput(t *testing.T) {
 		"escaping path": {ImportOptions{Repo: "x"}, layertest.Tar(t, layertest.Entry{Name: "../../../../../../tmp/berth-import-pwned"}), ""},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := s.Import(context.Background(), bytes.NewReader(c.data), c.opts)
+			_, err := NewArchiver(s).Import(context.Background(), bytes.NewReader(c.data), c.opts)
 			if err == nil || !errdefs.IsInvalidArgument(err) {
 				t.Fatalf("got %v, want invalid argument", err)
 			}

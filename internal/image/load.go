@@ -60,7 +60,7 @@ func (a *archiveFiles) close() {
 
 // spool reads the whole archive. Names are cleaned; any that would leave
 // the archive root is an error.
-func (s *Service) spool(ctx context.Context, r io.Reader) (*archiveFiles, error) {
+func (ar *Archiver) spool(ctx context.Context, r io.Reader) (*archiveFiles, error) {
 	a := &archiveFiles{files: map[string]*content.Writer{}, links: map[string]string{}, committed: map[string]bool{}}
 	// docker load takes compressed archives too (docker save | gzip).
 	archive, _, _, err := decompressed(bufio.NewReaderSize(ctxio.NewReader(ctx, r), 1<<20))
@@ -88,7 +88,7 @@ func (s *Service) spool(ctx context.Context, r io.Reader) (*archiveFiles, error)
 		}
 		switch h.Typeflag {
 		case tar.TypeReg:
-			w, err := s.layers.blobs.Writer()
+			w, err := ar.layers.blobs.Writer()
 			if err != nil {
 				a.close()
 				return nil, err
@@ -198,13 +198,13 @@ type loadLayer struct {
 // format of Docker before 25) or an OCI image layout (index.json), as
 // `docker load` does. Progress gets a "Loading layer" bar per new layer
 // unless quiet, and the "Loaded image: busybox:latest" lines.
-func (s *Service) Load(ctx context.Context, r io.Reader, quiet bool, p Progress) error {
+func (ar *Archiver) Load(ctx context.Context, r io.Reader, quiet bool, p Progress) error {
 	p = orNop(p)
 	bars := p
 	if quiet {
 		bars = nopProgress{}
 	}
-	a, err := s.spool(ctx, r)
+	a, err := ar.spool(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -223,20 +223,18 @@ func (s *Service) Load(ctx context.Context, r io.Reader, quiet bool, p Progress)
 		return err
 	}
 
-	release := s.layers.hold()
+	release := ar.layers.hold()
 	defer release()
 	var idLines string
 	tagged := 0
 	for _, li := range images {
 		prev := map[string]digest.Digest{}
-		s.mu.RLock()
 		for _, ref := range li.refs {
-			if id, ok := s.refs[ref.String()]; ok {
-				prev[ref.String()] = id
+			if im, err := ar.images.lookup(ref.String()); err == nil {
+				prev[ref.String()] = im.rec.ID
 			}
 		}
-		s.mu.RUnlock()
-		im, err := s.loadOne(ctx, a, li, bars)
+		im, err := ar.loadOne(ctx, a, li, bars)
 		if err != nil {
 			return err
 		}
@@ -249,10 +247,10 @@ func (s *Service) Load(ctx context.Context, r io.Reader, quiet bool, p Progress)
 				p.Stream(fmt.Sprintf("The image %s already exists, renaming the old one with ID %s to empty string\n", reference.FamiliarString(ref), old))
 			}
 			p.Stream(fmt.Sprintf("Loaded image: %s\n", reference.FamiliarString(ref)))
-			s.publish(eventtypes.ActionTag, id, reference.FamiliarString(ref), im.config.Config.Labels)
+			ar.images.publish(eventtypes.ActionTag, id, reference.FamiliarString(ref), im.config.Config.Labels)
 			tagged++
 		}
-		s.publish(eventtypes.ActionLoad, id, id, im.config.Config.Labels)
+		ar.images.publish(eventtypes.ActionLoad, id, id, im.config.Config.Labels)
 	}
 	// Docker lists the IDs only when the last image had no tag.
 	if tagged == 0 && idLines != "" {
@@ -263,7 +261,7 @@ func (s *Service) Load(ctx context.Context, r io.Reader, quiet bool, p Progress)
 
 // loadOne unpacks the layers of one image that are not stored yet, moves
 // their blobs into the content store and records the image.
-func (s *Service) loadOne(ctx context.Context, a *archiveFiles, li loadImage, p Progress) (*img, error) {
+func (ar *Archiver) loadOne(ctx context.Context, a *archiveFiles, li loadImage, p Progress) (*img, error) {
 	cfg, err := parseConfig(li.config)
 	if err != nil {
 		return nil, err
@@ -291,10 +289,10 @@ func (s *Service) loadOne(ctx context.Context, a *archiveFiles, li loadImage, p 
 		if err != nil {
 			return nil, err
 		}
-		if s.layers.has(ctx, chain[i]) {
+		if ar.layers.has(ctx, chain[i]) {
 			// Already unpacked: only check that this blob really is that
 			// layer before keeping it.
-			if s.knownBlobDiffID(blobDigest) != diffIDs[i] {
+			if ar.images.knownBlobDiffID(blobDigest) != diffIDs[i] {
 				f, err := os.Open(w.Path())
 				if err != nil {
 					return nil, err
@@ -314,17 +312,17 @@ func (s *Service) loadOne(ctx context.Context, a *archiveFiles, li loadImage, p 
 				return nil, err
 			}
 			rd := NewProgressReader(f, p, w.Size(), shortID(diffIDs[i].String()), "Loading layer")
-			key, got, _, err := s.layers.unpack(ctx, parent, rd, nil)
+			key, got, _, err := ar.layers.unpack(ctx, parent, rd, nil)
 			f.Close()
 			if err != nil {
 				return nil, err
 			}
 			if got != diffIDs[i] {
-				_ = s.layers.sn.Remove(context.WithoutCancel(ctx), key)
+				_ = ar.layers.sn.Remove(context.WithoutCancel(ctx), key)
 				return nil, invalidf("invalid diffID for layer %d: expected %q, got %q", i, diffIDs[i], got)
 			}
-			if err := s.layers.commit(ctx, chain[i], key); err != nil {
-				_ = s.layers.sn.Remove(context.WithoutCancel(ctx), key)
+			if err := ar.layers.commit(ctx, chain[i], key); err != nil {
+				_ = ar.layers.sn.Remove(context.WithoutCancel(ctx), key)
 				return nil, err
 			}
 		}
@@ -337,10 +335,10 @@ func (s *Service) loadOne(ctx context.Context, a *archiveFiles, li loadImage, p 
 		records[i] = layerRecord{DiffID: diffIDs[i], Blob: ocispec.Descriptor{MediaType: mediaType, Digest: blobDigest, Size: w.Size()}}
 		parent = chain[i].String()
 	}
-	if err := s.layers.sync(); err != nil {
+	if err := ar.layers.sync(); err != nil {
 		return nil, err
 	}
-	return s.addImage(li.config, records, "", li.refs, false)
+	return ar.images.addImage(li.config, records, "", li.refs, false)
 }
 
 // blobMediaType tells how a layer blob is compressed.

@@ -94,7 +94,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 
 	s2, _, _ := newService(t)
 	rec := &recorder{}
-	if err := s2.Load(context.Background(), bytes.NewReader(archive), true, rec); err != nil {
+	if err := NewArchiver(s2).Load(context.Background(), bytes.NewReader(archive), true, rec); err != nil {
 		t.Fatal(err)
 	}
 	if rec.bars != 0 {
@@ -131,7 +131,7 @@ func TestLoadOCILayoutCompressedLayers(t *testing.T) {
 			}
 			archive := ociArchive(t, blob.Bytes(), mediaType, digest.FromBytes(layerTar), "registry.example:5000/tools/busybox:1.36")
 			rec := &recorder{}
-			if err := s.Load(context.Background(), bytes.NewReader(archive), false, rec); err != nil {
+			if err := NewArchiver(s).Load(context.Background(), bytes.NewReader(archive), false, rec); err != nil {
 				t.Fatal(err)
 			}
 			if rec.text() != "Loaded image: registry.example:5000/tools/busybox:1.36\n" {
@@ -149,7 +149,7 @@ func TestLoadOCILayoutCompressedLayers(t *testing.T) {
 			// An untagged save reports the ID when loaded.
 			s3, _, _ := newService(t)
 			rec = &recorder{}
-			s3.Load(context.Background(), bytes.NewReader(saveImages(t, s, im.ID)), true, rec)
+			NewArchiver(s3).Load(context.Background(), bytes.NewReader(saveImages(t, s, im.ID)), true, rec)
 			if rec.text() != "Loaded image ID: "+im.ID+"\n" {
 				t.Errorf("untagged load output %q", rec.text())
 			}
@@ -216,7 +216,7 @@ func TestLoadRejectsBadArchives(t *testing.T) {
 	}
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
-			err := s.Load(context.Background(), bytes.NewReader(data), true, nil)
+			err := NewArchiver(s).Load(context.Background(), bytes.NewReader(data), true, nil)
 			if err == nil {
 				t.Fatal("bad archive loaded")
 			}

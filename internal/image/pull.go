@@ -14,7 +14,6 @@ import (
 	registrytypes "github.com/moby/moby/api/types/registry"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	bolt "go.etcd.io/bbolt"
 )
 
 // PullOptions are the parameters of a pull besides the reference.
@@ -57,7 +56,7 @@ func ParsePullReference(fromImage, tag string) (reference.Named, error) {
 // Pull fetches ref from its registry (by tag, by digest, or every tag of
 // a name-only reference) with Docker's progress messages, and tags it
 // locally. Docker Hub images go through the configured mirrors first.
-func (s *Service) Pull(ctx context.Context, ref reference.Named, opts PullOptions, p Progress) error {
+func (d *Distributor) Pull(ctx context.Context, ref reference.Named, opts PullOptions, p Progress) error {
 	p = orNop(p)
 	var platform *ocispec.Platform
 	if opts.Platform != "" {
@@ -67,15 +66,15 @@ func (s *Service) Pull(ctx context.Context, ref reference.Named, opts PullOption
 		}
 		platform = &pl
 	}
-	ctx, done, err := s.layers.startOp(ctx)
+	ctx, done, err := d.layers.startOp(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
 
 	var lastErr error
-	for _, ep := range s.registries.Endpoints(ctx, ref, false) {
-		lastErr = s.pullFrom(ctx, ep, ref, platform, opts.Auth, p)
+	for _, ep := range d.registries.Endpoints(ctx, ref, false) {
+		lastErr = d.pullFrom(ctx, ep, ref, platform, opts.Auth, p)
 		if lastErr == nil {
 			return nil
 		}
@@ -87,8 +86,8 @@ func (s *Service) Pull(ctx context.Context, ref reference.Named, opts PullOption
 	return lastErr
 }
 
-func (s *Service) pullFrom(ctx context.Context, ep distribution.Endpoint, ref reference.Named, platform *ocispec.Platform, auth *registrytypes.AuthConfig, p Progress) error {
-	repo, err := s.registries.Open(ctx, ep, reference.Path(ref), auth, false)
+func (d *Distributor) pullFrom(ctx context.Context, ep distribution.Endpoint, ref reference.Named, platform *ocispec.Platform, auth *registrytypes.AuthConfig, p Progress) error {
+	repo, err := d.registries.Open(ctx, ep, reference.Path(ref), auth, false)
 	if err != nil {
 		return err
 	}
@@ -103,14 +102,14 @@ func (s *Service) pullFrom(ctx context.Context, ep distribution.Endpoint, ref re
 			if err != nil {
 				return invalidf("%s", err.Error())
 			}
-			u, err := s.pullOne(ctx, repo, tagged, platform, p)
+			u, err := d.pullOne(ctx, repo, tagged, platform, p)
 			if err != nil {
 				return err
 			}
 			updated = updated || u
 		}
 	} else {
-		if updated, err = s.pullOne(ctx, repo, ref, platform, p); err != nil {
+		if updated, err = d.pullOne(ctx, repo, ref, platform, p); err != nil {
 			return err
 		}
 	}
@@ -121,17 +120,17 @@ func (s *Service) pullFrom(ctx context.Context, ep distribution.Endpoint, ref re
 		p.Status("", "Status: Image is up to date for "+name)
 	}
 	var labels map[string]string
-	if im, err := s.Get(ctx, name); err == nil {
-		labels = im.Config.Config.Labels
+	if im, err := d.images.lookup(name); err == nil {
+		labels = im.config.Config.Labels
 	}
-	s.publish(eventtypes.ActionPull, name, reference.FamiliarName(ref), labels)
+	d.images.publish(eventtypes.ActionPull, name, reference.FamiliarName(ref), labels)
 	return nil
 }
 
 // pullOne pulls one tag or digest and reports whether the reference now
 // names another image (or a new one), which Docker words "Downloaded newer
 // image".
-func (s *Service) pullOne(ctx context.Context, repo *distribution.Repository, ref reference.Named, platform *ocispec.Platform, p Progress) (bool, error) {
+func (d *Distributor) pullOne(ctx context.Context, repo *distribution.Repository, ref reference.Named, platform *ocispec.Platform, p Progress) (bool, error) {
 	manifestRef := tagOrDigest(ref)
 	if manifestRef == "" {
 		return false, invalidf("internal error: reference has neither a tag nor a digest: %s", ref.String())
@@ -175,12 +174,12 @@ func (s *Service) pullOne(ctx context.Context, repo *distribution.Repository, re
 	if !fromIndex {
 		want = platform
 	}
-	id, downloaded, err := s.fetchImage(ctx, repo, ref, &m, want, p)
+	id, downloaded, err := d.fetchImage(ctx, repo, ref, &m, want, p)
 	if err != nil {
 		return false, err
 	}
 	p.Status("", "Digest: "+top.Digest.String())
-	changed, err := s.recordPull(ref, id, top.Digest)
+	changed, err := d.images.recordPull(ref, id, top.Digest)
 	if err != nil {
 		return false, err
 	}
@@ -234,82 +233,6 @@ func formatPlatform(p ocispec.Platform) string {
 		s += "/" + p.Variant
 	}
 	return s
-}
-
-// recordPull points ref at id and records repo@digest, the digest of what
-// was pulled, as Docker does; it reports whether ref moved.
-func (s *Service) recordPull(ref reference.Named, id, manifestDigest digest.Digest) (bool, error) {
-	canonical, err := reference.WithDigest(reference.TrimNamed(ref), manifestDigest)
-	if err != nil {
-		return false, invalidf("%s", err.Error())
-	}
-	refs := []reference.Named{canonical}
-	key := refKey(canonical)
-	if _, byDigest := ref.(reference.Canonical); !byDigest {
-		refs = append(refs, ref)
-		key = refKey(ref)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.images[id]; !ok {
-		// Removed while the pull finished: report it as Docker's store
-		// would, rather than record a dangling reference.
-		return false, fmt.Errorf("image %s: %w", id, errdefs.ErrNotFound)
-	}
-	changed := s.refs[key] != id
-	return changed, s.setReferences(id, refs, false)
-}
-
-// setReferences points refs (tags or digests) at id in one transaction,
-// moving them from other images. touchTag records the tag time. Caller
-// holds mu for writing.
-func (s *Service) setReferences(id digest.Digest, refs []reference.Named, touchTag bool) error {
-	tagged := make([]reference.NamedTagged, 0, len(refs))
-	var digests []reference.Canonical
-	for _, r := range refs {
-		switch v := r.(type) {
-		case reference.Canonical:
-			digests = append(digests, v)
-		case reference.NamedTagged:
-			tagged = append(tagged, v)
-		}
-	}
-	if touchTag && len(tagged) > 0 {
-		if err := s.setRefs(id, tagged); err != nil {
-			return err
-		}
-		tagged = nil
-	}
-	return s.putRefs(id, tagged, digests)
-}
-
-// putRefs stores references without touching the tag time.
-func (s *Service) putRefs(id digest.Digest, tagged []reference.NamedTagged, digests []reference.Canonical) error {
-	keys := make([]string, 0, len(tagged)+len(digests))
-	for _, t := range tagged {
-		keys = append(keys, refKey(t))
-	}
-	for _, d := range digests {
-		keys = append(keys, refKey(d))
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	if err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRefs)
-		for _, k := range keys {
-			if err := b.Put([]byte(k), []byte(id)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("record references: %w", err)
-	}
-	for _, k := range keys {
-		s.refs[k] = id
-	}
-	return nil
 }
 
 // errRootFSMismatch is Docker's error for a manifest whose layers are not

@@ -78,8 +78,9 @@ func BenchmarkPull(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		dist := newDistributor(b, s, DistributorConfig{})
 		b.StartTimer()
-		if err := s.Pull(context.Background(), ref, PullOptions{}, nil); err != nil {
+		if err := dist.Pull(context.Background(), ref, PullOptions{}, nil); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

@@ -32,6 +32,7 @@ import (
 // digest says gets Docker's verification error, and nothing is stored.
 func TestPullCorruptBlob(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	root := t.TempDir()
 	addr := registrytest.DockerRegistry(t, registrytest.Config{Root: root})
 	l1 := tarLayer(t, map[string]string{"ok": "fine"}, false)
@@ -47,7 +48,7 @@ func TestPullCorruptBlob(t *testing.T) {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = s.Pull(context.Background(), mustRef(t, addr+"/team/corrupt:v1"), PullOptions{}, nil)
+	err = dist.Pull(context.Background(), mustRef(t, addr+"/team/corrupt:v1"), PullOptions{}, nil)
 	if err == nil || err.Error() != "filesystem layer verification failed for digest "+d2.String() {
 		t.Fatalf("pull of a corrupt blob: %v", err)
 	}
@@ -61,6 +62,7 @@ func TestPullCorruptBlob(t *testing.T) {
 // gzip stream fails to register, as in Docker, leaving nothing behind.
 func TestPullCorruptLayer(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -73,7 +75,7 @@ func TestPullCorruptLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	registrytest.Push(t, addr+"/team/broken:v1", mutate.MediaType(img, types.DockerManifestSchema2))
-	err = s.Pull(context.Background(), mustRef(t, addr+"/team/broken:v1"), PullOptions{}, nil)
+	err = dist.Pull(context.Background(), mustRef(t, addr+"/team/broken:v1"), PullOptions{}, nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "failed to register layer: ") {
 		t.Fatalf("pull of a broken layer: %v", err)
 	}
@@ -94,7 +96,7 @@ func assertNoUncommitted(t *testing.T, s *Service) {
 	if n != 0 {
 		t.Errorf("%d protections left", n)
 	}
-	entries, _ := os.ReadDir(filepath.Join(s.root, "content", "ingest"))
+	entries, _ := os.ReadDir(filepath.Join(s.layers.root, "content", "ingest"))
 	if len(entries) != 0 {
 		t.Errorf("ingest files left: %v", entries)
 	}
@@ -204,6 +206,7 @@ func startCutProxy(t *testing.T, registry string, cutAt int) (*cutProxy, string)
 // completes, and the image is whole.
 func TestPullResumesCutDownload(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	la, _ := random.Layer(300<<10, types.DockerLayer)
 	lb, _ := random.Layer(200<<10, types.DockerLayer)
@@ -212,7 +215,7 @@ func TestPullResumesCutDownload(t *testing.T) {
 	proxy, paddr := startCutProxy(t, addr, 100<<10)
 
 	var m messages
-	if err := s.Pull(context.Background(), mustRef(t, paddr+"/team/cut:v1"), PullOptions{}, &m); err != nil {
+	if err := dist.Pull(context.Background(), mustRef(t, paddr+"/team/cut:v1"), PullOptions{}, &m); err != nil {
 		t.Fatalf("pull through a cutting proxy: %v\n%s", err, &m)
 	}
 	if !m.has("Digest: " + dgst) {
@@ -247,8 +250,13 @@ func TestPullSurvivesKill(t *testing.T) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
+		dist, err := NewDistributor(s, DistributorConfig{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
 		ref, _ := ParsePullReference(os.Getenv("BERTH_TEST_PULL_REF"), "")
-		err = s.Pull(context.Background(), ref, PullOptions{}, nil)
+		err = dist.Pull(context.Background(), ref, PullOptions{}, nil)
 		fmt.Fprintln(os.Stderr, "pull returned:", err)
 		os.Exit(3)
 	}
@@ -293,13 +301,14 @@ func TestPullSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dist := newDistributor(t, s, DistributorConfig{})
 	t.Cleanup(func() { s.Close() })
 	images, snaps, blobs := storeState(t, s)
 	if images != 0 || snaps != 0 || blobs != 0 {
 		t.Errorf("after the kill: %d images, %d snapshots, %d blobs", images, snaps, blobs)
 	}
 	assertNoUncommitted(t, s)
-	if err := s.Pull(context.Background(), mustRef(t, addr+"/team/kill:v1"), PullOptions{}, nil); err != nil {
+	if err := dist.Pull(context.Background(), mustRef(t, addr+"/team/kill:v1"), PullOptions{}, nil); err != nil {
 		t.Fatalf("retried pull: %v", err)
 	}
 	if images, _, _ := storeState(t, s); images != 1 {
@@ -311,6 +320,7 @@ func TestPullSurvivesKill(t *testing.T) {
 // layers were done, the retry does not fetch those again.
 func TestPullRetriesAfterFailureReuseLayers(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	root := t.TempDir()
 	addr := registrytest.DockerRegistry(t, registrytest.Config{Root: root})
 	good := tarLayer(t, map[string]string{"good": "1"}, false)
@@ -322,12 +332,12 @@ func TestPullRetriesAfterFailureReuseLayers(t *testing.T) {
 	broken := append([]byte(nil), orig...)
 	broken[10] ^= 0xff
 	os.WriteFile(registrytest.BlobPath(root, d), broken, 0o644)
-	if err := s.Pull(context.Background(), mustRef(t, addr+"/team/retry:v1"), PullOptions{}, nil); !errdefs.IsDataLoss(err) {
+	if err := dist.Pull(context.Background(), mustRef(t, addr+"/team/retry:v1"), PullOptions{}, nil); !errdefs.IsDataLoss(err) {
 		t.Fatalf("first pull: %v", err)
 	}
 	os.WriteFile(registrytest.BlobPath(root, d), orig, 0o644)
 	var m messages
-	if err := s.Pull(context.Background(), mustRef(t, addr+"/team/retry:v1"), PullOptions{}, &m); err != nil {
+	if err := dist.Pull(context.Background(), mustRef(t, addr+"/team/retry:v1"), PullOptions{}, &m); err != nil {
 		t.Fatal(err)
 	}
 	gd, _ := good.Digest()

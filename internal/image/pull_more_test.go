@@ -19,6 +19,7 @@ import (
 // (before, since, label, reference, dangling) and their digests.
 func TestListFiltersWithPulledImages(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
 	dated := func(day int, label string) v1.Image {
@@ -33,7 +34,7 @@ func TestListFiltersWithPulledImages(t *testing.T) {
 	digests := map[string]string{}
 	for i, name := range []string{"one", "two", "three"} {
 		digests[name] = registrytest.Push(t, addr+"/team/"+name+":v1", dated(i+1, name))
-		if err := s.Pull(ctx, mustRef(t, addr+"/team/"+name+":v1"), PullOptions{}, nil); err != nil {
+		if err := dist.Pull(ctx, mustRef(t, addr+"/team/"+name+":v1"), PullOptions{}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -77,7 +78,7 @@ func TestListFiltersWithPulledImages(t *testing.T) {
 	// The tag moves with a newer push; the old image keeps its digest
 	// and is dangling.
 	registrytest.Push(t, ref("one"), dated(9, "newer"))
-	if err := s.Pull(ctx, mustRef(t, ref("one")), PullOptions{}, nil); err != nil {
+	if err := dist.Pull(ctx, mustRef(t, ref("one")), PullOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	res, _ = s.List(ctx, ListOptions{Filters: args("dangling", "true")})
@@ -90,6 +91,7 @@ func TestListFiltersWithPulledImages(t *testing.T) {
 // succeed, and the store has it once.
 func TestConcurrentPulls(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	layers := []v1.Layer{}
 	for _, n := range []string{"a", "b", "c", "d"} {
@@ -102,7 +104,7 @@ func TestConcurrentPulls(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.Pull(context.Background(), mustRef(t, addr+"/team/same:v1"), PullOptions{}, nil)
+			errs[i] = dist.Pull(context.Background(), mustRef(t, addr+"/team/same:v1"), PullOptions{}, nil)
 		}()
 	}
 	wg.Wait()
@@ -123,21 +125,22 @@ func TestConcurrentPulls(t *testing.T) {
 // layer was unpacked before its parent was committed.
 func TestPullOpaqueDirectory(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	big := string(make([]byte, 2<<20)) // slows the bottom layer down
 	l1 := tarLayer(t, map[string]string{"big": big, "data/": "", "data/old": "old", "data/keep/": ""}, false)
 	l2 := tarLayer(t, map[string]string{"data/": "", "data/.wh..wh..opq": "", "data/new": "new"}, false)
 	img := remoteImage(t, "", l1, l2)
 	registrytest.Push(t, addr+"/team/opaque:v1", img)
-	if err := s.Pull(context.Background(), mustRef(t, addr+"/team/opaque:v1"), PullOptions{}, nil); err != nil {
+	if err := dist.Pull(context.Background(), mustRef(t, addr+"/team/opaque:v1"), PullOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	cfg, _ := img.ConfigName()
-	if err := s.CreateRWLayer("opaque", cfg.String()); err != nil {
+	if err := s.RWLayers().CreateRWLayer("opaque", cfg.String()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.UnmountRWLayer("opaque"); s.RemoveRWLayer("opaque") })
-	rootfs, err := s.MountRWLayer("opaque")
+	t.Cleanup(func() { s.RWLayers().UnmountRWLayer("opaque"); s.RWLayers().RemoveRWLayer("opaque") })
+	rootfs, err := s.RWLayers().MountRWLayer("opaque")
 	if err != nil {
 		t.Fatal(err)
 	}

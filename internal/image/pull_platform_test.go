@@ -39,6 +39,7 @@ func TestPullIndex(t *testing.T) {
 	for _, reg := range []string{"distribution", "berth"} {
 		t.Run(reg, func(t *testing.T) {
 			s, _, _ := newService(t)
+			dist := newDistributor(t, s, DistributorConfig{})
 			var addr string
 			if reg == "berth" {
 				addr = startBerthRegistry(t, "")
@@ -53,7 +54,7 @@ func TestPullIndex(t *testing.T) {
 			idx := pushIndex(t, addr+"/team/multi:v1", reg == "berth", imgs)
 
 			var m messages
-			if err := s.Pull(ctx, mustRef(t, addr+"/team/multi:v1"), PullOptions{}, &m); err != nil {
+			if err := dist.Pull(ctx, mustRef(t, addr+"/team/multi:v1"), PullOptions{}, &m); err != nil {
 				t.Fatalf("%v\n%s", err, &m)
 			}
 			host, _ := imgs[runtime.GOARCH].ConfigName()
@@ -65,7 +66,7 @@ func TestPullIndex(t *testing.T) {
 				t.Errorf("RepoDigests %v, messages\n%s", im.RepoDigests, &m)
 			}
 
-			if err := s.Pull(ctx, mustRef(t, addr+"/team/multi:v1"), PullOptions{Platform: "linux/" + other}, nil); err != nil {
+			if err := dist.Pull(ctx, mustRef(t, addr+"/team/multi:v1"), PullOptions{Platform: "linux/" + other}, nil); err != nil {
 				t.Fatal(err)
 			}
 			want, _ := imgs[other].ConfigName()
@@ -77,7 +78,7 @@ func TestPullIndex(t *testing.T) {
 			// Only another platform: Docker's error, nothing stored.
 			pushIndex(t, addr+"/team/s390x:v1", reg == "berth", map[string]v1.Image{"s390x": remoteImage(t, "s390x", tarLayer(t, map[string]string{"x": "y"}, false))})
 			before := s.Count()
-			err = s.Pull(ctx, mustRef(t, addr+"/team/s390x:v1"), PullOptions{}, nil)
+			err = dist.Pull(ctx, mustRef(t, addr+"/team/s390x:v1"), PullOptions{}, nil)
 			if !errdefs.IsNotFound(err) || err.Error() != "no matching manifest for linux/"+runtime.GOARCH+" in the manifest list entries" {
 				t.Errorf("pull of an s390x-only index: %v", err)
 			}
@@ -92,9 +93,10 @@ func TestPullIndex(t *testing.T) {
 // architecture with an explicit --platform is refused as Docker does.
 func TestPullPlatformMismatch(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	registrytest.Push(t, addr+"/team/s390x:v1", remoteImage(t, "s390x", tarLayer(t, map[string]string{"x": "y"}, false)))
-	err := s.Pull(context.Background(), mustRef(t, addr+"/team/s390x:v1"), PullOptions{Platform: "linux/amd64"}, nil)
+	err := dist.Pull(context.Background(), mustRef(t, addr+"/team/s390x:v1"), PullOptions{Platform: "linux/amd64"}, nil)
 	want := "image with reference " + addr + "/team/s390x:v1 was found but does not match the specified platform: wanted linux/amd64, actual: linux/s390x"
 	if !errdefs.IsNotFound(err) || err.Error() != want {
 		t.Errorf("pull: %v\nwant %s", err, want)
@@ -104,12 +106,13 @@ func TestPullPlatformMismatch(t *testing.T) {
 // TestPullAllTags pulls every tag of a repository (-a), sharing layers.
 func TestPullAllTags(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	base := tarLayer(t, map[string]string{"base": "b"}, false)
 	registrytest.Push(t, addr+"/team/all:v1", remoteImage(t, "", base))
 	registrytest.Push(t, addr+"/team/all:v2", remoteImage(t, "", base, tarLayer(t, map[string]string{"v2": "2"}, false)))
 	var m messages
-	if err := s.Pull(context.Background(), mustRef(t, addr+"/team/all"), PullOptions{}, &m); err != nil {
+	if err := dist.Pull(context.Background(), mustRef(t, addr+"/team/all"), PullOptions{}, &m); err != nil {
 		t.Fatalf("%v\n%s", err, &m)
 	}
 	bd, _ := base.Digest()

@@ -19,6 +19,7 @@ import (
 // date) and by digest.
 func TestPullFromDistribution28(t *testing.T) {
 	s, bus, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
 	l1 := tarLayer(t, map[string]string{"etc/": "", "etc/hello": "one\n", "bin/": ""}, false)
@@ -29,7 +30,7 @@ func TestPullFromDistribution28(t *testing.T) {
 
 	ref := addr + "/team/busybox:v1"
 	var m messages
-	if err := s.Pull(ctx, mustRef(t, ref), PullOptions{}, &m); err != nil {
+	if err := dist.Pull(ctx, mustRef(t, ref), PullOptions{}, &m); err != nil {
 		t.Fatalf("pull: %v\n%s", err, &m)
 	}
 	d1, _ := l1.Digest()
@@ -59,14 +60,14 @@ func TestPullFromDistribution28(t *testing.T) {
 		t.Errorf("image %s tags %v digests %v", im.ID, im.RepoTags, im.RepoDigests)
 	}
 	// The merged layers: l2 replaced hello, l3 whited out other.
-	if err := s.CreateRWLayer("c1", im.ID); err != nil {
+	if err := s.RWLayers().CreateRWLayer("c1", im.ID); err != nil {
 		t.Fatal(err)
 	}
-	rootfs, err := s.MountRWLayer("c1")
+	rootfs, err := s.RWLayers().MountRWLayer("c1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.UnmountRWLayer("c1"); s.RemoveRWLayer("c1") })
+	t.Cleanup(func() { s.RWLayers().UnmountRWLayer("c1"); s.RWLayers().RemoveRWLayer("c1") })
 	if b, _ := os.ReadFile(filepath.Join(rootfs, "etc/hello")); string(b) != "two\n" {
 		t.Errorf("etc/hello = %q", b)
 	}
@@ -79,7 +80,7 @@ func TestPullFromDistribution28(t *testing.T) {
 
 	// Again: nothing to fetch.
 	var again messages
-	if err := s.Pull(ctx, mustRef(t, ref), PullOptions{}, &again); err != nil {
+	if err := dist.Pull(ctx, mustRef(t, ref), PullOptions{}, &again); err != nil {
 		t.Fatal(err)
 	}
 	if want := "v1: Pulling from team/busybox\nDigest: " + dgst + "\nStatus: Image is up to date for " + ref; again.String() != want {
@@ -88,7 +89,7 @@ func TestPullFromDistribution28(t *testing.T) {
 	// By digest: the image is there; the digest reference is new.
 	var byDigest messages
 	dref := addr + "/team/busybox@" + dgst
-	if err := s.Pull(ctx, mustRef(t, dref), PullOptions{}, &byDigest); err != nil {
+	if err := dist.Pull(ctx, mustRef(t, dref), PullOptions{}, &byDigest); err != nil {
 		t.Fatal(err)
 	}
 	if !byDigest.has(dgst+": Pulling from team/busybox") || !byDigest.has("Status: Image is up to date for "+dref) {
@@ -102,6 +103,7 @@ func TestPullFromDistribution28(t *testing.T) {
 // TestPullErrors checks Docker's wording for what users get wrong.
 func TestPullErrors(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
 	registrytest.Push(t, addr+"/team/busybox:v1", remoteImage(t, "", tarLayer(t, map[string]string{"a": "a"}, false)))
@@ -118,7 +120,7 @@ func TestPullErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		before, snaps, blobs := storeState(t, s)
-		err := s.Pull(ctx, mustRef(t, c.ref), PullOptions{}, nil)
+		err := dist.Pull(ctx, mustRef(t, c.ref), PullOptions{}, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("pull %s: %v, want %q", c.ref, err, c.want)
 		}

@@ -34,52 +34,37 @@ type PushOptions struct {
 // another repository of the registry are mounted ("Mounted from
 // team/other"), the rest uploaded, then the manifest is put under the
 // tag and repo@digest recorded.
-func (s *Service) Push(ctx context.Context, ref reference.Named, opts PushOptions, p Progress) error {
+func (d *Distributor) Push(ctx context.Context, ref reference.Named, opts PushOptions, p Progress) error {
 	p = orNop(p)
 	if _, ok := ref.(reference.Canonical); ok {
 		return invalidf("cannot push a digest reference")
 	}
-	ctx, done, err := s.layers.startOp(ctx)
+	ctx, done, err := d.layers.startOp(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
 
 	p.Status("", "The push refers to repository ["+ref.Name()+"]")
-	var tags []reference.NamedTagged
-	s.mu.RLock()
-	if t, ok := ref.(reference.NamedTagged); ok {
-		if _, ok := s.refs[refKey(t)]; ok {
-			tags = append(tags, t)
-		}
-	} else {
-		for _, r := range s.sortedRefs() {
-			if t, ok := r.(reference.NamedTagged); ok && r.Name() == ref.Name() {
-				tags = append(tags, t)
-			}
-		}
-	}
-	s.mu.RUnlock()
+	tags := d.images.tagsOf(ref)
 	if len(tags) == 0 {
 		return notFoundf("An image does not exist locally with the tag: %s", reference.FamiliarName(ref))
 	}
-	endpoints := s.registries.Endpoints(ctx, ref, true)
+	endpoints := d.registries.Endpoints(ctx, ref, true)
 	ep := endpoints[len(endpoints)-1]
 	path := reference.Path(ref)
 	domain := reference.Domain(ref)
 
 	for _, tag := range tags {
-		s.mu.RLock()
-		im, err := s.resolve(tag.String())
-		s.mu.RUnlock()
+		im, err := d.images.lookup(tag.String())
 		if err != nil {
 			return err
 		}
-		repo, err := s.registries.Open(ctx, ep, path, opts.Auth, true, s.mountCandidates(im, domain, path)...)
+		repo, err := d.registries.Open(ctx, ep, path, opts.Auth, true, d.mountCandidates(im, domain, path)...)
 		if err != nil {
 			return err
 		}
-		if err := s.pushOne(ctx, repo, domain, tag, im, p); err != nil {
+		if err := d.pushOne(ctx, repo, domain, tag, im, p); err != nil {
 			return err
 		}
 	}
@@ -88,10 +73,10 @@ func (s *Service) Push(ctx context.Context, ref reference.Named, opts PushOption
 
 // mountCandidates are the other repositories of the registry that hold
 // blobs of the image: the token for the push must allow pulling from them.
-func (s *Service) mountCandidates(im *img, domain, path string) []string {
+func (d *Distributor) mountCandidates(im *img, domain, path string) []string {
 	var out []string
 	for _, l := range im.rec.Layers {
-		for _, src := range s.distSources(l.DiffID) {
+		for _, src := range d.sources.get(l.DiffID) {
 			if src.Registry == domain && src.Repository != path && !slices.Contains(out, src.Repository) && len(out) < 8 {
 				out = append(out, src.Repository)
 			}
@@ -109,19 +94,19 @@ type pushLayer struct {
 	err  error
 }
 
-func (s *Service) pushOne(ctx context.Context, repo *distribution.Repository, domain string, tag reference.NamedTagged, im *img, p Progress) error {
+func (d *Distributor) pushOne(ctx context.Context, repo *distribution.Repository, domain string, tag reference.NamedTagged, im *img, p Progress) error {
 	// Blobs being read are protected from a concurrent rmi's collection.
 	names := []string{}
 	for _, l := range im.rec.Layers {
 		names = append(names, l.Blob.Digest.String())
 	}
-	release, err := s.layers.protect(names...)
+	release, err := d.layers.protect(names...)
 	if err != nil {
 		return err
 	}
 	defer release()
 	for _, l := range im.rec.Layers {
-		if _, err := s.layers.blobs.Info(l.Blob.Digest); err != nil {
+		if _, err := d.layers.blobs.Info(l.Blob.Digest); err != nil {
 			return fmt.Errorf("layer %s of %s: %w", shortID(l.DiffID.String()), tag, err)
 		}
 	}
@@ -131,7 +116,7 @@ func (s *Service) pushOne(ctx context.Context, repo *distribution.Repository, do
 	for i, l := range im.rec.Layers {
 		pl := &pushLayer{rec: l, id: shortID(l.DiffID.String())}
 		if i < len(im.chain) {
-			if u, err := s.layers.sn.Usage(ctx, im.chain[i].String()); err == nil {
+			if u, err := d.layers.sn.Usage(ctx, im.chain[i].String()); err == nil {
 				pl.size = u.Size
 			}
 		}
@@ -141,13 +126,13 @@ func (s *Service) pushOne(ctx context.Context, repo *distribution.Repository, do
 		p.Update(l.id, "Preparing")
 	}
 	for k, l := range layers {
-		if k >= s.maxUploads {
+		if k >= d.maxUploads {
 			p.Update(l.id, "Waiting")
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	slots := make(chan struct{}, s.maxUploads)
+	slots := make(chan struct{}, d.maxUploads)
 	var wg sync.WaitGroup
 	for _, l := range layers {
 		select {
@@ -161,7 +146,7 @@ func (s *Service) pushOne(ctx context.Context, repo *distribution.Repository, do
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			l.desc, l.err = s.pushLayer(ctx, repo, domain, l, p)
+			l.desc, l.err = d.pushLayer(ctx, repo, domain, l, p)
 			if l.err != nil {
 				cancel()
 			}
@@ -212,11 +197,11 @@ func (s *Service) pushOne(ctx context.Context, repo *distribution.Repository, do
 	if err := repo.PutManifest(ctx, tag.Tag(), mediaType, raw); err != nil {
 		return distribution.Describe(err)
 	}
-	d := digest.FromBytes(raw)
-	p.Status("", fmt.Sprintf("%s: digest: %s size: %d", tag.Tag(), d, len(raw)))
-	p.Aux(pushResult{Tag: tag.Tag(), Digest: d.String(), Size: len(raw)})
+	dgst := digest.FromBytes(raw)
+	p.Status("", fmt.Sprintf("%s: digest: %s size: %d", tag.Tag(), dgst, len(raw)))
+	p.Aux(pushResult{Tag: tag.Tag(), Digest: dgst.String(), Size: len(raw)})
 
-	canonical, err := reference.WithDigest(reference.TrimNamed(tag), d)
+	canonical, err := reference.WithDigest(reference.TrimNamed(tag), dgst)
 	if err != nil {
 		return invalidf("%s", err.Error())
 	}
@@ -226,18 +211,13 @@ func (s *Service) pushOne(ctx context.Context, repo *distribution.Repository, do
 			sources[im.rec.Layers[i].DiffID] = append(sources[im.rec.Layers[i].DiffID], distSource{Blob: desc, Registry: domain, Repository: repo.Path})
 		}
 	}
-	if err := s.addDistSources(sources); err != nil {
+	if err := d.sources.add(sources); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	if _, ok := s.images[im.rec.ID]; ok {
-		err = s.putRefs(im.rec.ID, nil, []reference.Canonical{canonical})
-	}
-	s.mu.Unlock()
-	if err != nil {
+	if err := d.images.recordPush(canonical, im.rec.ID); err != nil {
 		return err
 	}
-	s.publish(eventtypes.ActionPush, reference.FamiliarString(tag), reference.FamiliarName(tag), im.config.Config.Labels)
+	d.images.publish(eventtypes.ActionPush, reference.FamiliarString(tag), reference.FamiliarName(tag), im.config.Config.Labels)
 	return nil
 }
 
@@ -254,7 +234,7 @@ type pushResult struct {
 
 // pushLayer brings one layer into the repository and returns the
 // descriptor the manifest lists for it.
-func (s *Service) pushLayer(ctx context.Context, repo *distribution.Repository, domain string, l *pushLayer, p Progress) (ocispec.Descriptor, error) {
+func (d *Distributor) pushLayer(ctx context.Context, repo *distribution.Repository, domain string, l *pushLayer, p Progress) (ocispec.Descriptor, error) {
 	if isForeign(l.rec.Blob.MediaType) {
 		p.Update(l.id, "Skipped foreign layer")
 		return l.rec.Blob, nil
@@ -264,7 +244,7 @@ func (s *Service) pushLayer(ctx context.Context, repo *distribution.Repository, 
 	own := pushableDescriptor(l.rec.Blob)
 	var candidates []ocispec.Descriptor
 	var mounts []distSource
-	for _, src := range s.distSources(l.rec.DiffID) {
+	for _, src := range d.sources.get(l.rec.DiffID) {
 		if src.Registry != domain {
 			continue
 		}
@@ -314,7 +294,7 @@ func (s *Service) pushLayer(ctx context.Context, repo *distribution.Repository, 
 		}
 		upload = loc
 	}
-	desc, err := s.uploadLayer(ctx, repo, upload, l, own, p)
+	desc, err := d.uploadLayer(ctx, repo, upload, l, own, p)
 	if err != nil {
 		return ocispec.Descriptor{}, distribution.Describe(err)
 	}
@@ -347,8 +327,8 @@ func manifestDescriptor(d ocispec.Descriptor) ocispec.Descriptor {
 // uploadLayer uploads a layer: a compressed stored blob as it is, an
 // uncompressed one gzip-compressed on the way as Docker does (with the
 // same compressor, so the digest is the one Docker would push).
-func (s *Service) uploadLayer(ctx context.Context, repo *distribution.Repository, loc string, l *pushLayer, own ocispec.Descriptor, p Progress) (ocispec.Descriptor, error) {
-	f, err := s.layers.blobs.Open(l.rec.Blob.Digest)
+func (d *Distributor) uploadLayer(ctx context.Context, repo *distribution.Repository, loc string, l *pushLayer, own ocispec.Descriptor, p Progress) (ocispec.Descriptor, error) {
+	f, err := d.layers.blobs.Open(l.rec.Blob.Digest)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}

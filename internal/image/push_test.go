@@ -24,6 +24,7 @@ const dockerPushDigest = "sha256:a04a274a09e20c4e29c79b725fe4e8e91418e753b3b2aa4
 // go-containerregistry's validator.
 func TestPushLikeDocker(t *testing.T) {
 	s, bus, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
 	loadFile(t, s, fixtureArchive)
@@ -32,7 +33,7 @@ func TestPushLikeDocker(t *testing.T) {
 	}
 	ref := mustRef(t, addr+"/team/busybox:v1")
 	var m messages
-	if err := s.Push(ctx, ref, PushOptions{}, &m); err != nil {
+	if err := dist.Push(ctx, ref, PushOptions{}, &m); err != nil {
 		t.Fatalf("push: %v\n%s", err, &m)
 	}
 	id := strings.TrimPrefix(fixtureDiffID, "sha256:")[:12]
@@ -59,7 +60,7 @@ func TestPushLikeDocker(t *testing.T) {
 	}
 
 	var again messages
-	if err := s.Push(ctx, ref, PushOptions{}, &again); err != nil {
+	if err := dist.Push(ctx, ref, PushOptions{}, &again); err != nil {
 		t.Fatal(err)
 	}
 	if !again.has(id+": Layer already exists") || again.has(id+": Pushed") {
@@ -70,7 +71,7 @@ func TestPushLikeDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mounted messages
-	if err := s.Push(ctx, mustRef(t, addr+"/team/other:v2"), PushOptions{}, &mounted); err != nil {
+	if err := dist.Push(ctx, mustRef(t, addr+"/team/other:v2"), PushOptions{}, &mounted); err != nil {
 		t.Fatal(err)
 	}
 	if !mounted.has(id+": Mounted from team/busybox") || !mounted.has("v2: digest: "+dockerPushDigest+" size: 527") {
@@ -85,14 +86,14 @@ func TestPushLikeDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	var all messages
-	if err := s.Push(ctx, mustRef(t, addr+"/team/other"), PushOptions{}, &all); err != nil {
+	if err := dist.Push(ctx, mustRef(t, addr+"/team/other"), PushOptions{}, &all); err != nil {
 		t.Fatal(err)
 	}
 	if !all.has("v2: digest: "+dockerPushDigest+" size: 527") || !all.has("v3: digest: "+dockerPushDigest+" size: 527") {
 		t.Errorf("push of all tags:\n%s", &all)
 	}
 
-	err = s.Push(ctx, mustRef(t, addr+"/team/none:v1"), PushOptions{}, nil)
+	err = dist.Push(ctx, mustRef(t, addr+"/team/none:v1"), PushOptions{}, nil)
 	if !errdefs.IsNotFound(err) || err.Error() != "An image does not exist locally with the tag: "+addr+"/team/none" {
 		t.Errorf("push of a missing image: %v", err)
 	}
@@ -103,19 +104,20 @@ func TestPushLikeDocker(t *testing.T) {
 // the same, and a pull from there finds everything present.
 func TestPullPushRoundTrip(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	peer := registrytest.DockerRegistry(t, registrytest.Config{})
 	own := startBerthRegistry(t, "")
 	ctx := context.Background()
 	img := remoteImage(t, "", tarLayer(t, map[string]string{"a/": "", "a/1": "1"}, false), tarLayer(t, map[string]string{"b": "2"}, true))
 	dgst := registrytest.Push(t, peer+"/src/img:1", img)
-	if err := s.Pull(ctx, mustRef(t, peer+"/src/img:1"), PullOptions{}, nil); err != nil {
+	if err := dist.Pull(ctx, mustRef(t, peer+"/src/img:1"), PullOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Tag(ctx, peer+"/src/img:1", own+"/dst/img", "1"); err != nil {
 		t.Fatal(err)
 	}
 	var m messages
-	if err := s.Push(ctx, mustRef(t, own+"/dst/img:1"), PushOptions{}, &m); err != nil {
+	if err := dist.Push(ctx, mustRef(t, own+"/dst/img:1"), PushOptions{}, &m); err != nil {
 		t.Fatalf("%v\n%s", err, &m)
 	}
 	r, _ := name.ParseReference(own+"/dst/img:1", name.Insecure)
@@ -136,7 +138,7 @@ func TestPullPushRoundTrip(t *testing.T) {
 		t.Errorf("pushed manifest %+v, pulled %s", mf, dgst)
 	}
 	var again messages
-	if err := s.Pull(ctx, mustRef(t, own+"/dst/img:1"), PullOptions{}, &again); err != nil {
+	if err := dist.Pull(ctx, mustRef(t, own+"/dst/img:1"), PullOptions{}, &again); err != nil {
 		t.Fatal(err)
 	}
 	if !again.has("Status: Image is up to date for " + own + "/dst/img:1") {
@@ -144,8 +146,9 @@ func TestPullPushRoundTrip(t *testing.T) {
 	}
 	// A fresh store pulls it from berth's registry, layers and all.
 	s2, _, _ := newService(t)
+	dist2 := newDistributor(t, s2, DistributorConfig{})
 	var fresh messages
-	if err := s2.Pull(ctx, mustRef(t, own+"/dst/img:1"), PullOptions{}, &fresh); err != nil {
+	if err := dist2.Pull(ctx, mustRef(t, own+"/dst/img:1"), PullOptions{}, &fresh); err != nil {
 		t.Fatalf("%v\n%s", err, &fresh)
 	}
 	if !fresh.has("Status: Downloaded newer image for " + own + "/dst/img:1") {

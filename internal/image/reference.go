@@ -212,3 +212,131 @@ func (s *Service) setRefs(id digest.Digest, refs []reference.NamedTagged) error 
 	im.rec = rec
 	return nil
 }
+
+// recordPull points ref at id and records repo@digest, the digest of what
+// was pulled, as Docker does; it reports whether ref moved.
+func (s *Service) recordPull(ref reference.Named, id, manifestDigest digest.Digest) (bool, error) {
+	canonical, err := reference.WithDigest(reference.TrimNamed(ref), manifestDigest)
+	if err != nil {
+		return false, invalidf("%s", err.Error())
+	}
+	refs := []reference.Named{canonical}
+	key := refKey(canonical)
+	if _, byDigest := ref.(reference.Canonical); !byDigest {
+		refs = append(refs, ref)
+		key = refKey(ref)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.images[id]; !ok {
+		// Removed while the pull finished: report it as Docker's store
+		// would, rather than record a dangling reference.
+		return false, fmt.Errorf("image %s: %w", id, errdefs.ErrNotFound)
+	}
+	changed := s.refs[key] != id
+	return changed, s.setReferences(id, refs, false)
+}
+
+// setReferences points refs (tags or digests) at id in one transaction,
+// moving them from other images. touchTag records the tag time. Caller
+// holds mu for writing.
+func (s *Service) setReferences(id digest.Digest, refs []reference.Named, touchTag bool) error {
+	tagged := make([]reference.NamedTagged, 0, len(refs))
+	var digests []reference.Canonical
+	for _, r := range refs {
+		switch v := r.(type) {
+		case reference.Canonical:
+			digests = append(digests, v)
+		case reference.NamedTagged:
+			tagged = append(tagged, v)
+		}
+	}
+	if touchTag && len(tagged) > 0 {
+		if err := s.setRefs(id, tagged); err != nil {
+			return err
+		}
+		tagged = nil
+	}
+	return s.putRefs(id, tagged, digests)
+}
+
+// putRefs stores references without touching the tag time.
+func (s *Service) putRefs(id digest.Digest, tagged []reference.NamedTagged, digests []reference.Canonical) error {
+	keys := make([]string, 0, len(tagged)+len(digests))
+	for _, t := range tagged {
+		keys = append(keys, refKey(t))
+	}
+	for _, d := range digests {
+		keys = append(keys, refKey(d))
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRefs)
+		for _, k := range keys {
+			if err := b.Put([]byte(k), []byte(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("record references: %w", err)
+	}
+	for _, k := range keys {
+		s.refs[k] = id
+	}
+	return nil
+}
+
+// lookup finds an image as Get does, for the transfers.
+func (s *Service) lookup(refOrID string) (*img, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.resolve(refOrID)
+}
+
+// tagsOf lists what a push of ref sends: ref if it is a tag the store
+// has, else every tag of ref's repository, in familiar order.
+func (s *Service) tagsOf(ref reference.Named) []reference.NamedTagged {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var tags []reference.NamedTagged
+	if t, ok := ref.(reference.NamedTagged); ok {
+		if _, ok := s.refs[refKey(t)]; ok {
+			tags = append(tags, t)
+		}
+		return tags
+	}
+	for _, r := range s.sortedRefs() {
+		if t, ok := r.(reference.NamedTagged); ok && r.Name() == ref.Name() {
+			tags = append(tags, t)
+		}
+	}
+	return tags
+}
+
+// layerOf finds the record of the layer with diffID in some image.
+func (s *Service) layerOf(diffID digest.Digest) (layerRecord, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, im := range s.images {
+		for _, l := range im.rec.Layers {
+			if l.DiffID == diffID {
+				return l, true
+			}
+		}
+	}
+	return layerRecord{}, false
+}
+
+// recordPush records repo@digest of a pushed image, as Docker does,
+// unless the image was removed meanwhile.
+func (s *Service) recordPush(canonical reference.Canonical, id digest.Digest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.images[id]; !ok {
+		return nil
+	}
+	return s.putRefs(id, nil, []reference.Canonical{canonical})
+}

@@ -13,32 +13,32 @@ import (
 
 // Login checks credentials against a registry (POST /auth) and returns
 // the identity token the registry issued, if any.
-func (s *Service) Login(ctx context.Context, auth *registrytypes.AuthConfig) (string, error) {
+func (d *Distributor) Login(ctx context.Context, auth *registrytypes.AuthConfig) (string, error) {
 	if auth == nil {
 		auth = &registrytypes.AuthConfig{}
 	}
-	return s.registries.Login(ctx, auth)
+	return d.registries.Login(ctx, auth)
 }
 
 // Search asks a registry's v1 search for term (GET /images/search), as
 // Docker does; limit 0 is the default of 25.
-func (s *Service) Search(ctx context.Context, term string, limit int, f filters.Args, auth *registrytypes.AuthConfig) ([]registrytypes.SearchResult, error) {
-	return s.registries.Search(ctx, term, limit, f, auth)
+func (d *Distributor) Search(ctx context.Context, term string, limit int, f filters.Args, auth *registrytypes.AuthConfig) ([]registrytypes.SearchResult, error) {
+	return d.registries.Search(ctx, term, limit, f, auth)
 }
 
 // RegistryConfig is the registry configuration for GET /info.
-func (s *Service) RegistryConfig() *registrytypes.ServiceConfig {
-	return s.registries.ServiceConfig()
+func (d *Distributor) RegistryConfig() *registrytypes.ServiceConfig {
+	return d.registries.ServiceConfig()
 }
 
 // DistributionInspect answers GET /distribution/{name}/json: the
 // descriptor of what ref names in its registry (a tag defaults to latest)
 // and the platforms it offers, without pulling it.
-func (s *Service) DistributionInspect(ctx context.Context, ref reference.Named, auth *registrytypes.AuthConfig) (*registrytypes.DistributionInspect, error) {
+func (d *Distributor) DistributionInspect(ctx context.Context, ref reference.Named, auth *registrytypes.AuthConfig) (*registrytypes.DistributionInspect, error) {
 	ref = reference.TagNameOnly(ref)
 	var lastErr error
-	for _, ep := range s.registries.Endpoints(ctx, ref, false) {
-		res, err := s.distributionInspect(ctx, ep, ref, auth)
+	for _, ep := range d.registries.Endpoints(ctx, ref, false) {
+		res, err := d.distributionInspect(ctx, ep, ref, auth)
 		if err == nil {
 			return res, nil
 		}
@@ -50,8 +50,8 @@ func (s *Service) DistributionInspect(ctx context.Context, ref reference.Named, 
 	return nil, lastErr
 }
 
-func (s *Service) distributionInspect(ctx context.Context, ep distribution.Endpoint, ref reference.Named, auth *registrytypes.AuthConfig) (*registrytypes.DistributionInspect, error) {
-	repo, err := s.registries.Open(ctx, ep, reference.Path(ref), auth, false)
+func (d *Distributor) distributionInspect(ctx context.Context, ep distribution.Endpoint, ref reference.Named, auth *registrytypes.AuthConfig) (*registrytypes.DistributionInspect, error) {
+	repo, err := d.registries.Open(ctx, ep, reference.Path(ref), auth, false)
 	if err != nil {
 		return nil, err
 	}
@@ -68,9 +68,9 @@ func (s *Service) distributionInspect(ctx context.Context, ep distribution.Endpo
 		if err := json.Unmarshal(m.Raw, &idx); err != nil {
 			return nil, invalidf("invalid manifest list: %v", err)
 		}
-		for _, d := range idx.Manifests {
-			if d.Platform != nil {
-				res.Platforms = append(res.Platforms, *d.Platform)
+		for _, desc := range idx.Manifests {
+			if desc.Platform != nil {
+				res.Platforms = append(res.Platforms, *desc.Platform)
 			}
 		}
 		return res, nil

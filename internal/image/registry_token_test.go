@@ -122,6 +122,7 @@ func (ts *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // mounts from another repository asks for pull on it.
 func TestBearerTokenRegistry(t *testing.T) {
 	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{})
 	ts, realm, bundle := newTokenServer(t, "ci", "s3cret")
 	addr := registrytest.DockerRegistry(t, registrytest.Config{Extra: fmt.Sprintf("auth:\n  token:\n    realm: %s\n    service: %s\n    issuer: %s\n    rootcertbundle: %s\n",
 		realm, ts.service, ts.issuer, bundle)})
@@ -130,26 +131,26 @@ func TestBearerTokenRegistry(t *testing.T) {
 	registrytest.Push(t, addr+"/team/token:v1", remoteImage(t, "", tarLayer(t, map[string]string{"t": "1"}, false)), creds)
 	good := &registrytypes.AuthConfig{Username: "ci", Password: "s3cret", ServerAddress: addr}
 
-	if _, err := s.Login(ctx, good); err != nil {
+	if _, err := dist.Login(ctx, good); err != nil {
 		t.Errorf("login: %v", err)
 	}
-	_, err := s.Login(ctx, &registrytypes.AuthConfig{Username: "ci", Password: "wrong", ServerAddress: addr})
+	_, err := dist.Login(ctx, &registrytypes.AuthConfig{Username: "ci", Password: "wrong", ServerAddress: addr})
 	if want := `Get "http://` + addr + `/v2/": unauthorized: incorrect username or password`; !errdefs.IsUnauthorized(err) || err == nil || err.Error() != want {
 		t.Errorf("login with a wrong password: %v\nwant %s", err, want)
 	}
 
 	ref := mustRef(t, addr+"/team/token:v1")
-	if err := s.Pull(ctx, ref, PullOptions{}, nil); err == nil || !strings.Contains(err.Error(), "unauthorized") {
+	if err := dist.Pull(ctx, ref, PullOptions{}, nil); err == nil || !strings.Contains(err.Error(), "unauthorized") {
 		t.Errorf("anonymous pull: %v", err)
 	}
-	if err := s.Pull(ctx, ref, PullOptions{Auth: good}, nil); err != nil {
+	if err := dist.Pull(ctx, ref, PullOptions{Auth: good}, nil); err != nil {
 		t.Fatalf("pull with a token: %v", err)
 	}
 	if err := s.Tag(ctx, ref.String(), addr+"/team/copy", "v1"); err != nil {
 		t.Fatal(err)
 	}
 	var m messages
-	if err := s.Push(ctx, mustRef(t, addr+"/team/copy:v1"), PushOptions{Auth: good}, &m); err != nil {
+	if err := dist.Push(ctx, mustRef(t, addr+"/team/copy:v1"), PushOptions{Auth: good}, &m); err != nil {
 		t.Fatalf("push with a token: %v\n%s", err, &m)
 	}
 	if !strings.Contains(m.String(), "Mounted from team/token") {

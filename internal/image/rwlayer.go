@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/internal/layer"
@@ -26,6 +27,89 @@ type rwRecord struct {
 
 func rwKey(containerID string) string { return "rw-" + containerID }
 
+// RWLayers are the read-write layers of containers: for each container
+// an active snapshot on the top layer of its image, which takes the
+// container's changes and is mounted as its root filesystem at
+// <root>/rw/<container>/merged while it runs. The records are kept in
+// images.db and loaded with the store, whose garbage collection keeps
+// the snapshots they name and the image layers under them.
+type RWLayers struct {
+	dir    string // <root>/rw
+	db     *bolt.DB
+	layers *layerStore
+	images rwImages
+
+	mu   sync.RWMutex
+	recs map[string]*rwRecord // by container ID
+
+	// mountMu serialises mounting and unmounting.
+	mountMu sync.Mutex
+}
+
+// rwImages is what RWLayers needs of the image store; see imageStore
+// for why it is an interface.
+type rwImages interface {
+	// lookup finds the image a container is created from.
+	lookup(refOrID string) (*img, error)
+	// chainInUse reports whether an image still has the layer chainID.
+	chainInUse(chainID string) bool
+	// gc frees layers nothing references any more.
+	gc(ctx context.Context) []digest.Digest
+}
+
+func newRWLayers(dir string, db *bolt.DB, layers *layerStore, images rwImages) *RWLayers {
+	return &RWLayers{dir: dir, db: db, layers: layers, images: images, recs: map[string]*rwRecord{}}
+}
+
+// load reads the records of the rw bucket, when the store opens.
+func (r *RWLayers) load(b *bolt.Bucket) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return b.ForEach(func(k, v []byte) error {
+		var rec rwRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("rw layer %s: corrupt record: %w", k, err)
+		}
+		r.recs[string(k)] = &rec
+		return nil
+	})
+}
+
+func (r *RWLayers) mountPath(containerID string) string {
+	return filepath.Join(r.dir, containerID, "merged")
+}
+
+// snapshots are the keys of the rw snapshots, for garbage collection.
+func (r *RWLayers) snapshots() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.recs))
+	for cid := range r.recs {
+		out = append(out, rwKey(cid))
+	}
+	return out
+}
+
+// users lists the containers with an rw layer on each image: who uses an
+// image when the container service has not said (SetContainerUsage).
+func (r *RWLayers) users() map[digest.Digest][]string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := map[digest.Digest][]string{}
+	for cid, rec := range r.recs {
+		out[rec.ImageID] = append(out[rec.ImageID], cid)
+	}
+	return out
+}
+
+// mounted reports whether the container's root filesystem is mounted:
+// whether it runs, when the container service has not said
+// (SetContainerRunning).
+func (r *RWLayers) mounted(containerID string) bool {
+	m, _ := layer.IsMountpoint(r.mountPath(containerID))
+	return m
+}
+
 func validContainerID(id string) error {
 	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\x00") {
 		return fmt.Errorf("invalid container ID %q: %w", id, errdefs.ErrInvalidArgument)
@@ -36,18 +120,18 @@ func validContainerID(id string) error {
 // CreateRWLayer prepares the read-write layer of a new container on the
 // image imageID (an ID, or anything Get accepts). Creating it again for
 // the same image is a no-op.
-func (s *Service) CreateRWLayer(containerID, imageID string) error {
+func (r *RWLayers) CreateRWLayer(containerID, imageID string) error {
 	if err := validContainerID(containerID); err != nil {
 		return err
 	}
 	ctx := context.Background()
-	release := s.layers.hold()
+	release := r.layers.hold()
 	defer release()
 
-	s.mu.RLock()
-	im, err := s.resolve(imageID)
-	existing := s.rw[containerID]
-	s.mu.RUnlock()
+	im, err := r.images.lookup(imageID)
+	r.mu.RLock()
+	existing := r.recs[containerID]
+	r.mu.RUnlock()
 	if err != nil {
 		return err
 	}
@@ -57,27 +141,28 @@ func (s *Service) CreateRWLayer(containerID, imageID string) error {
 		}
 		return fmt.Errorf("container %s already has a read-write layer: %w", containerID, errdefs.ErrAlreadyExists)
 	}
+	sn := r.layers.sn
 	key := rwKey(containerID)
-	if _, err := s.layers.sn.Prepare(ctx, key, im.top()); err != nil {
+	if _, err := sn.Prepare(ctx, key, im.top()); err != nil {
 		if !errdefs.IsAlreadyExists(err) {
 			return err
 		}
 		// Left by a crash between Prepare and the record below.
-		if err := s.layers.sn.Remove(ctx, key); err != nil {
+		if err := sn.Remove(ctx, key); err != nil {
 			return err
 		}
-		if _, err := s.layers.sn.Prepare(ctx, key, im.top()); err != nil {
+		if _, err := sn.Prepare(ctx, key, im.top()); err != nil {
 			return err
 		}
 	}
-	if err := os.MkdirAll(s.mountPath(containerID), 0o755); err != nil {
-		_ = s.layers.sn.Remove(ctx, key)
+	if err := os.MkdirAll(r.mountPath(containerID), 0o755); err != nil {
+		_ = sn.Remove(ctx, key)
 		return err
 	}
 	rec := &rwRecord{ImageID: im.rec.ID, Parent: im.top(), Created: nowUTC()}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err = r.db.Update(func(tx *bolt.Tx) error {
 		data, err := json.Marshal(rec)
 		if err != nil {
 			return err
@@ -85,10 +170,10 @@ func (s *Service) CreateRWLayer(containerID, imageID string) error {
 		return tx.Bucket(bucketRW).Put([]byte(containerID), data)
 	})
 	if err != nil {
-		_ = s.layers.sn.Remove(ctx, key)
+		_ = sn.Remove(ctx, key)
 		return fmt.Errorf("record rw layer: %w", err)
 	}
-	s.rw[containerID] = rec
+	r.recs[containerID] = rec
 	return nil
 }
 
@@ -96,22 +181,27 @@ func noRWLayer(containerID string) error {
 	return fmt.Errorf("no read-write layer for container %s: %w", containerID, errdefs.ErrNotFound)
 }
 
+// has reports whether the container has an rw layer.
+func (r *RWLayers) has(containerID string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.recs[containerID]
+	return ok
+}
+
 // MountRWLayer mounts the container's root filesystem and returns where:
 // <root>/rw/<container>/merged. Mounting a mounted layer returns the same
 // path.
-func (s *Service) MountRWLayer(containerID string) (string, error) {
+func (r *RWLayers) MountRWLayer(containerID string) (string, error) {
 	if err := validContainerID(containerID); err != nil {
 		return "", err
 	}
-	s.mountMu.Lock()
-	defer s.mountMu.Unlock()
-	s.mu.RLock()
-	_, ok := s.rw[containerID]
-	s.mu.RUnlock()
-	if !ok {
+	r.mountMu.Lock()
+	defer r.mountMu.Unlock()
+	if !r.has(containerID) {
 		return "", noRWLayer(containerID)
 	}
-	target := s.mountPath(containerID)
+	target := r.mountPath(containerID)
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return "", err
 	}
@@ -122,7 +212,7 @@ func (s *Service) MountRWLayer(containerID string) (string, error) {
 	if mounted {
 		return target, nil
 	}
-	mounts, err := s.layers.sn.Mounts(context.Background(), rwKey(containerID))
+	mounts, err := r.layers.sn.Mounts(context.Background(), rwKey(containerID))
 	if err != nil {
 		return "", err
 	}
@@ -134,100 +224,85 @@ func (s *Service) MountRWLayer(containerID string) (string, error) {
 
 // UnmountRWLayer unmounts the container's root filesystem; unmounting
 // one that is not mounted is not an error.
-func (s *Service) UnmountRWLayer(containerID string) error {
+func (r *RWLayers) UnmountRWLayer(containerID string) error {
 	if err := validContainerID(containerID); err != nil {
 		return err
 	}
-	s.mountMu.Lock()
-	defer s.mountMu.Unlock()
-	return layer.Unmount(s.mountPath(containerID))
+	r.mountMu.Lock()
+	defer r.mountMu.Unlock()
+	return layer.Unmount(r.mountPath(containerID))
 }
 
 // RemoveRWLayer unmounts and deletes the container's read-write layer.
 // Removing a layer that does not exist is not an error. Image layers
 // that only this container still held (its image was removed with force)
 // are freed.
-func (s *Service) RemoveRWLayer(containerID string) error {
+func (r *RWLayers) RemoveRWLayer(containerID string) error {
 	if err := validContainerID(containerID); err != nil {
 		return err
 	}
 	ctx := context.Background()
-	s.mountMu.Lock()
-	err := layer.Unmount(s.mountPath(containerID))
-	s.mountMu.Unlock()
+	r.mountMu.Lock()
+	err := layer.Unmount(r.mountPath(containerID))
+	r.mountMu.Unlock()
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	rec := s.rw[containerID]
+	r.mu.Lock()
+	rec := r.recs[containerID]
 	if rec != nil {
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := r.db.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketRW).Delete([]byte(containerID))
 		})
 		if err != nil {
-			s.mu.Unlock()
+			r.mu.Unlock()
 			return fmt.Errorf("remove rw layer record: %w", err)
 		}
-		delete(s.rw, containerID)
+		delete(r.recs, containerID)
 	}
-	orphanParent := rec != nil && rec.Parent != "" && !s.chainInUse(rec.Parent)
-	s.mu.Unlock()
+	r.mu.Unlock()
+	orphanParent := rec != nil && rec.Parent != "" && !r.images.chainInUse(rec.Parent)
 
-	if err := s.layers.sn.Remove(ctx, rwKey(containerID)); err != nil && !errdefs.IsNotFound(err) {
+	if err := r.layers.sn.Remove(ctx, rwKey(containerID)); err != nil && !errdefs.IsNotFound(err) {
 		return err
 	}
-	if err := os.RemoveAll(filepath.Join(s.root, "rw", containerID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.RemoveAll(filepath.Join(r.dir, containerID)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	if orphanParent {
-		s.gc(ctx)
+		r.images.gc(ctx)
 	}
 	return nil
 }
 
-// chainInUse reports whether any image has the layer chainID. Caller
-// holds mu.
-func (s *Service) chainInUse(chainID string) bool {
-	for _, im := range s.images {
-		for _, c := range im.chain {
-			if c.String() == chainID {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // RWLayerSize returns the size of the container's changes (SizeRw) and of
 // its whole root filesystem, image layers included (SizeRootFs).
-func (s *Service) RWLayerSize(containerID string) (rw, rootfs int64, err error) {
+func (r *RWLayers) RWLayerSize(containerID string) (rw, rootfs int64, err error) {
 	if err := validContainerID(containerID); err != nil {
 		return 0, 0, err
 	}
-	s.mu.RLock()
-	_, ok := s.rw[containerID]
-	s.mu.RUnlock()
-	if !ok {
+	if !r.has(containerID) {
 		return 0, 0, noRWLayer(containerID)
 	}
 	ctx := context.Background()
+	sn := r.layers.sn
 	key := rwKey(containerID)
-	u, err := s.layers.sn.Usage(ctx, key)
+	u, err := sn.Usage(ctx, key)
 	if err != nil {
 		return 0, 0, err
 	}
 	rootfs = u.Size
-	info, err := s.layers.sn.Stat(ctx, key)
+	info, err := sn.Stat(ctx, key)
 	if err != nil {
 		return 0, 0, err
 	}
 	for p := info.Parent; p != ""; {
-		pu, err := s.layers.sn.Usage(ctx, p)
+		pu, err := sn.Usage(ctx, p)
 		if err != nil {
 			return 0, 0, err
 		}
 		rootfs += pu.Size
-		pi, err := s.layers.sn.Stat(ctx, p)
+		pi, err := sn.Stat(ctx, p)
 		if err != nil {
 			return 0, 0, err
 		}

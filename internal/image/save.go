@@ -25,8 +25,10 @@ type saveImage struct {
 
 // resolveSave turns the names of a save request into images, as Docker's
 // tarexport does: a repository without tag or digest means every tag of
-// it; IDs and digests mean the image without a tag. Caller holds mu.
+// it; IDs and digests mean the image without a tag.
 func (s *Service) resolveSave(names []string) ([]*saveImage, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	var out []*saveImage
 	byID := map[digest.Digest]*saveImage{}
 	add := func(im *img, ref reference.NamedTagged) {
@@ -105,17 +107,15 @@ func (s *Service) sortedRefs() []reference.Named {
 // and repositories files. Layer blobs are written exactly as stored. All
 // names are resolved before the first byte is written, so a bad name is
 // an error response, not a broken archive.
-func (s *Service) Save(ctx context.Context, names []string, w io.Writer) error {
+func (ar *Archiver) Save(ctx context.Context, names []string, w io.Writer) error {
 	if len(names) == 0 {
 		return invalidf("no image names given")
 	}
 	// Holding the layer store keeps garbage collection from deleting blobs while
 	// they are being read.
-	release := s.layers.hold()
+	release := ar.layers.hold()
 	defer release()
-	s.mu.RLock()
-	images, err := s.resolveSave(names)
-	s.mu.RUnlock()
+	images, err := ar.images.resolveSave(names)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (s *Service) Save(ctx context.Context, names []string, w io.Writer) error {
 		item := manifestItem{Config: mustBlobPath(im.rec.ID), RepoTags: []string{}, Layers: []string{}}
 		var layers []ocispec.Descriptor
 		for _, l := range im.rec.Layers {
-			size, err := s.layers.blobs.Info(l.Blob.Digest)
+			size, err := ar.layers.blobs.Info(l.Blob.Digest)
 			if err != nil {
 				return fmt.Errorf("image %s: layer blob %s: %w", shortID(im.rec.ID.String()), l.Blob.Digest, err)
 			}
@@ -208,7 +208,7 @@ func (s *Service) Save(ctx context.Context, names []string, w io.Writer) error {
 			}
 			continue
 		}
-		if err := s.copyBlob(ctx, tw, d, b.size, epoch); err != nil {
+		if err := ar.copyBlob(ctx, tw, d, b.size, epoch); err != nil {
 			return err
 		}
 	}
@@ -247,14 +247,14 @@ func (s *Service) Save(ctx context.Context, names []string, w io.Writer) error {
 	}
 	for _, si := range images {
 		id := si.im.rec.ID.String()
-		s.publish(eventtypes.ActionSave, id, id, si.im.config.Config.Labels)
+		ar.images.publish(eventtypes.ActionSave, id, id, si.im.config.Config.Labels)
 	}
 	return nil
 }
 
 // copyBlob streams a stored layer blob into the archive.
-func (s *Service) copyBlob(ctx context.Context, tw *tar.Writer, d digest.Digest, size int64, mtime time.Time) error {
-	f, err := s.layers.blobs.Open(d)
+func (ar *Archiver) copyBlob(ctx context.Context, tw *tar.Writer, d digest.Digest, size int64, mtime time.Time) error {
+	f, err := ar.layers.blobs.Open(d)
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,6 @@ import (
 
 	"github.com/berth-dev/berth/internal/events"
 	"github.com/berth-dev/berth/internal/image/content"
-	"github.com/berth-dev/berth/internal/image/distribution"
-	"github.com/berth-dev/berth/internal/layer"
 	"github.com/berth-dev/berth/internal/layer/overlay"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
@@ -24,30 +22,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Config configures the image service.
+// Config configures the image store.
 type Config struct {
 	Root   string      // state directory, e.g. /var/lib/berth/image
 	Events *events.Bus // may be nil in tests
-
-	// MaxConcurrentDownloads bounds the layer downloads of a pull
-	// (daemon.json max-concurrent-downloads); 0 means 3, Docker's default.
-	MaxConcurrentDownloads int
-	// MaxConcurrentUploads bounds the layer uploads of a push
-	// (max-concurrent-uploads); 0 means 5, Docker's default.
-	MaxConcurrentUploads int
-	// InsecureRegistries are registries ("host:port" or CIDR) reached over
-	// plain HTTP or unverified HTTPS; loopback ones always are.
-	InsecureRegistries []string
-	// Mirrors are registry mirrors tried before Docker Hub for its images.
-	Mirrors []string
-	// UserAgent is sent to registries.
-	UserAgent string
 }
-
-const (
-	defaultMaxDownloads = 3
-	defaultMaxUploads   = 5
-)
 
 var (
 	bucketImages  = []byte("images")  // id → imageRecord JSON
@@ -57,28 +36,26 @@ var (
 	bucketDist    = []byte("dist")    // diff ID → []distSource JSON: where a layer's blobs are known to be
 )
 
-// Service is the image store and the layer manager for containers.
+// Service is the image store: the images the daemon holds, their
+// configs, layer records and repository references in images.db (kept
+// in memory too), and who uses them. It answers lookups, list, inspect,
+// history and disk usage, and tags, removes and prunes. What images are
+// made of is in its layerStore; images come in and go out through the
+// Archiver and the Distributor; containers' layers are its RWLayers.
 type Service struct {
-	root   string
 	db     *bolt.DB
 	layers *layerStore
 	events *events.Bus
 
-	registries   *distribution.Service
-	maxDownloads int
-	maxUploads   int
-
 	mu     sync.RWMutex
 	images map[digest.Digest]*img
 	refs   map[string]digest.Digest // full reference string → image
-	rw     map[string]*rwRecord
 	usage  func(imageID string) []string
 	// running reports whether a container is running, for the "cannot
 	// be forced" rmi conflict. Unset, a mounted rw layer counts as running.
 	running func(containerID string) bool
 
-	// mountMu serialises mounting and unmounting rw layers.
-	mountMu sync.Mutex
+	rw *RWLayers
 
 	pruneRunning sync.Mutex
 }
@@ -100,38 +77,19 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	registries, err := distribution.New(distribution.Config{
-		InsecureRegistries: cfg.InsecureRegistries,
-		Mirrors:            cfg.Mirrors,
-		UserAgent:          cfg.UserAgent,
-	})
-	if err != nil {
-		sn.Close()
-		return nil, err
-	}
 	db, err := bolt.Open(filepath.Join(cfg.Root, "images.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		sn.Close()
 		return nil, fmt.Errorf("open image metadata: %w", err)
 	}
 	s := &Service{
-		root:         cfg.Root,
-		db:           db,
-		layers:       newLayerStore(cfg.Root, sn, blobs),
-		events:       cfg.Events,
-		images:       map[digest.Digest]*img{},
-		refs:         map[string]digest.Digest{},
-		rw:           map[string]*rwRecord{},
-		registries:   registries,
-		maxDownloads: cfg.MaxConcurrentDownloads,
-		maxUploads:   cfg.MaxConcurrentUploads,
+		db:     db,
+		layers: newLayerStore(cfg.Root, sn, blobs),
+		events: cfg.Events,
+		images: map[digest.Digest]*img{},
+		refs:   map[string]digest.Digest{},
 	}
-	if s.maxDownloads <= 0 {
-		s.maxDownloads = defaultMaxDownloads
-	}
-	if s.maxUploads <= 0 {
-		s.maxUploads = defaultMaxUploads
-	}
+	s.rw = newRWLayers(filepath.Join(cfg.Root, "rw"), db, s.layers, s)
 	if err := s.loadAll(); err != nil {
 		s.Close()
 		return nil, err
@@ -189,14 +147,7 @@ func (s *Service) loadAll() error {
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bucketRW).ForEach(func(k, v []byte) error {
-			var r rwRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("rw layer %s: corrupt record: %w", k, err)
-			}
-			s.rw[string(k)] = &r
-			return nil
-		})
+		return s.rw.load(tx.Bucket(bucketRW))
 	})
 }
 
@@ -237,13 +188,11 @@ type containerUse struct {
 func (s *Service) usageOf(ids []digest.Digest) map[digest.Digest][]containerUse {
 	s.mu.RLock()
 	usage, running := s.usage, s.running
-	byImage := map[digest.Digest][]string{}
-	if usage == nil {
-		for cid, r := range s.rw {
-			byImage[r.ImageID] = append(byImage[r.ImageID], cid)
-		}
-	}
 	s.mu.RUnlock()
+	var byImage map[digest.Digest][]string
+	if usage == nil {
+		byImage = s.rw.users()
+	}
 	out := make(map[digest.Digest][]containerUse, len(ids))
 	for _, id := range ids {
 		users := byImage[id]
@@ -258,7 +207,7 @@ func (s *Service) usageOf(ids []digest.Digest) map[digest.Digest][]containerUse 
 			if running != nil {
 				run = running(c)
 			} else {
-				run, _ = layer.IsMountpoint(s.mountPath(c))
+				run = s.rw.mounted(c)
 			}
 			uses = append(uses, containerUse{ID: c, Running: run})
 		}
@@ -331,10 +280,6 @@ func (s *Service) sizeOf(ctx context.Context, im *img) int64 {
 		}
 	}
 	return total
-}
-
-func (s *Service) mountPath(containerID string) string {
-	return filepath.Join(s.root, "rw", containerID, "merged")
 }
 
 // sortRefs orders references as Docker lists them: by familiar form.
@@ -416,7 +361,6 @@ func (s *Service) addImage(raw []byte, layers []layerRecord, parent digest.Diges
 func (s *Service) roots() gcRoots {
 	r := gcRoots{chains: map[string]bool{}, active: map[string]bool{}, blobs: map[digest.Digest]bool{}}
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	for _, im := range s.images {
 		for _, c := range im.chain {
 			r.chains[c.String()] = true
@@ -425,11 +369,30 @@ func (s *Service) roots() gcRoots {
 			r.blobs[l.Blob.Digest] = true
 		}
 	}
-	for cid := range s.rw {
-		r.active[rwKey(cid)] = true
+	s.mu.RUnlock()
+	for _, key := range s.rw.snapshots() {
+		r.active[key] = true
 	}
 	return r
 }
+
+// chainInUse reports whether any image has the layer chainID.
+func (s *Service) chainInUse(chainID string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, im := range s.images {
+		for _, c := range im.chain {
+			if c.String() == chainID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// RWLayers are the read-write layers of the containers made from the
+// store's images.
+func (s *Service) RWLayers() *RWLayers { return s.rw }
 
 // gc removes the layers and blobs nothing references any more, now or
 // once the operations creating layers are done (see layerStore.gc). It

@@ -34,7 +34,7 @@ func (r *Router) pull(ctx context.Context, w http.ResponseWriter, req *http.Requ
 	// Docker ignores credentials it cannot read: a pull may be anonymous.
 	opts.Auth, _ = distribution.DecodeAuthConfig(req.Header.Get(registry.AuthHeader))
 	out := newJSONProgress(w)
-	return out.end(r.backend.Pull(ctx, ref, opts, out))
+	return out.end(r.registries.Pull(ctx, ref, opts, out))
 }
 
 // push is POST /images/{name}/push?tag=…; without a tag every tag of the
@@ -60,7 +60,7 @@ func (r *Router) push(ctx context.Context, w http.ResponseWriter, req *http.Requ
 		}
 	}
 	out := newJSONProgress(w)
-	return out.end(r.backend.Push(ctx, ref, opts, out))
+	return out.end(r.registries.Push(ctx, ref, opts, out))
 }
 
 // authResponse is POST /auth's answer, both fields always present as
@@ -76,7 +76,7 @@ func (r *Router) auth(ctx context.Context, w http.ResponseWriter, req *http.Requ
 	if err := httputils.ReadJSON(req, &cfg); err != nil {
 		return err
 	}
-	token, err := r.backend.Login(ctx, &cfg)
+	token, err := r.registries.Login(ctx, &cfg)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (r *Router) search(ctx context.Context, w http.ResponseWriter, req *http.Re
 		return err
 	}
 	auth, _ := distribution.DecodeAuthConfig(req.Header.Get(registry.AuthHeader))
-	res, err := r.backend.Search(ctx, req.Form.Get("term"), limit, f, auth)
+	res, err := r.registries.Search(ctx, req.Form.Get("term"), limit, f, auth)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func (r *Router) distributionInspect(ctx context.Context, w http.ResponseWriter,
 		return invalid("unknown image reference format: %s", name)
 	}
 	auth, _ := distribution.DecodeAuthConfig(req.Header.Get(registry.AuthHeader))
-	res, err := r.backend.DistributionInspect(ctx, named, auth)
+	res, err := r.registries.DistributionInspect(ctx, named, auth)
 	if err != nil {
 		return err
 	}

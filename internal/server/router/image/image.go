@@ -21,14 +21,17 @@ import (
 
 // Router serves the image endpoints.
 type Router struct {
-	backend Backend
+	images     ImageBackend
+	archives   ArchiveBackend
+	registries DistributionBackend
 	// client fetches import sources given as URLs.
 	client *http.Client
 }
 
-// New makes the image router.
-func New(b Backend) *Router {
-	return &Router{backend: b, client: &http.Client{Timeout: 0}}
+// New makes the image router on the image store, its archives and its
+// registries.
+func New(images ImageBackend, archives ArchiveBackend, registries DistributionBackend) *Router {
+	return &Router{images: images, archives: archives, registries: registries, client: &http.Client{Timeout: 0}}
 }
 
 // Routes implements httputils.Router.
@@ -112,7 +115,7 @@ func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Re
 		out.Status("", "Downloading from "+u.String())
 		body = image.NewProgressReader(resp.Body, out, resp.ContentLength, "", "Importing")
 	}
-	id, err := r.backend.Import(ctx, body, opts)
+	id, err := r.archives.Import(ctx, body, opts)
 	if err != nil {
 		return out.end(err)
 	}
@@ -131,7 +134,7 @@ func (r *Router) load(ctx context.Context, w http.ResponseWriter, req *http.Requ
 	// duplex Go's HTTP/1.1 server cuts the body off at the first flush.
 	_ = http.NewResponseController(w).EnableFullDuplex()
 	out := newJSONProgress(w)
-	if err := r.backend.Load(ctx, req.Body, quiet, out); err != nil {
+	if err := r.archives.Load(ctx, req.Body, quiet, out); err != nil {
 		out.Error(err)
 	}
 	if !out.started() {
@@ -154,7 +157,7 @@ func (r *Router) save(ctx context.Context, w http.ResponseWriter, req *http.Requ
 		return invalid("no images specified")
 	}
 	cw := &commitWriter{w: w}
-	err := r.backend.Save(ctx, names, cw)
+	err := r.archives.Save(ctx, names, cw)
 	if err != nil && !cw.started {
 		return err
 	}
@@ -199,7 +202,7 @@ func (r *Router) list(ctx context.Context, w http.ResponseWriter, req *http.Requ
 	if !httputils.VersionLessThan(ctx, "1.42") {
 		opts.SharedSize = httputils.BoolValue(req, "shared-size")
 	}
-	images, err := r.backend.List(ctx, opts)
+	images, err := r.images.List(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -262,7 +265,7 @@ var (
 )
 
 func (r *Router) inspect(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
-	res, err := r.backend.Inspect(ctx, vars["name"])
+	res, err := r.images.Inspect(ctx, vars["name"])
 	if err != nil {
 		return err
 	}
@@ -324,7 +327,7 @@ func nonNil(v []string) []string {
 }
 
 func (r *Router) history(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
-	h, err := r.backend.History(ctx, vars["name"])
+	h, err := r.images.History(ctx, vars["name"])
 	if err != nil {
 		return err
 	}
@@ -332,7 +335,7 @@ func (r *Router) history(ctx context.Context, w http.ResponseWriter, req *http.R
 }
 
 func (r *Router) tag(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
-	if err := r.backend.Tag(ctx, vars["name"], req.Form.Get("repo"), req.Form.Get("tag")); err != nil {
+	if err := r.images.Tag(ctx, vars["name"], req.Form.Get("repo"), req.Form.Get("tag")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusCreated)
@@ -347,7 +350,7 @@ func (r *Router) remove(ctx context.Context, w http.ResponseWriter, req *http.Re
 	if len(req.Form["platforms"]) > 1 {
 		return invalid("multiple platforms are not supported")
 	}
-	res, err := r.backend.Remove(ctx, name, httputils.BoolValue(req, "force"), !httputils.BoolValue(req, "noprune"))
+	res, err := r.images.Remove(ctx, name, httputils.BoolValue(req, "force"), !httputils.BoolValue(req, "noprune"))
 	if err != nil {
 		return err
 	}
@@ -359,7 +362,7 @@ func (r *Router) prune(ctx context.Context, w http.ResponseWriter, req *http.Req
 	if err != nil {
 		return err
 	}
-	rep, err := r.backend.Prune(ctx, f)
+	rep, err := r.images.Prune(ctx, f)
 	if err != nil {
 		return err
 	}

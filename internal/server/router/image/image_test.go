@@ -47,7 +47,11 @@ func newDaemon(t *testing.T) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(server.New("28.3.0", imagerouter.New(svc)))
+	dist, err := image.NewDistributor(svc, image.DistributorConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(server.New("28.3.0", imagerouter.New(svc, image.NewArchiver(svc), dist)))
 	cli, err := client.New(client.WithHost("tcp://"+ts.Listener.Addr().String()), client.WithAPIVersion("1.51"))
 	if err != nil {
 		t.Fatal(err)
