@@ -76,13 +76,13 @@ func (s *Service) Attach(ctx context.Context, ref string, opts AttachOptions) er
 		so      = StreamOptions{Stdin: opts.Stdin && openStdin, Stdout: opts.Stdout, Stderr: opts.Stderr}
 	)
 	if opts.Stream {
-		if conn, pending, err = s.reserveStream(ctx, c, so); err != nil {
+		if conn, pending, err = c.reserveStream(ctx, so); err != nil {
 			return err
 		}
 	}
 	client, err := opts.GetStream(tty)
 	if err != nil {
-		s.dropStream(c, conn, pending)
+		c.dropStream(conn, pending)
 		return err
 	}
 	defer client.Close()
@@ -90,7 +90,7 @@ func (s *Service) Attach(ctx context.Context, ref string, opts AttachOptions) er
 
 	if opts.Logs {
 		if err := s.replayLogs(ctx, c, client, tty, opts.Stdout, opts.Stderr); err != nil {
-			s.dropStream(c, conn, pending)
+			c.dropStream(conn, pending)
 			return nil // the client is gone
 		}
 	}
@@ -98,7 +98,7 @@ func (s *Service) Attach(ctx context.Context, ref string, opts AttachOptions) er
 		return nil
 	}
 	if pending != nil {
-		if conn, err = s.awaitStream(c, pending); err != nil {
+		if conn, err = c.awaitStream(pending, s.ctx.Done()); err != nil {
 			return nil // the container went away; closing the stream says it
 		}
 	}
@@ -110,7 +110,7 @@ func (s *Service) Attach(ctx context.Context, ref string, opts AttachOptions) er
 
 // reserveStream gets the shim's stream for an attach now if the
 // container has a shim, or registers the attach for the next start.
-func (s *Service) reserveStream(ctx context.Context, c *Container, so StreamOptions) (net.Conn, *pendingAttach, error) {
+func (c *Container) reserveStream(ctx context.Context, so StreamOptions) (net.Conn, *pendingAttach, error) {
 	c.mu.Lock()
 	if sh := c.shim; sh != nil {
 		c.mu.Unlock()
@@ -123,20 +123,22 @@ func (s *Service) reserveStream(ctx context.Context, c *Container, so StreamOpti
 	return nil, p, nil
 }
 
-// awaitStream waits for the start that hands a pending attach its stream.
-func (s *Service) awaitStream(c *Container, p *pendingAttach) (net.Conn, error) {
+// awaitStream waits for the start that hands a pending attach its
+// stream; it gives up when the container is removed or stop is closed
+// (the daemon shuts down).
+func (c *Container) awaitStream(p *pendingAttach, stop <-chan struct{}) (net.Conn, error) {
 	select {
 	case h := <-p.ready:
 		return h.conn, h.err
 	case <-c.removed:
-	case <-s.ctx.Done():
+	case <-stop:
 	}
-	s.dropStream(c, nil, p)
+	c.dropStream(nil, p)
 	return nil, errdefs.ErrNotFound.WithMessage("No such container: " + c.ID)
 }
 
 // dropStream releases a reserved stream that will not be used.
-func (s *Service) dropStream(c *Container, conn net.Conn, p *pendingAttach) {
+func (c *Container) dropStream(conn net.Conn, p *pendingAttach) {
 	if conn != nil {
 		conn.Close()
 	}

@@ -117,7 +117,7 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 
 	id := newID()
 	if name == "" {
-		name = s.generateName(id)
+		name = s.idx.generateName(id)
 	} else if err := s.idx.reserveName(name, id); err != nil {
 		return containertypes.CreateResponse{}, err
 	}
@@ -162,7 +162,7 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 		return containertypes.CreateResponse{}, fmt.Errorf("create read-write layer: %w", err)
 	}
 	c := newContainer(rec, dir)
-	if err := s.save(c, true); err != nil {
+	if err := c.save(true); err != nil {
 		if rerr := s.deps.Layers.RemoveRWLayer(id); rerr != nil {
 			slog.Warn("removing read-write layer after failed create", "container", id, "err", rerr)
 		}
@@ -176,19 +176,6 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 		warnings = []string{}
 	}
 	return containertypes.CreateResponse{ID: id, Warnings: warnings}, nil
-}
-
-// generateName picks a free adjective_surname name, as Docker does.
-func (s *Service) generateName(id string) string {
-	for i := 0; i < 6; i++ {
-		name := "/" + randomName(i)
-		if s.idx.reserveName(name, id) == nil {
-			return name
-		}
-	}
-	name := "/" + id[:12]
-	_ = s.idx.reserveName(name, id)
-	return name
 }
 
 // mergeLogConfig applies the daemon's default log configuration and

@@ -283,7 +283,7 @@ func (s *Service) ExecStart(ctx context.Context, id string, opts ExecStartOption
 // execProcess builds the exec's OCI process from the container's spec
 // (kept in the bundle while the container runs).
 func (s *Service) execProcess(e *execSession, consoleSize *[2]uint) (*specs.Process, error) {
-	data, err := os.ReadFile(filepath.Join(s.bundleDir(e.c.ID), "config.json"))
+	data, err := os.ReadFile(filepath.Join(s.cfg.bundleDir(e.c.ID), "config.json"))
 	if err != nil {
 		return nil, fmt.Errorf("read container spec: %w", err)
 	}

@@ -130,3 +130,17 @@ func (x *index) len() int {
 	defer x.mu.RUnlock()
 	return len(x.byID)
 }
+
+// generateName reserves a free adjective_surname name for id, as Docker
+// names containers, and returns it.
+func (x *index) generateName(id string) string {
+	for i := 0; i < 6; i++ {
+		name := "/" + randomName(i)
+		if x.reserveName(name, id) == nil {
+			return name
+		}
+	}
+	name := "/" + id[:12]
+	_ = x.reserveName(name, id)
+	return name
+}

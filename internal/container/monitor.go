@@ -83,7 +83,7 @@ func (s *Service) monitor(c *Container, sh Shim) {
 // recoverExit finds how a container ended after its shim connection
 // broke: from the exit file, or by reconnecting and waiting again.
 func (s *Service) recoverExit(c *Container, sh *Shim) (Exit, error) {
-	dir := s.shimDir(c.ID)
+	dir := s.cfg.shimDir(c.ID)
 	if e, err := s.deps.Shims.ReadExit(dir); err == nil {
 		return *e, nil
 	}
@@ -153,7 +153,7 @@ func (s *Service) handleExit(c *Container, sh Shim, exit Exit) {
 		c.restart.timer = time.AfterFunc(delay, func() { s.policyRestart(c) })
 	}
 	c.mu.Unlock()
-	s.saveOrLog(c)
+	c.saveOrLog()
 	c.op.Unlock()
 	if autoRemove {
 		s.autoRemove(c)
@@ -188,7 +188,7 @@ func (s *Service) releaseRun(id string, sh Shim, ep *Endpoint) {
 		slog.Warn("unmounting rootfs", "container", id, "err", err)
 	}
 	wg.Wait()
-	os.RemoveAll(s.bundleDir(id))
+	os.RemoveAll(s.cfg.bundleDir(id))
 }
 
 // detached is what inspect shows of an endpoint once the container
@@ -229,7 +229,7 @@ func (s *Service) policyRestart(c *Container) {
 	c.notifyExit()
 	autoRemove := c.HostConfig.AutoRemove
 	c.mu.Unlock()
-	s.saveOrLog(c)
+	c.saveOrLog()
 	c.op.Unlock()
 	if autoRemove {
 		s.autoRemove(c)

@@ -96,8 +96,8 @@ func (s *Service) destroy(c *Container) error {
 	}
 	id, name, ep := c.ID, c.Name, c.Endpoint
 	c.mu.Unlock()
-	s.saveOrLog(c)
-	s.failPending(c, errdefs.ErrNotFound.WithMessage("No such container: "+id))
+	c.saveOrLog()
+	c.failPending(errdefs.ErrNotFound.WithMessage("No such container: " + id))
 
 	// A run that was never released (restore of a dead shim) may still
 	// hold an endpoint; Disconnect is idempotent.
@@ -107,7 +107,7 @@ func (s *Service) destroy(c *Container) error {
 		}
 	}
 	if err := s.deps.Layers.RemoveRWLayer(id); err != nil {
-		s.markDead(c)
+		c.markDead()
 		return fmt.Errorf("remove read-write layer: %w", err)
 	}
 	c.saveMu.Lock()
@@ -121,11 +121,11 @@ func (s *Service) destroy(c *Container) error {
 		c.mu.Lock()
 		c.dir = dir // what is left of it
 		c.mu.Unlock()
-		s.markDead(c)
+		c.markDead()
 		return fmt.Errorf("unable to remove filesystem: %w", err)
 	}
-	os.RemoveAll(s.bundleDir(id))
-	os.RemoveAll(s.shimDir(id))
+	os.RemoveAll(s.cfg.bundleDir(id))
+	os.RemoveAll(s.cfg.shimDir(id))
 	s.idx.remove(id, name)
 	s.forgetExecs(id)
 	c.mu.Lock()
@@ -137,12 +137,12 @@ func (s *Service) destroy(c *Container) error {
 
 // markDead records a removal that failed halfway: the container is
 // "dead", and Restore tries the removal again.
-func (s *Service) markDead(c *Container) {
+func (c *Container) markDead() {
 	c.mu.Lock()
 	c.State.RemovalInProgress = false
 	c.State.Dead = true
 	c.mu.Unlock()
-	s.saveOrLog(c)
+	c.saveOrLog()
 }
 
 // Prune removes every stopped container the filters (until, label)

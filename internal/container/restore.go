@@ -122,7 +122,7 @@ func (s *Service) Restore(ctx context.Context) error {
 // returns the shim of a container that is still running.
 func (s *Service) reconcile(ctx context.Context, c *Container) Shim {
 	r := c.snapshot()
-	dir := s.shimDir(r.ID)
+	dir := s.cfg.shimDir(r.ID)
 	if r.State.RemovalInProgress || r.State.Dead {
 		return nil
 	}
@@ -156,7 +156,7 @@ func (s *Service) reconcile(ctx context.Context, c *Container) Shim {
 		c.State.Running = false
 		c.State.Restarting = false
 		c.mu.Unlock()
-		s.saveOrLog(c)
+		c.saveOrLog()
 	}
 	// A daemon killed in the middle of a start may have left a shim
 	// behind a container recorded as not running.
@@ -181,6 +181,6 @@ func (s *Service) exitedWhileDown(c *Container, sh Shim, exit Exit) {
 	id := c.ID
 	c.mu.Unlock()
 	s.releaseRun(id, sh, ep)
-	os.RemoveAll(s.shimDir(id))
-	s.saveOrLog(c)
+	os.RemoveAll(s.cfg.shimDir(id))
+	c.saveOrLog()
 }

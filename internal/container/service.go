@@ -198,21 +198,23 @@ func (s *Service) Get(ref string) (id, name string, err error) {
 	return c.ID, c.Name, nil
 }
 
-func (s *Service) bundleDir(id string) string { return filepath.Join(s.cfg.ExecRoot, "bundles", id) }
+// bundleDir is where a running container's OCI bundle is.
+func (cfg *Config) bundleDir(id string) string { return filepath.Join(cfg.ExecRoot, "bundles", id) }
 
 // shimDir is where a container's shim keeps its sockets and exit file.
 // It is named by the first 16 hex digits of the ID (IDs are random, so
 // they do not collide) to keep socket paths under the 108-byte limit of
 // unix sockets even with a long exec root.
-func (s *Service) shimDir(id string) string {
+func (cfg *Config) shimDir(id string) string {
 	if len(id) > 16 {
 		id = id[:16]
 	}
-	return filepath.Join(s.cfg.ExecRoot, "shims", id)
+	return filepath.Join(cfg.ExecRoot, "shims", id)
 }
 
-func (s *Service) runtimeRoot(name string) string {
-	return filepath.Join(s.cfg.ExecRoot, "runtime-"+name)
+// runtimeRoot is the state directory (--root) of the runtime name.
+func (cfg *Config) runtimeRoot(name string) string {
+	return filepath.Join(cfg.ExecRoot, "runtime-"+name)
 }
 
 // publish sends a container event with the container's attributes plus

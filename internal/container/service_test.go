@@ -234,7 +234,7 @@ func TestKill(t *testing.T) {
 	if err := h.s.Kill(context.Background(), id, "SIGFOO"); !errdefs.IsInvalidArgument(err) || err.Error() != "Invalid signal: SIGFOO" {
 		t.Errorf("bad signal: %v", err)
 	}
-	sh := h.shims.get(h.s.shimDir(id))
+	sh := h.shims.get(h.s.cfg.shimDir(id))
 	if err := h.s.Kill(context.Background(), id, "HUP"); err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestRestartPolicyAlwaysAndStop(t *testing.T) {
 		RestartPolicy: containertypes.RestartPolicy{Name: "always"}}})
 	h.start(id)
 	// The process dies on its own: the policy brings it back.
-	h.shims.get(h.s.shimDir(id)).finish(3)
+	h.shims.get(h.s.cfg.shimDir(id)).finish(3)
 	eventually(t, "restart", func() bool {
 		c := h.inspect(id)
 		c.mu.Lock()
@@ -606,7 +606,7 @@ func TestClientGoneMidAttach(t *testing.T) {
 	client.server.Close()
 	// The next output fails to reach the client and ends the attach; the
 	// container does not notice.
-	sh := h.shims.get(h.s.shimDir(id))
+	sh := h.shims.get(h.s.cfg.shimDir(id))
 	sh.mu.Lock()
 	conns := sh.attaches
 	sh.mu.Unlock()
@@ -669,7 +669,7 @@ func TestRestoreLiveAndDead(t *testing.T) {
 
 	h.s.Shutdown(context.Background())
 	// While the daemon is down, "dead" exits with 3.
-	h.shims.vanish(h.s.shimDir(dead), 3)
+	h.shims.vanish(h.s.cfg.shimDir(dead), 3)
 	h.s = h.newService()
 
 	if st := h.state(live); !st.Running || st.Pid != 4242 {
@@ -701,7 +701,7 @@ func TestRestoreFinishesRemoval(t *testing.T) {
 	c.mu.Lock()
 	c.State.RemovalInProgress = true
 	c.mu.Unlock()
-	h.s.saveOrLog(c)
+	c.saveOrLog()
 	h.restart()
 	if _, err := h.s.Inspect(context.Background(), id, false); !errdefs.IsNotFound(err) {
 		t.Errorf("interrupted removal not finished: %v", err)

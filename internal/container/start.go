@@ -78,12 +78,12 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
-		s.failPending(c, retErr)
+		c.failPending(retErr)
 		msg, code := startFailure(retErr)
 		c.mu.Lock()
 		c.State.setStartFailed(msg, code)
 		c.mu.Unlock()
-		s.saveOrLog(c)
+		c.saveOrLog()
 	}()
 
 	rt, ok := s.cfg.Runtimes[hc.Runtime]
@@ -121,8 +121,8 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 		prepErr  error
 		ep       *Endpoint
 		netErr   error
-		bundle   = s.bundleDir(id)
-		stateDir = s.shimDir(id)
+		bundle   = s.cfg.bundleDir(id)
+		stateDir = s.cfg.shimDir(id)
 	)
 	wg.Add(1)
 	go func() {
@@ -210,7 +210,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 		Rootfs:      rootfs,
 		HostNetwork: hostNet,
 		ExtraMounts: append(extra, mounts...),
-		CgroupsPath: s.cgroupsPath(hc, id),
+		CgroupsPath: s.cfg.cgroupsPath(hc, id),
 	}
 	switch {
 	case joinNetNS != "":
@@ -244,7 +244,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 		StateDir:    stateDir,
 		Runtime:     rt.Path,
 		RuntimeArgs: rt.Args,
-		RuntimeRoot: s.runtimeRoot(hc.Runtime),
+		RuntimeRoot: s.cfg.runtimeRoot(hc.Runtime),
 		Terminal:    cfg.Tty,
 		OpenStdin:   cfg.OpenStdin,
 		StdinOnce:   cfg.StdinOnce,
@@ -286,7 +286,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 	c.Endpoint = ep
 	c.restart.manualRestart = false
 	c.mu.Unlock()
-	s.saveOrLog(c)
+	c.saveOrLog()
 	s.publish(c, events.ActionStart, nil)
 	s.wg.Add(1)
 	go s.monitor(c, sh)
@@ -294,7 +294,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 }
 
 // failPending ends the attaches that waited for a start that failed.
-func (s *Service) failPending(c *Container, err error) {
+func (c *Container) failPending(err error) {
 	c.mu.Lock()
 	pending := c.pending
 	c.pending = nil
@@ -382,8 +382,10 @@ func runningOwner(c *Container, ns string) (record, error) {
 	return o, nil
 }
 
-func (s *Service) cgroupsPath(hc *containertypes.HostConfig, id string) string {
-	parent := s.cfg.CgroupParent
+// cgroupsPath is the cgroup of a container: under its --cgroup-parent,
+// else the daemon's.
+func (cfg *Config) cgroupsPath(hc *containertypes.HostConfig, id string) string {
+	parent := cfg.CgroupParent
 	if hc.CgroupParent != "" {
 		parent = hc.CgroupParent
 	}

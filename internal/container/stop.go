@@ -77,14 +77,14 @@ func (s *Service) stop(c *Container, sig syscall.Signal, timeout *int) (bool, er
 	if c.cancelRestart() {
 		// Between two runs of a restart policy: cancelling is the stop.
 		c.mu.Unlock()
-		s.saveOrLog(c)
+		c.saveOrLog()
 		c.op.Unlock()
 		s.publish(c, events.ActionStop, nil)
 		return true, nil
 	}
 	sh, notice, paused := c.shim, c.exit, c.State.Paused
 	c.mu.Unlock()
-	s.saveOrLog(c)
+	c.saveOrLog()
 	err := s.signal(ctx, c, sh, sig, paused)
 	c.op.Unlock()
 
@@ -209,7 +209,7 @@ func (s *Service) Kill(ctx context.Context, ref, signal string) error {
 	if final {
 		if c.cancelRestart() {
 			c.mu.Unlock()
-			s.saveOrLog(c)
+			c.saveOrLog()
 			c.op.Unlock()
 			return nil
 		}
@@ -220,7 +220,7 @@ func (s *Service) Kill(ctx context.Context, ref, signal string) error {
 	}
 	sh, notice, paused := c.shim, c.exit, c.State.Paused && final
 	c.mu.Unlock()
-	s.saveOrLog(c)
+	c.saveOrLog()
 	err = s.signal(ctx, c, sh, sig, paused)
 	c.op.Unlock()
 	if err != nil || sig != syscall.SIGKILL {
@@ -318,7 +318,7 @@ func (s *Service) setPaused(c *Container, paused bool) {
 	c.mu.Lock()
 	c.State.Paused = paused
 	c.mu.Unlock()
-	s.saveOrLog(c)
+	c.saveOrLog()
 	action := events.ActionUnPause
 	if paused {
 		action = events.ActionPause

@@ -20,7 +20,7 @@ const configFile = "config.v2.json"
 // Without durable, the data may sit in the page cache: a daemon crash
 // cannot lose it, only a machine crash can, and the start/stop hot path
 // is not worth an fsync. Create writes durably.
-func (s *Service) save(c *Container, durable bool) error {
+func (c *Container) save(durable bool) error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
 	c.mu.Lock()
@@ -40,8 +40,8 @@ func (s *Service) save(c *Container, durable bool) error {
 
 // saveOrLog is save for paths that cannot fail any more (state changes
 // already made): the error is logged.
-func (s *Service) saveOrLog(c *Container) {
-	if err := s.save(c, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
+func (c *Container) saveOrLog() {
+	if err := c.save(false); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		slog.Warn("saving container state", "container", c.ID, "err", err)
 	}
 }

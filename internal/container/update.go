@@ -37,7 +37,7 @@ func (s *Service) Rename(ctx context.Context, ref, newName string) error {
 	c.mu.Lock()
 	c.Name = name
 	c.mu.Unlock()
-	if err := s.save(c, false); err != nil {
+	if err := c.save(false); err != nil {
 		c.mu.Lock()
 		c.Name = old
 		c.mu.Unlock()
@@ -92,7 +92,7 @@ func (s *Service) Update(ctx context.Context, ref string, upd containertypes.Upd
 	c.mu.Lock()
 	c.HostConfig = &hc
 	c.mu.Unlock()
-	if err := s.save(c, false); err != nil {
+	if err := c.save(false); err != nil {
 		return resp, err
 	}
 	if changed && running {
