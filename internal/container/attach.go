@@ -98,7 +98,7 @@ func (s *Service) Attach(ctx context.Context, ref string, opts AttachOptions) er
 		return nil
 	}
 	if pending != nil {
-		if conn, err = c.awaitStream(pending, s.ctx.Done()); err != nil {
+		if conn, err = c.awaitStream(pending, s.life.ctx.Done()); err != nil {
 			return nil // the container went away; closing the stream says it
 		}
 	}

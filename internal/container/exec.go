@@ -54,14 +54,34 @@ type execSession struct {
 // container exec'd into every few seconds does not grow the daemon.
 const execRetention = 5 * time.Minute
 
+// Execs are the exec sessions of containers (docker exec): each is
+// created in a running container, started once (attached or detached),
+// and exits. A session stays for inspect until its container is removed
+// or, once it ended, for execRetention. While it runs, a goroutine under
+// the service's lifetime waits for its exit.
+type Execs struct {
+	containers  *index
+	cfg         *Config // where a running container's spec is (its bundle)
+	execProcess ExecProcessFunc
+	events      EventPublisher
+	life        *lifetime
+
+	mu       sync.Mutex
+	sessions map[string]*execSession
+}
+
+func newExecs(containers *index, cfg *Config, execProcess ExecProcessFunc, events EventPublisher, life *lifetime) *Execs {
+	return &Execs{containers: containers, cfg: cfg, execProcess: execProcess, events: events, life: life, sessions: map[string]*execSession{}}
+}
+
 // retire forgets an ended exec session after execRetention.
-func (s *Service) retire(e *execSession) {
+func (x *Execs) retire(e *execSession) {
 	time.AfterFunc(execRetention, func() {
-		s.execMu.Lock()
-		if s.execs[e.id] == e {
-			delete(s.execs, e.id)
+		x.mu.Lock()
+		if x.sessions[e.id] == e {
+			delete(x.sessions, e.id)
 		}
-		s.execMu.Unlock()
+		x.mu.Unlock()
 	})
 }
 
@@ -86,12 +106,12 @@ func activeContainer(c *Container) (Shim, error) {
 	return c.shim, nil
 }
 
-// ExecCreate registers an exec session in a running container.
-func (s *Service) ExecCreate(ctx context.Context, ref string, req containertypes.ExecCreateRequest) (string, error) {
+// Create registers an exec session in a running container.
+func (x *Execs) Create(ctx context.Context, ref string, req containertypes.ExecCreateRequest) (string, error) {
 	if len(req.Cmd) == 0 {
 		return "", errdefs.ErrInvalidArgument.WithMessage("No exec command specified")
 	}
-	c, err := s.idx.get(ref)
+	c, err := x.containers.get(ref)
 	if err != nil {
 		return "", err
 	}
@@ -137,10 +157,10 @@ func (s *Service) ExecCreate(ctx context.Context, ref string, req containertypes
 	}
 	c.execs = append(c.execs, e.id)
 	c.mu.Unlock()
-	s.execMu.Lock()
-	s.execs[e.id] = e
-	s.execMu.Unlock()
-	s.publish(c, events.Action(string(events.ActionExecCreate)+": "+e.commandLine()), map[string]string{"execID": e.id})
+	x.mu.Lock()
+	x.sessions[e.id] = e
+	x.mu.Unlock()
+	publishEvent(x.events, c, events.Action(string(events.ActionExecCreate)+": "+e.commandLine()), map[string]string{"execID": e.id})
 	return e.id, nil
 }
 
@@ -148,10 +168,10 @@ func (e *execSession) commandLine() string {
 	return e.entrypoint + " " + strings.Join(e.args, " ")
 }
 
-func (s *Service) getExec(id string) (*execSession, error) {
-	s.execMu.Lock()
-	e, ok := s.execs[id]
-	s.execMu.Unlock()
+func (x *Execs) get(id string) (*execSession, error) {
+	x.mu.Lock()
+	e, ok := x.sessions[id]
+	x.mu.Unlock()
 	if !ok {
 		return nil, errNoSuchExec(id)
 	}
@@ -166,26 +186,26 @@ type ExecStartOptions struct {
 	GetStream func(tty bool) (io.ReadWriteCloser, error)
 }
 
-// ExecCheck reports whether an exec can be started, before the router
+// Check reports whether an exec can be started, before the router
 // hijacks the connection for it.
-func (s *Service) ExecCheck(id string) error {
-	e, err := s.getExec(id)
+func (x *Execs) Check(id string) error {
+	e, err := x.get(id)
 	if err != nil {
 		return err
 	}
-	if _, err := s.idx.get(e.c.ID); err != nil {
+	if _, err := x.containers.get(e.c.ID); err != nil {
 		return err
 	}
 	_, err = activeContainer(e.c)
 	return err
 }
 
-// ExecStart runs an exec session. Attached, it returns when the process
+// Start runs an exec session. Attached, it returns when the process
 // exited and its output was delivered (the exit code is then recorded,
 // so an inspect that follows sees it); detached, once it started.
-func (s *Service) ExecStart(ctx context.Context, id string, opts ExecStartOptions) error {
+func (x *Execs) Start(ctx context.Context, id string, opts ExecStartOptions) error {
 	ctx = context.WithoutCancel(ctx)
-	e, err := s.getExec(id)
+	e, err := x.get(id)
 	if err != nil {
 		return err
 	}
@@ -206,19 +226,19 @@ func (s *Service) ExecStart(ctx context.Context, id string, opts ExecStartOption
 	}
 	e.running = true
 	e.mu.Unlock()
-	s.publish(e.c, events.Action(string(events.ActionExecStart)+": "+e.commandLine()), map[string]string{"execID": e.id})
+	publishEvent(x.events, e.c, events.Action(string(events.ActionExecStart)+": "+e.commandLine()), map[string]string{"execID": e.id})
 
 	var client io.ReadWriteCloser
 	if !opts.Detach && opts.GetStream != nil {
 		client, err = opts.GetStream(e.tty)
 		if err != nil {
-			s.execFailed(e, err)
+			x.failed(e, err)
 			return err
 		}
 		defer client.Close()
 	}
 	fail := func(err error) error {
-		s.execFailed(e, err)
+		x.failed(e, err)
 		if client == nil {
 			return startError(err)
 		}
@@ -233,7 +253,7 @@ func (s *Service) ExecStart(ctx context.Context, id string, opts ExecStartOption
 		return nil
 	}
 
-	proc, err := s.execProcess(e, opts.ConsoleSize)
+	proc, err := x.process(e, opts.ConsoleSize)
 	if err != nil {
 		return fail(err)
 	}
@@ -260,8 +280,8 @@ func (s *Service) ExecStart(ctx context.Context, id string, opts ExecStartOption
 	e.pid = pid
 	e.mu.Unlock()
 	close(e.started)
-	s.wg.Add(1)
-	go s.execMonitor(e, sh)
+	x.life.wg.Add(1)
+	go x.monitor(e, sh)
 	if client == nil {
 		return nil
 	}
@@ -275,15 +295,15 @@ func (s *Service) ExecStart(ctx context.Context, id string, opts ExecStartOption
 		}
 	}
 	if pump(client, conn, stdin, e.tty, e.detachKeys, waitExit) {
-		s.publish(e.c, events.ActionExecDetach, map[string]string{"execID": e.id})
+		publishEvent(x.events, e.c, events.ActionExecDetach, map[string]string{"execID": e.id})
 	}
 	return nil
 }
 
-// execProcess builds the exec's OCI process from the container's spec
+// process builds the exec's OCI process from the container's spec
 // (kept in the bundle while the container runs).
-func (s *Service) execProcess(e *execSession, consoleSize *[2]uint) (*specs.Process, error) {
-	data, err := os.ReadFile(filepath.Join(s.cfg.bundleDir(e.c.ID), "config.json"))
+func (x *Execs) process(e *execSession, consoleSize *[2]uint) (*specs.Process, error) {
+	data, err := os.ReadFile(filepath.Join(x.cfg.bundleDir(e.c.ID), "config.json"))
 	if err != nil {
 		return nil, fmt.Errorf("read container spec: %w", err)
 	}
@@ -310,7 +330,7 @@ func (s *Service) execProcess(e *execSession, consoleSize *[2]uint) (*specs.Proc
 	if consoleSize != nil {
 		in.ConsoleSize = *consoleSize
 	}
-	proc, err := s.deps.ExecProcess(&spec, rootfs, in)
+	proc, err := x.execProcess(&spec, rootfs, in)
 	if err != nil {
 		return nil, err
 	}
@@ -328,8 +348,8 @@ func runtimeExecError(err error) error {
 	return &runtimeErr{msg: msg}
 }
 
-// execFailed records an exec that could not start: 126/127 as Docker.
-func (s *Service) execFailed(e *execSession, err error) {
+// failed records an exec that could not start: 126/127 as Docker.
+func (x *Execs) failed(e *execSession, err error) {
 	_, code := startFailure(err)
 	if code == exitUnknown {
 		code = exitEaccess // Docker's default for an exec that did not start
@@ -344,15 +364,15 @@ func (s *Service) execFailed(e *execSession, err error) {
 		close(e.started)
 	}
 	close(e.done)
-	s.retire(e)
+	x.retire(e)
 }
 
-// execMonitor waits for an exec's exit and records it.
-func (s *Service) execMonitor(e *execSession, sh Shim) {
-	defer s.wg.Done()
-	exit, err := sh.ExecWait(s.ctx, e.id)
+// monitor waits for an exec's exit and records it.
+func (x *Execs) monitor(e *execSession, sh Shim) {
+	defer x.life.wg.Done()
+	exit, err := sh.ExecWait(x.life.ctx, e.id)
 	if err != nil {
-		if s.ctx.Err() != nil {
+		if x.life.ctx.Err() != nil {
 			return
 		}
 		exit = Exit{Code: 137}
@@ -371,14 +391,14 @@ func (s *Service) execMonitor(e *execSession, sh Shim) {
 		}
 	}
 	c.mu.Unlock()
-	s.publish(c, events.ActionExecDie, map[string]string{"execID": e.id, "exitCode": strconv.Itoa(code)})
+	publishEvent(x.events, c, events.ActionExecDie, map[string]string{"execID": e.id, "exitCode": strconv.Itoa(code)})
 	close(e.done)
-	s.retire(e)
+	x.retire(e)
 }
 
-// ExecInspect describes an exec session.
-func (s *Service) ExecInspect(ctx context.Context, id string) (*containertypes.ExecInspectResponse, error) {
-	e, err := s.getExec(id)
+// Inspect describes an exec session.
+func (x *Execs) Inspect(ctx context.Context, id string) (*containertypes.ExecInspectResponse, error) {
+	e, err := x.get(id)
 	if err != nil {
 		return nil, err
 	}
@@ -412,10 +432,10 @@ func (s *Service) ExecInspect(ctx context.Context, id string) (*containertypes.E
 	return resp, nil
 }
 
-// ExecResize changes the terminal size of a running exec. A resize that
+// Resize changes the terminal size of a running exec. A resize that
 // races the start waits for it, as Docker's does.
-func (s *Service) ExecResize(ctx context.Context, id string, height, width uint32) error {
-	e, err := s.getExec(id)
+func (x *Execs) Resize(ctx context.Context, id string, height, width uint32) error {
+	e, err := x.get(id)
 	if err != nil {
 		return err
 	}
@@ -439,13 +459,31 @@ func (s *Service) ExecResize(ctx context.Context, id string, height, width uint3
 	return sh.ExecResize(ctx, e.id, uint16(width), uint16(height))
 }
 
-// forgetExecs drops the sessions of a removed container.
-func (s *Service) forgetExecs(containerID string) {
-	s.execMu.Lock()
-	defer s.execMu.Unlock()
-	for id, e := range s.execs {
+// forget drops the sessions of a removed container.
+func (x *Execs) forget(containerID string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for id, e := range x.sessions {
 		if e.c.ID == containerID {
-			delete(s.execs, id)
+			delete(x.sessions, id)
+		}
+	}
+}
+
+// end marks the sessions of a container that stopped: they can be
+// removed (inspect's CanRemove).
+func (x *Execs) end(c *Container) {
+	c.mu.Lock()
+	ids := c.execs
+	c.execs = nil
+	c.mu.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, id := range ids {
+		if e, ok := x.sessions[id]; ok {
+			e.mu.Lock()
+			e.canRemove = true
+			e.mu.Unlock()
 		}
 	}
 }

@@ -332,18 +332,18 @@ func TestRealDetachedLifecycle(t *testing.T) {
 	}
 
 	// exec, top, logs
-	eid, err := e.svc.ExecCreate(ctx, "web", containertypes.ExecCreateRequest{Cmd: []string{"sh", "-c", "echo in-$HOSTNAME"}, AttachStdout: true})
+	eid, err := e.svc.Execs().Create(ctx, "web", containertypes.ExecCreateRequest{Cmd: []string{"sh", "-c", "echo in-$HOSTNAME"}, AttachStdout: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	client, server := pipePair()
-	go e.svc.ExecStart(ctx, eid, ctr.ExecStartOptions{GetStream: func(bool) (io.ReadWriteCloser, error) { return server, nil }})
+	go e.svc.Execs().Start(ctx, eid, ctr.ExecStartOptions{GetStream: func(bool) (io.ReadWriteCloser, error) { return server, nil }})
 	var out bytes.Buffer
 	stdcopy.StdCopy(&out, io.Discard, client)
 	if out.String() != "in-"+id[:12]+"\n" {
 		t.Errorf("exec output %q", out.String())
 	}
-	if ei, _ := e.svc.ExecInspect(ctx, eid); ei.ExitCode == nil || *ei.ExitCode != 0 {
+	if ei, _ := e.svc.Execs().Inspect(ctx, eid); ei.ExitCode == nil || *ei.ExitCode != 0 {
 		t.Errorf("exec inspect %+v", ei)
 	}
 	top, err := e.svc.Top(ctx, "web", "")

@@ -58,10 +58,10 @@ func policyRestarts(p containertypes.RestartPolicy, code int, manuallyStopped bo
 // container, blocked on the shim. When the daemon shuts down it just
 // returns: the container keeps running and Restore finds it again.
 func (s *Service) monitor(c *Container, sh Shim) {
-	defer s.wg.Done()
-	exit, err := sh.Wait(s.ctx)
+	defer s.life.wg.Done()
+	exit, err := sh.Wait(s.life.ctx)
 	if err != nil {
-		if s.ctx.Err() != nil {
+		if s.life.ctx.Err() != nil {
 			sh.Close()
 			return
 		}
@@ -69,7 +69,7 @@ func (s *Service) monitor(c *Container, sh Shim) {
 		// recording the exit, or the connection alone may have failed.
 		exit, err = s.recoverExit(c, &sh)
 		if err != nil {
-			if s.ctx.Err() != nil {
+			if s.life.ctx.Err() != nil {
 				sh.Close()
 				return
 			}
@@ -87,7 +87,7 @@ func (s *Service) recoverExit(c *Container, sh *Shim) (Exit, error) {
 	if e, err := s.deps.Shims.ReadExit(dir); err == nil {
 		return *e, nil
 	}
-	nsh, err := s.deps.Shims.Connect(s.ctx, dir)
+	nsh, err := s.deps.Shims.Connect(s.life.ctx, dir)
 	if err != nil {
 		return Exit{}, err
 	}
@@ -98,7 +98,7 @@ func (s *Service) recoverExit(c *Container, sh *Shim) (Exit, error) {
 	c.mu.Unlock()
 	(*sh).Close()
 	*sh = nsh
-	return nsh.Wait(s.ctx)
+	return nsh.Wait(s.life.ctx)
 }
 
 // handleExit records an exit, releases what the run held, then applies
@@ -145,7 +145,7 @@ func (s *Service) handleExit(c *Container, sh Shim, exit Exit) {
 		"execDuration": strconv.Itoa(int(ranFor.Seconds())),
 	})
 	s.releaseRun(c.ID, sh, ep)
-	s.endExecs(c)
+	s.execs.end(c)
 
 	c.mu.Lock()
 	c.notifyExit()
@@ -204,12 +204,12 @@ func detached(ep *Endpoint) *Endpoint {
 func (s *Service) policyRestart(c *Container) {
 	select {
 	case <-s.restored:
-	case <-s.ctx.Done():
+	case <-s.life.ctx.Done():
 		return
 	}
 	c.op.Lock()
 	c.mu.Lock()
-	if c.restart.timer == nil || !c.State.Restarting || s.ctx.Err() != nil {
+	if c.restart.timer == nil || !c.State.Restarting || s.life.ctx.Err() != nil {
 		// Cancelled by stop, kill or remove meanwhile.
 		c.mu.Unlock()
 		c.op.Unlock()
@@ -217,7 +217,7 @@ func (s *Service) policyRestart(c *Container) {
 	}
 	c.restart.timer = nil
 	c.mu.Unlock()
-	err := s.start(s.ctx, c)
+	err := s.start(s.life.ctx, c)
 	if err == nil {
 		c.op.Unlock()
 		return
@@ -251,21 +251,4 @@ func (c *Container) cancelRestart() bool {
 	c.State.Restarting = false
 	c.notifyExit()
 	return true
-}
-
-// endExecs marks the exec sessions of a container that stopped.
-func (s *Service) endExecs(c *Container) {
-	c.mu.Lock()
-	ids := c.execs
-	c.execs = nil
-	c.mu.Unlock()
-	s.execMu.Lock()
-	defer s.execMu.Unlock()
-	for _, id := range ids {
-		if e, ok := s.execs[id]; ok {
-			e.mu.Lock()
-			e.canRemove = true
-			e.mu.Unlock()
-		}
-	}
 }

@@ -127,7 +127,7 @@ func (s *Service) destroy(c *Container) error {
 	os.RemoveAll(s.cfg.bundleDir(id))
 	os.RemoveAll(s.cfg.shimDir(id))
 	s.idx.remove(id, name)
-	s.forgetExecs(id)
+	s.execs.forget(id)
 	c.mu.Lock()
 	close(c.removed)
 	c.mu.Unlock()

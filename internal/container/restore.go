@@ -86,7 +86,7 @@ func (s *Service) Restore(ctx context.Context) error {
 		}
 	}
 	for _, c := range live {
-		s.wg.Add(1)
+		s.life.wg.Add(1)
 		go s.monitor(c, c.shim)
 	}
 	close(s.restored)
@@ -109,7 +109,7 @@ func (s *Service) Restore(ctx context.Context) error {
 		case r.HasBeenStartedBefore && !r.HostConfig.RestartPolicy.IsNone() &&
 			policyRestarts(r.HostConfig.RestartPolicy, r.State.ExitCode, r.HasBeenManuallyStopped && !r.HostConfig.RestartPolicy.IsAlways(), r.RestartCount):
 			go func() {
-				if err := s.Start(s.ctx, r.ID); err != nil && !errdefs.IsNotModified(err) {
+				if err := s.Start(s.life.ctx, r.ID); err != nil && !errdefs.IsNotModified(err) {
 					slog.Warn("restart policy on daemon start", "container", r.ID, "err", err)
 				}
 			}()

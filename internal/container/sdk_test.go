@@ -31,7 +31,7 @@ type sdkEnv struct {
 func newSDKEnv(t *testing.T) *sdkEnv {
 	t.Helper()
 	svc := container.FakeService(t)
-	srv := httptest.NewServer(server.New("28.3.0", containerrouter.New(svc)))
+	srv := httptest.NewServer(server.New("28.3.0", containerrouter.New(svc, svc.Execs())))
 	t.Cleanup(srv.Close)
 	cli, err := client.New(client.WithHost("tcp://"+strings.TrimPrefix(srv.URL, "http://")), client.WithAPIVersion("1.51"))
 	if err != nil {

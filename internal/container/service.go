@@ -61,20 +61,31 @@ type Deps struct {
 
 // Service manages every container of the daemon.
 type Service struct {
-	cfg  Config
-	deps Deps
-	idx  *index
+	cfg   Config
+	deps  Deps
+	idx   *index
+	execs *Execs
+	life  *lifetime
 
-	execMu sync.Mutex
-	execs  map[string]*execSession
-
-	// ctx lives until Shutdown; exit monitors and restarts run under it.
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
 	// restored is closed when Restore is done: policy restarts wait for
 	// it, so they never race the restore of the network.
 	restored chan struct{}
+}
+
+// lifetime bounds the service's background work, from New to Shutdown:
+// the goroutines that wait on shims for the exits of containers and of
+// exec processes, and pending policy restarts, run under ctx and are
+// counted by wg. Shutdown cancels ctx and waits; containers keep running.
+type lifetime struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newLifetime() *lifetime {
+	l := &lifetime{}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	return l
 }
 
 // New makes the service. Call Restore before serving requests.
@@ -106,23 +117,25 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			return nil, fmt.Errorf("container service: %w", err)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{
+	s := &Service{
 		cfg:      cfg,
 		deps:     deps,
 		idx:      newIndex(),
-		execs:    map[string]*execSession{},
-		ctx:      ctx,
-		cancel:   cancel,
+		life:     newLifetime(),
 		restored: make(chan struct{}),
-	}, nil
+	}
+	s.execs = newExecs(s.idx, &s.cfg, deps.ExecProcess, deps.Events, s.life)
+	return s, nil
 }
+
+// Execs are the exec sessions of the service's containers.
+func (s *Service) Execs() *Execs { return s.execs }
 
 // Shutdown is the daemon stopping: containers keep running (live
 // restore is always on); exit monitors and pending restarts stop, shim
 // connections close. It returns when the monitors are gone or ctx ends.
 func (s *Service) Shutdown(ctx context.Context) error {
-	s.cancel()
+	s.life.cancel()
 	for _, c := range s.idx.list() {
 		c.mu.Lock()
 		if c.restart.timer != nil {
@@ -132,7 +145,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		c.mu.Unlock()
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.life.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil
@@ -220,6 +233,11 @@ func (cfg *Config) runtimeRoot(name string) string {
 // publish sends a container event with the container's attributes plus
 // extra ones. Call without c.mu held.
 func (s *Service) publish(c *Container, action events.Action, extra map[string]string) {
+	publishEvent(s.deps.Events, c, action, extra)
+}
+
+// publishEvent is publish for the service's parts.
+func publishEvent(ev EventPublisher, c *Container, action events.Action, extra map[string]string) {
 	c.mu.Lock()
 	attrs := c.eventAttrs()
 	id := c.ID
@@ -227,7 +245,7 @@ func (s *Service) publish(c *Container, action events.Action, extra map[string]s
 	for k, v := range extra {
 		attrs[k] = v
 	}
-	s.deps.Events.Publish(events.ContainerEventType, action, id, attrs)
+	ev.Publish(events.ContainerEventType, action, id, attrs)
 }
 
 // now is the wall clock in UTC, as the Engine API reports times.

@@ -502,11 +502,11 @@ func TestRenameAndUpdate(t *testing.T) {
 func TestExec(t *testing.T) {
 	h := newHarness(t)
 	id := h.create("xx", "sleep")
-	if _, err := h.s.ExecCreate(context.Background(), id, containertypes.ExecCreateRequest{Cmd: []string{"echo", "hi"}}); !errdefs.IsConflict(err) {
+	if _, err := h.s.Execs().Create(context.Background(), id, containertypes.ExecCreateRequest{Cmd: []string{"echo", "hi"}}); !errdefs.IsConflict(err) {
 		t.Errorf("exec in a created container: %v", err)
 	}
 	h.start(id)
-	eid, err := h.s.ExecCreate(context.Background(), id, containertypes.ExecCreateRequest{Cmd: []string{"echo", "hi"}, AttachStdout: true})
+	eid, err := h.s.Execs().Create(context.Background(), id, containertypes.ExecCreateRequest{Cmd: []string{"echo", "hi"}, AttachStdout: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +515,7 @@ func TestExec(t *testing.T) {
 	}
 	client := newPipeClient()
 	go func() {
-		if err := h.s.ExecStart(context.Background(), eid, ExecStartOptions{GetStream: client.getStream}); err != nil {
+		if err := h.s.Execs().Start(context.Background(), eid, ExecStartOptions{GetStream: client.getStream}); err != nil {
 			t.Error(err)
 		}
 		client.server.Close()
@@ -523,11 +523,11 @@ func TestExec(t *testing.T) {
 	if out := client.output(t); out != "hi\n" {
 		t.Errorf("exec output %q", out)
 	}
-	insp, err := h.s.ExecInspect(context.Background(), eid)
+	insp, err := h.s.Execs().Inspect(context.Background(), eid)
 	if err != nil || insp.Running || insp.ExitCode == nil || *insp.ExitCode != 0 || insp.ProcessConfig.Entrypoint != "echo" {
 		t.Errorf("exec inspect %+v %v", insp, err)
 	}
-	if err := h.s.ExecStart(context.Background(), eid, ExecStartOptions{Detach: true}); !errdefs.IsConflict(err) {
+	if err := h.s.Execs().Start(context.Background(), eid, ExecStartOptions{Detach: true}); !errdefs.IsConflict(err) {
 		t.Errorf("second exec start: %v", err)
 	}
 	if h.events.find(id, "exec_start: echo hi") == nil || h.events.find(id, "exec_die") == nil {
@@ -536,20 +536,20 @@ func TestExec(t *testing.T) {
 
 	// A command that does not exist: the message goes into the stream,
 	// the exit code is 127.
-	eid, _ = h.s.ExecCreate(context.Background(), id, containertypes.ExecCreateRequest{Cmd: []string{"nope"}, AttachStdout: true})
+	eid, _ = h.s.Execs().Create(context.Background(), id, containertypes.ExecCreateRequest{Cmd: []string{"nope"}, AttachStdout: true})
 	client2 := newPipeClient()
 	go func() {
-		h.s.ExecStart(context.Background(), eid, ExecStartOptions{GetStream: client2.getStream})
+		h.s.Execs().Start(context.Background(), eid, ExecStartOptions{GetStream: client2.getStream})
 		client2.server.Close()
 	}()
 	if out := client2.output(t); !strings.Contains(out, `exec: "nope": executable file not found in $PATH`) {
 		t.Errorf("exec error output %q", out)
 	}
-	insp, _ = h.s.ExecInspect(context.Background(), eid)
+	insp, _ = h.s.Execs().Inspect(context.Background(), eid)
 	if insp.ExitCode == nil || *insp.ExitCode != 127 {
 		t.Errorf("exit code %v", insp.ExitCode)
 	}
-	if _, err := h.s.ExecInspect(context.Background(), "nosuch"); !errdefs.IsNotFound(err) || err.Error() != "No such exec instance: nosuch" {
+	if _, err := h.s.Execs().Inspect(context.Background(), "nosuch"); !errdefs.IsNotFound(err) || err.Error() != "No such exec instance: nosuch" {
 		t.Errorf("inspect unknown exec: %v", err)
 	}
 }

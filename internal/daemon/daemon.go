@@ -158,7 +158,7 @@ func run(ctx context.Context, cfg config.Config) error {
 	}, registries: svcs.registries.RegistryConfig}
 	routers := []httputils.Router{
 		systemrouter.New(sys, bus, diskUsage{svcs.images, svcs.containers}),
-		containerrouter.New(svcs.containers),
+		containerrouter.New(svcs.containers, svcs.containers.Execs()),
 		imagerouter.New(svcs.images, svcs.archives, svcs.registries),
 	}
 	srv := server.New(Version, routers...)

@@ -45,21 +45,24 @@ type attachBackend interface {
 	Attach(ctx context.Context, ref string, opts container.AttachOptions) error
 }
 
-// execBackend runs processes in running containers.
-type execBackend interface {
-	ExecCreate(ctx context.Context, ref string, req containertypes.ExecCreateRequest) (string, error)
-	ExecCheck(id string) error
-	ExecStart(ctx context.Context, id string, opts container.ExecStartOptions) error
-	ExecInspect(ctx context.Context, id string) (*containertypes.ExecInspectResponse, error)
-	ExecResize(ctx context.Context, id string, height, width uint32) error
-}
-
-// Backend is everything the router needs; *container.Service is one.
+// Backend is what the container routes need; *container.Service is one.
 type Backend interface {
 	stateBackend
 	monitorBackend
 	attachBackend
-	execBackend
 }
 
-var _ Backend = (*container.Service)(nil)
+// ExecBackend runs processes in running containers (the /exec routes and
+// POST /containers/{name}/exec); *container.Execs is one.
+type ExecBackend interface {
+	Create(ctx context.Context, ref string, req containertypes.ExecCreateRequest) (string, error)
+	Check(id string) error
+	Start(ctx context.Context, id string, opts container.ExecStartOptions) error
+	Inspect(ctx context.Context, id string) (*containertypes.ExecInspectResponse, error)
+	Resize(ctx context.Context, id string, height, width uint32) error
+}
+
+var (
+	_ Backend     = (*container.Service)(nil)
+	_ ExecBackend = (*container.Execs)(nil)
+)

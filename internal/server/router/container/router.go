@@ -20,11 +20,12 @@ import (
 
 // Router serves the container and exec endpoints.
 type Router struct {
-	b Backend
+	b     Backend
+	execs ExecBackend
 }
 
-// New makes the router.
-func New(b Backend) *Router { return &Router{b: b} }
+// New makes the router on the containers and their exec sessions.
+func New(b Backend, execs ExecBackend) *Router { return &Router{b: b, execs: execs} }
 
 // Routes implements httputils.Router.
 func (r *Router) Routes() []httputils.Route {

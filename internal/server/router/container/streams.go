@@ -113,7 +113,7 @@ func (r *Router) execCreate(ctx context.Context, w http.ResponseWriter, req *htt
 	if httputils.VersionLessThan(ctx, "1.42") {
 		body.ConsoleSize = nil
 	}
-	id, err := r.b.ExecCreate(ctx, vars["name"], body)
+	id, err := r.execs.Create(ctx, vars["name"], body)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (r *Router) execStart(ctx context.Context, w http.ResponseWriter, req *http
 		return err
 	}
 	id := vars["id"]
-	if err := r.b.ExecCheck(id); err != nil {
+	if err := r.execs.Check(id); err != nil {
 		return err
 	}
 	if body.ConsoleSize != nil && (httputils.VersionLessThan(ctx, "1.42") || !body.Tty) {
@@ -141,7 +141,7 @@ func (r *Router) execStart(ctx context.Context, w http.ResponseWriter, req *http
 		h = &hijacker{w: w, req: req}
 		opts.GetStream = h.get
 	}
-	err := r.b.ExecStart(ctx, id, opts)
+	err := r.execs.Start(ctx, id, opts)
 	if h != nil && h.done {
 		return nil
 	}
@@ -159,11 +159,11 @@ func (r *Router) execResize(ctx context.Context, w http.ResponseWriter, req *htt
 	if err != nil {
 		return err
 	}
-	return r.b.ExecResize(ctx, vars["id"], h, wd)
+	return r.execs.Resize(ctx, vars["id"], h, wd)
 }
 
 func (r *Router) execInspect(ctx context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
-	resp, err := r.b.ExecInspect(ctx, vars["id"])
+	resp, err := r.execs.Inspect(ctx, vars["id"])
 	if err != nil {
 		return err
 	}
