@@ -54,40 +54,72 @@ func policyRestarts(p containertypes.RestartPolicy, code int, manuallyStopped bo
 	return false
 }
 
-// monitor waits for the container's exit; one goroutine per running
-// container, blocked on the shim. When the daemon shuts down it just
-// returns: the container keeps running and Restore finds it again.
-func (s *Service) monitor(c *Container, sh Shim) {
-	defer s.life.wg.Done()
-	exit, err := sh.Wait(s.life.ctx)
-	if err != nil {
-		if s.life.ctx.Err() != nil {
-			sh.Close()
-			return
-		}
-		// The shim connection broke. The shim may have died after
-		// recording the exit, or the connection alone may have failed.
-		exit, err = s.recoverExit(c, &sh)
+// monitor follows each run of a container from its start to its exit:
+// a goroutine per run waits on the shim (reconnecting if the connection
+// breaks), records the exit, releases what the run held (shim, network
+// endpoint, rootfs mount), then applies the restart policy with
+// Docker's back-off, or --rm. After a daemon restart it takes back the
+// runs that survived and records those that ended meanwhile (restore).
+// Its goroutines and pending restarts end with the service's lifetime;
+// the containers keep running.
+type monitor struct {
+	cfg     *Config
+	shims   ShimLauncher
+	network NetworkAttacher
+	layers  RWLayers
+	events  EventPublisher
+	execs   *Execs
+	life    *lifetime
+
+	// start and autoRemove are the service's: a policy restart starts
+	// the container again; --rm removes it.
+	start      func(ctx context.Context, c *Container) error
+	autoRemove func(c *Container)
+
+	// restored is closed when restore is done: policy restarts wait for
+	// it, so they never race the restore of the network.
+	restored chan struct{}
+}
+
+// watch follows a run that started, or survived a daemon restart, until
+// its exit: one goroutine per running container, blocked on the shim.
+// When the daemon shuts down it just returns: the container keeps
+// running and restore finds it again.
+func (m *monitor) watch(c *Container, sh Shim) {
+	m.life.wg.Add(1)
+	go func() {
+		defer m.life.wg.Done()
+		ctx := m.life.ctx
+		exit, err := sh.Wait(ctx)
 		if err != nil {
-			if s.life.ctx.Err() != nil {
+			if ctx.Err() != nil {
 				sh.Close()
 				return
 			}
-			slog.Warn("lost the shim of a running container", "container", c.ID, "err", err)
-			exit = Exit{Code: 255, ExitedAt: now()}
+			// The shim connection broke. The shim may have died after
+			// recording the exit, or the connection alone may have failed.
+			exit, err = m.recoverExit(c, &sh)
+			if err != nil {
+				if ctx.Err() != nil {
+					sh.Close()
+					return
+				}
+				slog.Warn("lost the shim of a running container", "container", c.ID, "err", err)
+				exit = Exit{Code: 255, ExitedAt: now()}
+			}
 		}
-	}
-	s.handleExit(c, sh, exit)
+		m.handleExit(c, sh, exit)
+	}()
 }
 
 // recoverExit finds how a container ended after its shim connection
 // broke: from the exit file, or by reconnecting and waiting again.
-func (s *Service) recoverExit(c *Container, sh *Shim) (Exit, error) {
-	dir := s.cfg.shimDir(c.ID)
-	if e, err := s.deps.Shims.ReadExit(dir); err == nil {
+func (m *monitor) recoverExit(c *Container, sh *Shim) (Exit, error) {
+	dir := m.cfg.shimDir(c.ID)
+	if e, err := m.shims.ReadExit(dir); err == nil {
 		return *e, nil
 	}
-	nsh, err := s.deps.Shims.Connect(s.life.ctx, dir)
+	nsh, err := m.shims.Connect(m.life.ctx, dir)
 	if err != nil {
 		return Exit{}, err
 	}
@@ -98,14 +130,14 @@ func (s *Service) recoverExit(c *Container, sh *Shim) (Exit, error) {
 	c.mu.Unlock()
 	(*sh).Close()
 	*sh = nsh
-	return nsh.Wait(s.life.ctx)
+	return nsh.Wait(m.life.ctx)
 }
 
 // handleExit records an exit, releases what the run held, then applies
 // the restart policy or --rm. Waiters are woken once the network and
 // the rootfs are released, so that `docker stop x; docker run -p ...`
 // never finds the port still taken.
-func (s *Service) handleExit(c *Container, sh Shim, exit Exit) {
+func (m *monitor) handleExit(c *Container, sh Shim, exit Exit) {
 	c.op.Lock()
 	c.mu.Lock()
 	if c.shim != sh {
@@ -140,29 +172,29 @@ func (s *Service) handleExit(c *Container, sh Shim, exit Exit) {
 	autoRemove := !restart && c.HostConfig.AutoRemove && !c.restart.manualRestart
 	c.mu.Unlock()
 
-	s.publish(c, events.ActionDie, map[string]string{
+	publishEvent(m.events, c, events.ActionDie, map[string]string{
 		"exitCode":     strconv.Itoa(exit.Code),
 		"execDuration": strconv.Itoa(int(ranFor.Seconds())),
 	})
-	s.releaseRun(c.ID, sh, ep)
-	s.execs.end(c)
+	m.releaseRun(c.ID, sh, ep)
+	m.execs.end(c)
 
 	c.mu.Lock()
 	c.notifyExit()
 	if restart {
-		c.restart.timer = time.AfterFunc(delay, func() { s.policyRestart(c) })
+		c.restart.timer = time.AfterFunc(delay, func() { m.policyRestart(c) })
 	}
 	c.mu.Unlock()
 	c.saveOrLog()
 	c.op.Unlock()
 	if autoRemove {
-		s.autoRemove(c)
+		m.autoRemove(c)
 	}
 }
 
 // releaseRun frees what a run held, in parallel: the runtime state and
 // the shim, the network endpoint, the rootfs mount.
-func (s *Service) releaseRun(id string, sh Shim, ep *Endpoint) {
+func (m *monitor) releaseRun(id string, sh Shim, ep *Endpoint) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	if sh != nil {
@@ -179,16 +211,16 @@ func (s *Service) releaseRun(id string, sh Shim, ep *Endpoint) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.deps.Network.Disconnect(ctx, ep); err != nil {
+			if err := m.network.Disconnect(ctx, ep); err != nil {
 				slog.Warn("disconnecting network", "container", id, "err", err)
 			}
 		}()
 	}
-	if err := s.deps.Layers.UnmountRWLayer(id); err != nil {
+	if err := m.layers.UnmountRWLayer(id); err != nil {
 		slog.Warn("unmounting rootfs", "container", id, "err", err)
 	}
 	wg.Wait()
-	os.RemoveAll(s.cfg.bundleDir(id))
+	os.RemoveAll(m.cfg.bundleDir(id))
 }
 
 // detached is what inspect shows of an endpoint once the container
@@ -201,15 +233,15 @@ func detached(ep *Endpoint) *Endpoint {
 }
 
 // policyRestart runs when the back-off delay is over.
-func (s *Service) policyRestart(c *Container) {
+func (m *monitor) policyRestart(c *Container) {
 	select {
-	case <-s.restored:
-	case <-s.life.ctx.Done():
+	case <-m.restored:
+	case <-m.life.ctx.Done():
 		return
 	}
 	c.op.Lock()
 	c.mu.Lock()
-	if c.restart.timer == nil || !c.State.Restarting || s.life.ctx.Err() != nil {
+	if c.restart.timer == nil || !c.State.Restarting || m.life.ctx.Err() != nil {
 		// Cancelled by stop, kill or remove meanwhile.
 		c.mu.Unlock()
 		c.op.Unlock()
@@ -217,7 +249,7 @@ func (s *Service) policyRestart(c *Container) {
 	}
 	c.restart.timer = nil
 	c.mu.Unlock()
-	err := s.start(s.life.ctx, c)
+	err := m.start(m.life.ctx, c)
 	if err == nil {
 		c.op.Unlock()
 		return
@@ -232,7 +264,7 @@ func (s *Service) policyRestart(c *Container) {
 	c.saveOrLog()
 	c.op.Unlock()
 	if autoRemove {
-		s.autoRemove(c)
+		m.autoRemove(c)
 	}
 }
 

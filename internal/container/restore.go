@@ -57,39 +57,7 @@ func (s *Service) Restore(ctx context.Context) error {
 		all = append(all, c)
 	}
 
-	var (
-		mu   sync.Mutex
-		live []*Container
-		eps  []*Endpoint
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 16)
-	)
-	for _, c := range all {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if sh := s.reconcile(ctx, c); sh != nil {
-				mu.Lock()
-				live = append(live, c)
-				if ep := c.Endpoint; ep != nil && ep.IPAddress.IsValid() {
-					eps = append(eps, ep)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if len(eps) > 0 {
-		if err := s.deps.Network.Restore(ctx, eps); err != nil {
-			slog.Warn("restoring network endpoints", "err", err)
-		}
-	}
-	for _, c := range live {
-		s.life.wg.Add(1)
-		go s.monitor(c, c.shim)
-	}
-	close(s.restored)
+	s.mon.restore(ctx, all)
 
 	for _, c := range all {
 		r := c.snapshot()
@@ -118,21 +86,59 @@ func (s *Service) Restore(ctx context.Context) error {
 	return nil
 }
 
+// restore takes back the runs that survived the daemon's absence and
+// records the exits of those that ended meanwhile; then the network
+// endpoints of the live ones are restored and policy restarts may run.
+func (m *monitor) restore(ctx context.Context, all []*Container) {
+	var (
+		mu   sync.Mutex
+		live []*Container
+		eps  []*Endpoint
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 16)
+	)
+	for _, c := range all {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if sh := m.reconcile(ctx, c); sh != nil {
+				mu.Lock()
+				live = append(live, c)
+				if ep := c.Endpoint; ep != nil && ep.IPAddress.IsValid() {
+					eps = append(eps, ep)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(eps) > 0 {
+		if err := m.network.Restore(ctx, eps); err != nil {
+			slog.Warn("restoring network endpoints", "err", err)
+		}
+	}
+	for _, c := range live {
+		m.watch(c, c.shim)
+	}
+	close(m.restored)
+}
+
 // reconcile brings one loaded container in line with the world; it
 // returns the shim of a container that is still running.
-func (s *Service) reconcile(ctx context.Context, c *Container) Shim {
+func (m *monitor) reconcile(ctx context.Context, c *Container) Shim {
 	r := c.snapshot()
-	dir := s.cfg.shimDir(r.ID)
+	dir := m.cfg.shimDir(r.ID)
 	if r.State.RemovalInProgress || r.State.Dead {
 		return nil
 	}
 	if r.State.Running && !r.State.Restarting {
-		sh, err := s.deps.Shims.Connect(ctx, dir)
+		sh, err := m.shims.Connect(ctx, dir)
 		if err == nil {
 			// The shim records the exit before it answers waiters: an
 			// exit file means the container is already gone.
-			if e, err := s.deps.Shims.ReadExit(dir); err == nil {
-				s.exitedWhileDown(c, sh, *e)
+			if e, err := m.shims.ReadExit(dir); err == nil {
+				m.exitedWhileDown(c, sh, *e)
 				return nil
 			}
 			c.mu.Lock()
@@ -144,10 +150,10 @@ func (s *Service) reconcile(ctx context.Context, c *Container) Shim {
 			slog.Warn("reconnecting to shim", "container", r.ID, "err", err)
 		}
 		exit := Exit{Code: exitLost}
-		if e, err := s.deps.Shims.ReadExit(dir); err == nil {
+		if e, err := m.shims.ReadExit(dir); err == nil {
 			exit = *e
 		}
-		s.exitedWhileDown(c, nil, exit)
+		m.exitedWhileDown(c, nil, exit)
 		return nil
 	}
 	if r.State.Restarting {
@@ -160,12 +166,12 @@ func (s *Service) reconcile(ctx context.Context, c *Container) Shim {
 	}
 	// A daemon killed in the middle of a start may have left a shim
 	// behind a container recorded as not running.
-	if sh, err := s.deps.Shims.Connect(ctx, dir); err == nil {
+	if sh, err := m.shims.Connect(ctx, dir); err == nil {
 		slog.Info("stopping a shim left by an interrupted start", "container", r.ID)
 		_ = sh.Kill(ctx, syscall.SIGKILL, true)
 		_ = sh.Shutdown(ctx)
 		sh.Close()
-		s.releaseRun(r.ID, nil, nil)
+		m.releaseRun(r.ID, nil, nil)
 		os.RemoveAll(dir)
 	}
 	return nil
@@ -173,14 +179,14 @@ func (s *Service) reconcile(ctx context.Context, c *Container) Shim {
 
 // exitedWhileDown records the exit of a container that stopped while the
 // daemon was away and releases what its run held.
-func (s *Service) exitedWhileDown(c *Container, sh Shim, exit Exit) {
+func (m *monitor) exitedWhileDown(c *Container, sh Shim, exit Exit) {
 	c.mu.Lock()
 	c.State.setStopped(exit)
 	ep := c.Endpoint
 	c.Endpoint = detached(ep)
 	id := c.ID
 	c.mu.Unlock()
-	s.releaseRun(id, sh, ep)
-	os.RemoveAll(s.cfg.shimDir(id))
+	m.releaseRun(id, sh, ep)
+	os.RemoveAll(m.cfg.shimDir(id))
 	c.saveOrLog()
 }

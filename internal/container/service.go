@@ -59,17 +59,19 @@ type Deps struct {
 	HostConfigDefaults func(hc *containertypes.HostConfig)
 }
 
-// Service manages every container of the daemon.
+// Service manages every container of the daemon: create, start, stop,
+// restart, kill, pause, unpause, rename, update, resize, wait, remove
+// and prune; list, inspect, top, logs and attach; Restore after a daemon
+// restart. The index finds containers by ID, name or ID prefix; each
+// persists its own record (config.v2.json). Each run is followed to its
+// exit by the monitor, and exec sessions are the Execs'.
 type Service struct {
 	cfg   Config
 	deps  Deps
 	idx   *index
 	execs *Execs
+	mon   *monitor
 	life  *lifetime
-
-	// restored is closed when Restore is done: policy restarts wait for
-	// it, so they never race the restore of the network.
-	restored chan struct{}
 }
 
 // lifetime bounds the service's background work, from New to Shutdown:
@@ -117,14 +119,20 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			return nil, fmt.Errorf("container service: %w", err)
 		}
 	}
-	s := &Service{
-		cfg:      cfg,
-		deps:     deps,
-		idx:      newIndex(),
-		life:     newLifetime(),
-		restored: make(chan struct{}),
-	}
+	s := &Service{cfg: cfg, deps: deps, idx: newIndex(), life: newLifetime()}
 	s.execs = newExecs(s.idx, &s.cfg, deps.ExecProcess, deps.Events, s.life)
+	s.mon = &monitor{
+		cfg:        &s.cfg,
+		shims:      deps.Shims,
+		network:    deps.Network,
+		layers:     deps.Layers,
+		events:     deps.Events,
+		execs:      s.execs,
+		life:       s.life,
+		start:      s.start,
+		autoRemove: s.autoRemove,
+		restored:   make(chan struct{}),
+	}
 	return s, nil
 }
 

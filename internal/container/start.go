@@ -288,8 +288,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 	c.mu.Unlock()
 	c.saveOrLog()
 	s.publish(c, events.ActionStart, nil)
-	s.life.wg.Add(1)
-	go s.monitor(c, sh)
+	s.mon.watch(c, sh)
 	return nil
 }
 
