@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/berth-dev/berth/internal/ctxio"
@@ -19,6 +21,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/moby/go-archive/compression"
+	"github.com/moby/moby/api/types/storage"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -398,4 +401,50 @@ func (l *layerStore) close(first func() error) error {
 		err = serr
 	}
 	return err
+}
+
+// size sums the sizes of the layers of chain, as measured when each was
+// committed.
+func (l *layerStore) size(ctx context.Context, chain []digest.Digest) int64 {
+	var total int64
+	for _, c := range chain {
+		if u, err := l.sn.Usage(ctx, c.String()); err == nil {
+			total += u.Size
+		}
+	}
+	return total
+}
+
+// dirOf is implemented by snapshotters that can say where a snapshot's
+// files are (for inspect's GraphDriver data).
+type dirOf interface {
+	Dir(key string) (string, error)
+}
+
+// graphDriver describes an image's layers (chain, bottom first) in
+// overlay2's terms, which is what tools reading GraphDriver expect.
+func (l *layerStore) graphDriver(chain []digest.Digest) *storage.DriverData {
+	gd := &storage.DriverData{Name: "overlay2", Data: map[string]string{}}
+	d, ok := l.sn.(dirOf)
+	if !ok || len(chain) == 0 {
+		return gd
+	}
+	var lowers []string
+	for i := len(chain) - 1; i >= 0; i-- {
+		dir, err := d.Dir(chain[i].String())
+		if err != nil {
+			return gd
+		}
+		if i == len(chain)-1 {
+			gd.Data["UpperDir"] = filepath.Join(dir, "fs")
+			gd.Data["WorkDir"] = filepath.Join(dir, "work")
+			gd.Data["MergedDir"] = filepath.Join(dir, "merged")
+			continue
+		}
+		lowers = append(lowers, filepath.Join(dir, "fs"))
+	}
+	if len(lowers) > 0 {
+		gd.Data["LowerDir"] = strings.Join(lowers, ":")
+	}
+	return gd
 }

@@ -3,7 +3,6 @@ package image
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	imagetypes "github.com/moby/moby/api/types/image"
-	"github.com/moby/moby/api/types/storage"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -163,7 +161,7 @@ func (s *Service) list(ctx context.Context, opts ListOptions, danglingOnly bool)
 			ID:          id.String(),
 			ParentID:    im.rec.Parent.String(),
 			Created:     created.Unix(),
-			Size:        s.sizeOf(ctx, im),
+			Size:        s.layers.size(ctx, im.chain),
 			SharedSize:  -1,
 			Labels:      im.config.Config.Labels,
 			RepoTags:    []string{},
@@ -253,12 +251,6 @@ type InspectResult struct {
 	DockerVersion string
 }
 
-// dirOf is implemented by snapshotters that can say where a snapshot's
-// files are (for inspect's GraphDriver data).
-type dirOf interface {
-	Dir(key string) (string, error)
-}
-
 // Inspect answers GET /images/{name}/json.
 func (s *Service) Inspect(ctx context.Context, refOrID string) (*InspectResult, error) {
 	s.mu.RLock()
@@ -285,7 +277,7 @@ func (s *Service) Inspect(ctx context.Context, refOrID string) (*InspectResult, 
 			Size:         view.Size,
 			RootFS:       imagetypes.RootFS{Type: "layers"},
 			Metadata:     imagetypes.Metadata{LastTagTime: im.rec.LastTagTime},
-			GraphDriver:  s.graphDriver(im),
+			GraphDriver:  s.layers.graphDriver(im.chain),
 		},
 		Parent:        im.rec.Parent.String(),
 		DockerVersion: cfg.DockerVersion,
@@ -297,34 +289,6 @@ func (s *Service) Inspect(ctx context.Context, refOrID string) (*InspectResult, 
 		res.RootFS.Layers = append(res.RootFS.Layers, d.String())
 	}
 	return res, nil
-}
-
-// graphDriver describes the image's layers in overlay2's terms, which is
-// what tools reading GraphDriver expect. Caller holds mu.
-func (s *Service) graphDriver(im *img) *storage.DriverData {
-	gd := &storage.DriverData{Name: "overlay2", Data: map[string]string{}}
-	d, ok := s.layers.sn.(dirOf)
-	if !ok || len(im.chain) == 0 {
-		return gd
-	}
-	var lowers []string
-	for i := len(im.chain) - 1; i >= 0; i-- {
-		dir, err := d.Dir(im.chain[i].String())
-		if err != nil {
-			return gd
-		}
-		if i == len(im.chain)-1 {
-			gd.Data["UpperDir"] = filepath.Join(dir, "fs")
-			gd.Data["WorkDir"] = filepath.Join(dir, "work")
-			gd.Data["MergedDir"] = filepath.Join(dir, "merged")
-			continue
-		}
-		lowers = append(lowers, filepath.Join(dir, "fs"))
-	}
-	if len(lowers) > 0 {
-		gd.Data["LowerDir"] = strings.Join(lowers, ":")
-	}
-	return gd
 }
 
 // History answers GET /images/{name}/history: newest first, one entry per

@@ -256,7 +256,7 @@ func (s *Service) toImage(ctx context.Context, im *img) *Image {
 		DockerVersion: im.config.DockerVersion,
 		Parent:        im.rec.Parent.String(),
 		LastTagTime:   im.rec.LastTagTime,
-		Size:          s.sizeOf(ctx, im),
+		Size:          s.layers.size(ctx, im.chain),
 		RepoTags:      []string{},
 		RepoDigests:   []string{},
 	}
@@ -268,18 +268,6 @@ func (s *Service) toImage(ctx context.Context, im *img) *Image {
 		}
 	}
 	return out
-}
-
-// sizeOf sums the sizes of the image's layers, as measured when each was
-// committed.
-func (s *Service) sizeOf(ctx context.Context, im *img) int64 {
-	var total int64
-	for _, c := range im.chain {
-		if u, err := s.layers.sn.Usage(ctx, c.String()); err == nil {
-			total += u.Size
-		}
-	}
-	return total
 }
 
 // sortRefs orders references as Docker lists them: by familiar form.
