@@ -45,6 +45,7 @@ var (
 type Service struct {
 	db     *bolt.DB
 	layers *layerStore
+	rw     *RWLayers
 	events *events.Bus
 
 	mu     sync.RWMutex
@@ -54,8 +55,6 @@ type Service struct {
 	// running reports whether a container is running, for the "cannot
 	// be forced" rmi conflict. Unset, a mounted rw layer counts as running.
 	running func(containerID string) bool
-
-	rw *RWLayers
 
 	pruneRunning sync.Mutex
 }
