@@ -28,7 +28,7 @@ type DiskUsage struct {
 // DiskUsage measures the images for GET /system/df. Container usage
 // comes from SetContainerUsage.
 func (s *Service) DiskUsage(ctx context.Context) (*DiskUsage, error) {
-	images, err := s.List(ctx, ListOptions{Filters: filters.Args{}, SharedSize: true})
+	images, err := s.List(ctx, ListOptions{Filters: filters.Args{}, SharedSize: true, ContainerCount: true})
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,9 @@ type ListOptions struct {
 	All        bool // include intermediate images (builder parents)
 	Filters    filters.Args
 	SharedSize bool // compute SharedSize (else -1)
+	// ContainerCount counts the containers using each image (else -1, as
+	// Docker's image list reports; only disk usage counts them).
+	ContainerCount bool
 }
 
 // boolFilter reads a true/false filter term as Docker does.
@@ -85,6 +88,12 @@ func (s *Service) List(ctx context.Context, opts ListOptions) ([]imagetypes.Summ
 	out, err := s.list(ctx, opts, danglingOnly)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.ContainerCount {
+		for i := range out {
+			out[i].Containers = -1
+		}
+		return out, nil
 	}
 	ids := make([]digest.Digest, len(out))
 	for i := range out {
