@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-
 )
 
 // configFile is the part of docker's client config.json that berth's
@@ -47,4 +46,3 @@ func (c *CLI) detachKeys(flag string) string {
 	}
 	return c.ConfigFile().DetachKeys
 }
-
