@@ -145,9 +145,28 @@ func run(ctx context.Context, cfg config.Config) error {
 	}
 	defer os.Remove(cfg.Pidfile)
 
+	// Listen before building anything: a bad -H fails the start with
+	// nothing created (no bridge, no mounts), and clients that connect
+	// while containers are restored wait in the backlog instead of failing.
+	var listeners []net.Listener
+	closeListeners := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
+	for _, h := range cfg.Hosts {
+		ls, err := listen(h)
+		if err != nil {
+			closeListeners()
+			return fmt.Errorf("listen %s: %w", h, err)
+		}
+		listeners = append(listeners, ls...)
+	}
+
 	bus := events.New()
 	svcs, err := build(ctx, &cfg, bus)
 	if err != nil {
+		closeListeners()
 		return err
 	}
 	defer svcs.close()
@@ -162,17 +181,6 @@ func run(ctx context.Context, cfg config.Config) error {
 		imagerouter.New(svcs.images, svcs.archives, svcs.registries),
 	}
 	srv := server.New(Version, routers...)
-	var listeners []net.Listener
-	for _, h := range cfg.Hosts {
-		ls, err := listen(h)
-		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
-			return fmt.Errorf("listen %s: %w", h, err)
-		}
-		listeners = append(listeners, ls...)
-	}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		slog.Info("API listen", "addr", l.Addr().String())
