@@ -14,9 +14,9 @@ func TestDiskUsage(t *testing.T) {
 	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
-	base := tarLayer(t, map[string]string{"base": string(make([]byte, 10000))}, false)
-	registrytest.Push(t, addr+"/team/a:v1", remoteImage(t, "", base))
-	registrytest.Push(t, addr+"/team/b:v1", remoteImage(t, "", base, tarLayer(t, map[string]string{"b": string(make([]byte, 5000))}, false)))
+	base := registrytest.Layer(t, map[string]string{"base": string(make([]byte, 10000))}, false)
+	registrytest.Push(t, addr+"/team/a:v1", registrytest.Image(t, "", base))
+	registrytest.Push(t, addr+"/team/b:v1", registrytest.Image(t, "", base, registrytest.Layer(t, map[string]string{"b": string(make([]byte, 5000))}, false)))
 	for _, r := range []string{"/team/a:v1", "/team/b:v1"} {
 		if err := dist.Pull(ctx, mustRef(t, addr+r), PullOptions{}, nil); err != nil {
 			t.Fatal(err)

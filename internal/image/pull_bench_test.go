@@ -68,7 +68,7 @@ func BenchmarkPull(b *testing.B) {
 		b.Skip("needs root")
 	}
 	addr := startBerthRegistry(b, "")
-	img := remoteImage(b, "", hostFilesLayers(b, "/usr/lib", 5, 20<<20)...)
+	img := registrytest.Image(b, "", hostFilesLayers(b, "/usr/lib", 5, 20<<20)...)
 	registrytest.Push(b, addr+"/bench/img:v1", img)
 	ref, _ := ParsePullReference(addr+"/bench/img:v1", "")
 	b.ResetTimer()

@@ -23,7 +23,7 @@ func TestListFiltersWithPulledImages(t *testing.T) {
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
 	dated := func(day int, label string) v1.Image {
-		img := remoteImage(t, "", tarLayer(t, map[string]string{"day": label}, false))
+		img := registrytest.Image(t, "", registrytest.Layer(t, map[string]string{"day": label}, false))
 		cf, _ := img.ConfigFile()
 		cf = cf.DeepCopy()
 		cf.Created = v1.Time{Time: time.Date(2024, 5, day, 0, 0, 0, 0, time.UTC)}
@@ -95,9 +95,9 @@ func TestConcurrentPulls(t *testing.T) {
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	layers := []v1.Layer{}
 	for _, n := range []string{"a", "b", "c", "d"} {
-		layers = append(layers, tarLayer(t, map[string]string{n + "/": "", n + "/f": string(make([]byte, 200<<10))}, false))
+		layers = append(layers, registrytest.Layer(t, map[string]string{n + "/": "", n + "/f": string(make([]byte, 200<<10))}, false))
 	}
-	registrytest.Push(t, addr+"/team/same:v1", remoteImage(t, "", layers...))
+	registrytest.Push(t, addr+"/team/same:v1", registrytest.Image(t, "", layers...))
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs {
@@ -128,9 +128,9 @@ func TestPullOpaqueDirectory(t *testing.T) {
 	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	big := string(make([]byte, 2<<20)) // slows the bottom layer down
-	l1 := tarLayer(t, map[string]string{"big": big, "data/": "", "data/old": "old", "data/keep/": ""}, false)
-	l2 := tarLayer(t, map[string]string{"data/": "", "data/.wh..wh..opq": "", "data/new": "new"}, false)
-	img := remoteImage(t, "", l1, l2)
+	l1 := registrytest.Layer(t, map[string]string{"big": big, "data/": "", "data/old": "old", "data/keep/": ""}, false)
+	l2 := registrytest.Layer(t, map[string]string{"data/": "", "data/.wh..wh..opq": "", "data/new": "new"}, false)
+	img := registrytest.Image(t, "", l1, l2)
 	registrytest.Push(t, addr+"/team/opaque:v1", img)
 	if err := dist.Pull(context.Background(), mustRef(t, addr+"/team/opaque:v1"), PullOptions{}, nil); err != nil {
 		t.Fatal(err)

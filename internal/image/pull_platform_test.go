@@ -49,7 +49,7 @@ func TestPullIndex(t *testing.T) {
 			ctx := context.Background()
 			imgs := map[string]v1.Image{}
 			for _, arch := range []string{"amd64", "arm64"} {
-				imgs[arch] = remoteImage(t, arch, tarLayer(t, map[string]string{"arch": arch}, reg == "berth"))
+				imgs[arch] = registrytest.Image(t, arch, registrytest.Layer(t, map[string]string{"arch": arch}, reg == "berth"))
 			}
 			idx := pushIndex(t, addr+"/team/multi:v1", reg == "berth", imgs)
 
@@ -76,7 +76,7 @@ func TestPullIndex(t *testing.T) {
 			}
 
 			// Only another platform: Docker's error, nothing stored.
-			pushIndex(t, addr+"/team/s390x:v1", reg == "berth", map[string]v1.Image{"s390x": remoteImage(t, "s390x", tarLayer(t, map[string]string{"x": "y"}, false))})
+			pushIndex(t, addr+"/team/s390x:v1", reg == "berth", map[string]v1.Image{"s390x": registrytest.Image(t, "s390x", registrytest.Layer(t, map[string]string{"x": "y"}, false))})
 			before := s.Count()
 			err = dist.Pull(ctx, mustRef(t, addr+"/team/s390x:v1"), PullOptions{}, nil)
 			if !errdefs.IsNotFound(err) || err.Error() != "no matching manifest for linux/"+runtime.GOARCH+" in the manifest list entries" {
@@ -95,7 +95,7 @@ func TestPullPlatformMismatch(t *testing.T) {
 	s, _, _ := newService(t)
 	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
-	registrytest.Push(t, addr+"/team/s390x:v1", remoteImage(t, "s390x", tarLayer(t, map[string]string{"x": "y"}, false)))
+	registrytest.Push(t, addr+"/team/s390x:v1", registrytest.Image(t, "s390x", registrytest.Layer(t, map[string]string{"x": "y"}, false)))
 	err := dist.Pull(context.Background(), mustRef(t, addr+"/team/s390x:v1"), PullOptions{Platform: "linux/amd64"}, nil)
 	want := "image with reference " + addr + "/team/s390x:v1 was found but does not match the specified platform: wanted linux/amd64, actual: linux/s390x"
 	if !errdefs.IsNotFound(err) || err.Error() != want {
@@ -108,9 +108,9 @@ func TestPullAllTags(t *testing.T) {
 	s, _, _ := newService(t)
 	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
-	base := tarLayer(t, map[string]string{"base": "b"}, false)
-	registrytest.Push(t, addr+"/team/all:v1", remoteImage(t, "", base))
-	registrytest.Push(t, addr+"/team/all:v2", remoteImage(t, "", base, tarLayer(t, map[string]string{"v2": "2"}, false)))
+	base := registrytest.Layer(t, map[string]string{"base": "b"}, false)
+	registrytest.Push(t, addr+"/team/all:v1", registrytest.Image(t, "", base))
+	registrytest.Push(t, addr+"/team/all:v2", registrytest.Image(t, "", base, registrytest.Layer(t, map[string]string{"v2": "2"}, false)))
 	var m messages
 	if err := dist.Pull(context.Background(), mustRef(t, addr+"/team/all"), PullOptions{}, &m); err != nil {
 		t.Fatalf("%v\n%s", err, &m)

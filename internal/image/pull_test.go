@@ -22,10 +22,10 @@ func TestPullFromDistribution28(t *testing.T) {
 	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
-	l1 := tarLayer(t, map[string]string{"etc/": "", "etc/hello": "one\n", "bin/": ""}, false)
-	l2 := tarLayer(t, map[string]string{"etc/hello": "two\n", "etc/other": "x"}, false)
-	l3 := tarLayer(t, map[string]string{"etc/.wh.other": "", "usr/": "", "usr/zst": "zstd layer\n"}, true)
-	img := remoteImage(t, "", l1, l2, l3)
+	l1 := registrytest.Layer(t, map[string]string{"etc/": "", "etc/hello": "one\n", "bin/": ""}, false)
+	l2 := registrytest.Layer(t, map[string]string{"etc/hello": "two\n", "etc/other": "x"}, false)
+	l3 := registrytest.Layer(t, map[string]string{"etc/.wh.other": "", "usr/": "", "usr/zst": "zstd layer\n"}, true)
+	img := registrytest.Image(t, "", l1, l2, l3)
 	dgst := registrytest.Push(t, addr+"/team/busybox:v1", img)
 
 	ref := addr + "/team/busybox:v1"
@@ -106,7 +106,7 @@ func TestPullErrors(t *testing.T) {
 	dist := newDistributor(t, s, DistributorConfig{})
 	addr := registrytest.DockerRegistry(t, registrytest.Config{})
 	ctx := context.Background()
-	registrytest.Push(t, addr+"/team/busybox:v1", remoteImage(t, "", tarLayer(t, map[string]string{"a": "a"}, false)))
+	registrytest.Push(t, addr+"/team/busybox:v1", registrytest.Image(t, "", registrytest.Layer(t, map[string]string{"a": "a"}, false)))
 
 	cases := []struct {
 		ref  string

@@ -108,7 +108,7 @@ func TestPullPushRoundTrip(t *testing.T) {
 	peer := registrytest.DockerRegistry(t, registrytest.Config{})
 	own := startBerthRegistry(t, "")
 	ctx := context.Background()
-	img := remoteImage(t, "", tarLayer(t, map[string]string{"a/": "", "a/1": "1"}, false), tarLayer(t, map[string]string{"b": "2"}, true))
+	img := registrytest.Image(t, "", registrytest.Layer(t, map[string]string{"a/": "", "a/1": "1"}, false), registrytest.Layer(t, map[string]string{"b": "2"}, true))
 	dgst := registrytest.Push(t, peer+"/src/img:1", img)
 	if err := dist.Pull(ctx, mustRef(t, peer+"/src/img:1"), PullOptions{}, nil); err != nil {
 		t.Fatal(err)

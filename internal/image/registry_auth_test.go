@@ -20,7 +20,7 @@ func TestBasicAuthRegistry(t *testing.T) {
 		t.Run(reg, func(t *testing.T) {
 			s, _, _ := newService(t)
 			dist := newDistributor(t, s, DistributorConfig{})
-			htpasswd := htpasswdFile(t, "ci", "s3cret")
+			htpasswd := registrytest.Htpasswd(t, "ci", "s3cret")
 			var addr string
 			if reg == "berth" {
 				addr = startBerthRegistry(t, htpasswd)
@@ -28,7 +28,7 @@ func TestBasicAuthRegistry(t *testing.T) {
 				addr = registrytest.DockerRegistry(t, registrytest.Config{Htpasswd: htpasswd})
 			}
 			ctx := context.Background()
-			registrytest.Push(t, addr+"/team/private:v1", remoteImage(t, "", tarLayer(t, map[string]string{"p": "1"}, false)), basicAuth("ci", "s3cret"))
+			registrytest.Push(t, addr+"/team/private:v1", registrytest.Image(t, "", registrytest.Layer(t, map[string]string{"p": "1"}, false)), basicAuth("ci", "s3cret"))
 			good := &registrytypes.AuthConfig{Username: "ci", Password: "s3cret", ServerAddress: addr}
 			wrong := &registrytypes.AuthConfig{Username: "ci", Password: "nope", ServerAddress: addr}
 
@@ -77,7 +77,7 @@ func TestSearchBerthRegistry(t *testing.T) {
 	dist := newDistributor(t, s, DistributorConfig{})
 	addr := startBerthRegistry(t, "")
 	ctx := context.Background()
-	img := remoteImage(t, "", tarLayer(t, map[string]string{"s": "1"}, false))
+	img := registrytest.Image(t, "", registrytest.Layer(t, map[string]string{"s": "1"}, false))
 	for _, repo := range []string{"team/busybox", "busybox", "other/busybox-extra", "team/alpine"} {
 		registrytest.Push(t, addr+"/"+repo+":v1", img)
 	}
@@ -121,7 +121,7 @@ func TestSearchBerthRegistry(t *testing.T) {
 func TestPullThroughMirror(t *testing.T) {
 	needRoot(t)
 	mirror := registrytest.DockerRegistry(t, registrytest.Config{})
-	img := remoteImage(t, "", tarLayer(t, map[string]string{"hub": "busybox"}, false))
+	img := registrytest.Image(t, "", registrytest.Layer(t, map[string]string{"hub": "busybox"}, false))
 	dgst := registrytest.Push(t, mirror+"/library/busybox:latest", img)
 	s, err := New(context.Background(), Config{Root: t.TempDir()})
 	if err != nil {

@@ -577,57 +577,8 @@ func unescapeMount(s string) string {
 // It imports the busybox image and is torn down at the end of the test.
 func StartBerth(t testing.TB) *Engine {
 	t.Helper()
-	cur := Current(t)
-	cur.BerthOnly(t)
-	bin := cur.BerthBin
-	if bin == "" {
-		var err error
-		if bin, err = BerthBinary(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dir, err := os.MkdirTemp("", "e2e-berth-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &Engine{Kind: KindBerth, dir: dir, BerthBin: bin, clis: cur.clis}
-	extraMu.Lock()
-	extra = append(extra, e)
-	extraMu.Unlock()
-	t.Cleanup(func() {
-		extraMu.Lock()
-		for i, x := range extra {
-			if x == e {
-				extra = append(extra[:i], extra[i+1:]...)
-				break
-			}
-		}
-		extraMu.Unlock()
-		if t.Failed() && e.Daemon != nil {
-			t.Logf("--- daemon log (tail) ---\n%s", e.Daemon.LogTail(60))
-		}
-		e.teardown()
-	})
-	if err := e.markOwner(); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.initCLIConfig(); err != nil {
-		t.Fatal(err)
-	}
-	d, err := NewBerthDaemon(bin, filepath.Join(dir, "d"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.adopt(d)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.ImportBusybox(ctx); err != nil {
-		t.Fatalf("import busybox: %v", err)
-	}
-	return e
+	Current(t).BerthOnly(t)
+	return StartPrivate(t, PrivateOptions{})
 }
 
 // Restart starts the engine's daemon again on the same roots (after Kill
