@@ -1,0 +1,329 @@
+package test
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/test/internal/e2e"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// registryServe runs `berth registry serve` on a free loopback port with
+// extra flags (--htpasswd, --tls-cert, --addr …) and returns its address
+// ("127.0.0.1:port") and storage root.
+func registryServe(t *testing.T, flags ...string) (addr, root string) {
+	t.Helper()
+	bin, err := e2e.BerthBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root = t.TempDir()
+	args := append([]string{"registry", "serve", "--addr", "127.0.0.1:0", "--root", root}, flags...)
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		re := regexp.MustCompile(`listening on https?://(\S+),`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+				io.Copy(io.Discard, stderr)
+				return
+			}
+		}
+		close(found)
+	}()
+	select {
+	case a, ok := <-found:
+		if !ok {
+			t.Fatal("berth registry serve exited before listening")
+		}
+		return a, root
+	case <-time.After(30 * time.Second):
+		t.Fatal("berth registry serve did not start")
+	}
+	return "", ""
+}
+
+// uniqueImage imports the test busybox plus a file naming the test, so
+// that its layer is the test's own: a pull of it really downloads.
+func uniqueImage(t *testing.T, c e2e.CLI, ref string) {
+	t.Helper()
+	data, err := e2e.BusyboxTar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		tw.WriteHeader(h)
+		io.Copy(tw, tr)
+	}
+	mark := []byte(t.Name() + " " + time.Now().String() + "\n")
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "etc/test-name", Mode: 0o644, Size: int64(len(mark))})
+	tw.Write(mark)
+	tw.Close()
+	c.RunWith(t, e2e.RunOpts{Stdin: &buf}, "import", "--change", `CMD ["sh"]`, "-", ref).OK(t)
+}
+
+// repoName is a repository name for the test: lower case, no slashes.
+func repoName(t *testing.T) string {
+	n := strings.ToLower(regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-"))
+	return strings.Trim(n, "-")
+}
+
+func randomImage(t *testing.T, layers int) v1.Image {
+	t.Helper()
+	img, err := random.Image(256<<10, int64(layers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return forHost(t, img, runtime.GOARCH)
+}
+
+// forHost makes img a Docker schema 2 image for linux/arch.
+func forHost(t *testing.T, img v1.Image, arch string) v1.Image {
+	t.Helper()
+	return editConfig(t, img, func(cf *v1.ConfigFile) { cf.OS, cf.Architecture = "linux", arch })
+}
+
+// editConfig changes img's config and makes it a Docker schema 2 image.
+func editConfig(t *testing.T, img v1.Image, edit func(*v1.ConfigFile)) v1.Image {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	edit(cf)
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mutate.MediaType(img, types.DockerManifestSchema2)
+}
+
+func mustRandom(t *testing.T) v1.Image {
+	img, err := random.Image(64<<10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func mustRandomHost(t *testing.T) v1.Image { return forHost(t, mustRandom(t), runtime.GOARCH) }
+
+// loadImages loads images into the engine through the CLI, as a `docker
+// save` archive (go-containerregistry writes the same format), under the
+// given tags.
+func loadImages(t *testing.T, c e2e.CLI, images map[string]v1.Image) {
+	t.Helper()
+	refs := map[name.Reference]v1.Image{}
+	for ref, img := range images {
+		tag, err := name.NewTag(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs[tag] = img
+	}
+	var buf bytes.Buffer
+	if err := tarball.MultiRefWrite(refs, &buf); err != nil {
+		t.Fatal(err)
+	}
+	c.RunWith(t, e2e.RunOpts{Stdin: &buf}, "load").OK(t)
+}
+
+// imageID is img's ID (its config digest).
+func imageID(t *testing.T, img v1.Image) string {
+	t.Helper()
+	d, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+// registryProxy forwards to a registry and watches the requests: it
+// counts blob downloads per digest, measures how many blob downloads and
+// upload chunks are in flight at once (each is held for hold first, so
+// that concurrent ones overlap), and can cut the first download of every
+// blob after cutAt bytes.
+type registryProxy struct {
+	Addr string // "127.0.0.1:port"
+
+	target *url.URL
+	hold   time.Duration
+	cutAt  int
+
+	mu                  sync.Mutex
+	gets                map[string]int // blob GETs by digest
+	ranges              int            // GETs with a Range header
+	inGet, maxGet       int
+	inUpload, maxUpload int
+	blockGets           chan struct{} // when set, blob GETs wait for it to close
+	seenBlob            map[string]bool
+}
+
+type proxyOptions struct {
+	hold  time.Duration
+	cutAt int
+	block bool // blob GETs wait until unblock
+}
+
+func newRegistryProxy(t *testing.T, registry string, o proxyOptions) *registryProxy {
+	t.Helper()
+	target, err := url.Parse("http://" + registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &registryProxy{target: target, hold: o.hold, cutAt: o.cutAt, gets: map[string]int{}, seenBlob: map[string]bool{}}
+	if o.block {
+		p.blockGets = make(chan struct{})
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: p}
+	go srv.Serve(l)
+	t.Cleanup(func() { p.unblock(); srv.Close() })
+	p.Addr = l.Addr().String()
+	return p
+}
+
+// unblock lets blob downloads through.
+func (p *registryProxy) unblock() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.blockGets != nil {
+		select {
+		case <-p.blockGets:
+		default:
+			close(p.blockGets)
+		}
+	}
+}
+
+var blobPath = regexp.MustCompile(`/blobs/(sha256:[0-9a-f]{64})$`)
+
+func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rp := httputil.NewSingleHostReverseProxy(p.target)
+	m := blobPath.FindStringSubmatch(r.URL.Path)
+	switch {
+	case m != nil && r.Method == http.MethodGet:
+		p.mu.Lock()
+		p.gets[m[1]]++
+		if r.Header.Get("Range") != "" {
+			p.ranges++
+		}
+		first := !p.seenBlob[m[1]]
+		p.seenBlob[m[1]] = true
+		p.inGet++
+		p.maxGet = max(p.maxGet, p.inGet)
+		block := p.blockGets
+		p.mu.Unlock()
+		defer func() {
+			p.mu.Lock()
+			p.inGet--
+			p.mu.Unlock()
+		}()
+		if block != nil {
+			select {
+			case <-block:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		time.Sleep(p.hold)
+		if first && p.cutAt > 0 {
+			rp.ServeHTTP(&cutWriter{ResponseWriter: w, left: p.cutAt}, r)
+			return
+		}
+	case r.Method == http.MethodPatch || (r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")):
+		p.mu.Lock()
+		p.inUpload++
+		p.maxUpload = max(p.maxUpload, p.inUpload)
+		p.mu.Unlock()
+		defer func() {
+			p.mu.Lock()
+			p.inUpload--
+			p.mu.Unlock()
+		}()
+		time.Sleep(p.hold)
+	}
+	rp.ServeHTTP(w, r)
+}
+
+// stats returns what the proxy saw: blob GETs per digest, GETs with a
+// Range, and the most blob downloads and uploads in flight at once.
+func (p *registryProxy) stats() (gets map[string]int, ranges, maxGet, maxUpload int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	gets = map[string]int{}
+	for k, v := range p.gets {
+		gets[k] = v
+	}
+	return gets, p.ranges, p.maxGet, p.maxUpload
+}
+
+// cutWriter hangs up after left bytes of the response body.
+type cutWriter struct {
+	http.ResponseWriter
+	left int
+}
+
+func (c *cutWriter) Write(b []byte) (int, error) {
+	if len(b) < c.left {
+		c.left -= len(b)
+		return c.ResponseWriter.Write(b)
+	}
+	c.ResponseWriter.Write(b[:c.left])
+	c.ResponseWriter.(http.Flusher).Flush()
+	panic(http.ErrAbortHandler)
+}
+
+// writeFile writes data to a new file in a temporary directory.
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
