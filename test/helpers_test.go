@@ -181,7 +181,7 @@ func imageID(t *testing.T, img v1.Image) string {
 
 // registryProxy forwards to a registry and watches the requests: it
 // counts blob downloads per digest, measures how many blob downloads and
-// upload chunks are in flight at once (each is held for hold first, so
+// uploads are in flight at once (each is held for hold first, so
 // that concurrent ones overlap), and can cut the first download of every
 // blob after cutAt bytes.
 type registryProxy struct {
@@ -194,10 +194,16 @@ type registryProxy struct {
 	mu                  sync.Mutex
 	gets                map[string]int // blob GETs by digest
 	ranges              int            // GETs with a Range header
-	inGet, maxGet       int
+	getSpans            []span         // blob GETs, for concurrency
 	inUpload, maxUpload int
 	blockGets           chan struct{} // when set, blob GETs wait for it to close
 	seenBlob            map[string]bool
+}
+
+// span is when the proxy served a request for a blob.
+type span struct {
+	digest     string
+	start, end time.Time
 }
 
 type proxyOptions struct {
@@ -254,13 +260,12 @@ func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		first := !p.seenBlob[m[1]]
 		p.seenBlob[m[1]] = true
-		p.inGet++
-		p.maxGet = max(p.maxGet, p.inGet)
 		block := p.blockGets
 		p.mu.Unlock()
+		start := time.Now()
 		defer func() {
 			p.mu.Lock()
-			p.inGet--
+			p.getSpans = append(p.getSpans, span{digest: m[1], start: start, end: time.Now()})
 			p.mu.Unlock()
 		}()
 		if block != nil {
@@ -291,15 +296,43 @@ func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // stats returns what the proxy saw: blob GETs per digest, GETs with a
-// Range, and the most blob downloads and uploads in flight at once.
-func (p *registryProxy) stats() (gets map[string]int, ranges, maxGet, maxUpload int) {
+// Range, and the most uploads in flight at once.
+func (p *registryProxy) stats() (gets map[string]int, ranges, maxUpload int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	gets = map[string]int{}
 	for k, v := range p.gets {
 		gets[k] = v
 	}
-	return gets, p.ranges, p.maxGet, p.maxUpload
+	return gets, p.ranges, p.maxUpload
+}
+
+// maxDownloads is the most downloads of img's layer blobs that were in
+// flight at once (Docker fetches the config beside them).
+func (p *registryProxy) maxDownloads(t *testing.T, img v1.Image) int {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, l := range layers {
+		d, _ := l.Digest()
+		want[d.String()] = true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	most := 0
+	for _, s := range p.getSpans {
+		n := 0
+		for _, o := range p.getSpans {
+			if want[s.digest] && want[o.digest] && !o.start.After(s.start) && o.end.After(s.start) {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
 }
 
 // cutWriter hangs up after left bytes of the response body.
@@ -326,4 +359,33 @@ func writeFile(t *testing.T, name string, data []byte) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// tarEntry is a file, directory or character device of a tar.
+type tarEntry struct {
+	name, body string
+	dir        bool
+	char       [2]int64 // major, minor
+}
+
+// tarOf is a tar of entries in order.
+func tarOf(t *testing.T, entries ...tarEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, en := range entries {
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: en.name, Mode: 0o644, Size: int64(len(en.body))}
+		switch {
+		case en.dir:
+			h = &tar.Header{Typeflag: tar.TypeDir, Name: en.name, Mode: 0o755}
+		case en.char != [2]int64{}:
+			h = &tar.Header{Typeflag: tar.TypeChar, Name: en.name, Mode: 0o666, Devmajor: en.char[0], Devminor: en.char[1]}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(tw, en.body)
+	}
+	tw.Close()
+	return buf.Bytes()
 }

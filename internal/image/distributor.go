@@ -6,10 +6,11 @@ import (
 
 // DistributorConfig configures the registry side of the image service.
 type DistributorConfig struct {
-	// MaxConcurrentDownloads bounds the layer downloads of a pull
-	// (daemon.json max-concurrent-downloads); 0 means 3, Docker's default.
+	// MaxConcurrentDownloads bounds the layer downloads of all pulls
+	// together (daemon.json max-concurrent-downloads); 0 means 3,
+	// Docker's default.
 	MaxConcurrentDownloads int
-	// MaxConcurrentUploads bounds the layer uploads of a push
+	// MaxConcurrentUploads bounds the layer uploads of all pushes
 	// (max-concurrent-uploads); 0 means 5, Docker's default.
 	MaxConcurrentUploads int
 	// InsecureRegistries are registries ("host:port" or CIDR) reached over
@@ -41,6 +42,9 @@ type Distributor struct {
 
 	maxDownloads int
 	maxUploads   int
+	// downloads and uploads hold a token per layer blob in transfer: the
+	// limits are the daemon's, over all pulls and pushes, as in Docker.
+	downloads, uploads chan struct{}
 }
 
 // NewDistributor connects the image store to registries.
@@ -67,5 +71,7 @@ func NewDistributor(store *Service, cfg DistributorConfig) (*Distributor, error)
 	if d.maxUploads <= 0 {
 		d.maxUploads = defaultMaxUploads
 	}
+	d.downloads = make(chan struct{}, d.maxDownloads)
+	d.uploads = make(chan struct{}, d.maxUploads)
 	return d, nil
 }

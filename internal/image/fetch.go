@@ -102,8 +102,8 @@ type pullLayer struct {
 
 // fetchLayers brings the layers of an image into the store: those
 // already unpacked are reused ("Already exists"), the others downloaded
-// (at most maxDownloads at a time, in order) into the content store
-// while each is extracted from the bytes already received, into a
+// (at most maxDownloads at a time in the daemon, in order) into the
+// content store while each is extracted from the bytes already received, into a
 // snapshot of its own when its parent is still on its way; snapshots are
 // committed bottom up once their blob verified. Everything created is
 // protected from garbage collection until release, which the caller calls
@@ -177,7 +177,6 @@ func (d *Distributor) fetchLayers(ctx context.Context, repo *distribution.Reposi
 	defer cancel()
 	var (
 		wg      sync.WaitGroup
-		dlSlots = make(chan struct{}, d.maxDownloads)
 		exSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 		keysMu  sync.Mutex
 	)
@@ -197,7 +196,7 @@ func (d *Distributor) fetchLayers(ctx context.Context, repo *distribution.Reposi
 		wg.Add(2)
 		go func(prev <-chan struct{}) {
 			defer wg.Done()
-			d.download(wctx, repo, l, prev, mine, dlSlots, p)
+			d.download(wctx, repo, l, prev, mine, d.downloads, p)
 		}(turn)
 		go func() {
 			defer wg.Done()

@@ -132,14 +132,19 @@ func (d *Distributor) pushOne(ctx context.Context, repo *distribution.Repository
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	slots := make(chan struct{}, d.maxUploads)
+	slots := d.uploads
 	var wg sync.WaitGroup
 	for _, l := range layers {
+		took := false
 		select {
 		case slots <- struct{}{}:
+			took = true
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
+			if took {
+				<-slots // the daemon's token, not this push's
+			}
 			break
 		}
 		wg.Add(1)
