@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/registry"
 	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/berth-dev/berth/test/internal/e2e"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -160,44 +159,6 @@ func TestPullMultiPlatform(t *testing.T) {
 		}
 		c.Run(t, "pull", s390x).AssertAny(t, 1,
 			"no matching manifest for linux/"+runtime.GOARCH+" in the manifest list entries")
-	})
-}
-
-// TestLoginPullPushWithAuth: a registry with htpasswd auth; docker login
-// with --password-stdin stores the credentials in config.json, pull and
-// push use them, wrong ones get Docker's message, logout removes them.
-func TestLoginPullPushWithAuth(t *testing.T) {
-	t.Parallel()
-	e := e2e.Current(t)
-	entry, err := registry.HashPassword("ci", "s3cret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
-	os.WriteFile(htpasswd, []byte(entry+"\n"), 0o600)
-	addr, _ := registryServe(t, "--htpasswd", htpasswd)
-	addr = strings.Replace(addr, "127.0.0.1", "localhost", 1)
-	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
-		cfgDir := t.TempDir()
-		c = c.WithEnv("DOCKER_CONFIG=" + cfgDir)
-		ref := addr + "/team/" + repoName(t) + ":v1"
-		uniqueImage(t, c, ref)
-		t.Cleanup(func() { c.Run(t, "rmi", ref) })
-
-		c.Run(t, "push", ref).Assert(t, 1, "no basic auth credentials")
-		c.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader("wrong\n")}, "login", addr, "-u", "ci", "--password-stdin").
-			Assert(t, 1, "login attempt to http://"+addr+"/v2/ failed with status: 401 Unauthorized")
-		c.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader("s3cret\n")}, "login", addr, "-u", "ci", "--password-stdin").
-			Assert(t, 0, "Login Succeeded")
-		cfg, _ := os.ReadFile(filepath.Join(cfgDir, "config.json"))
-		if !bytes.Contains(cfg, []byte(`"`+addr+`"`)) || !bytes.Contains(cfg, []byte(`"auth": "Y2k6czNjcmV0"`)) {
-			t.Errorf("config.json:\n%s", cfg)
-		}
-		c.Run(t, "push", ref).Assert(t, 0, "v1: digest: sha256:")
-		c.Run(t, "rmi", ref).OK(t)
-		c.Run(t, "pull", ref).Assert(t, 0, "Status: Downloaded newer image for "+ref)
-		c.Run(t, "logout", addr).Assert(t, 0, "Removing login credentials for "+addr)
-		c.Run(t, "pull", ref).Assert(t, 1, "no basic auth credentials")
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -182,6 +183,48 @@ func (r *Repository) check(resp *http.Response, method string, ok ...int) error 
 	}
 	if resp.StatusCode == http.StatusUnauthorized && r.anonymous && r.basicAuth {
 		return errdefs.ErrUnknown.WithMessage(fmt.Sprintf("%s %q: no basic auth credentials", method, resp.Request.URL.Redacted()))
+	}
+	return withChallengeError(err, resp)
+}
+
+var challengeParam = regexp.MustCompile(`([a-z_]+)="([^"]*)"`)
+
+// withChallengeError puts first what a bearer challenge says went wrong
+// (RFC 6750: error="insufficient_scope" or "invalid_token"), as
+// Docker's registry client does: a token without the access asked for
+// reads "denied: requested access to the resource is denied".
+func withChallengeError(err error, resp *http.Response) error {
+	var terr *transport.Error
+	if !errors.As(err, &terr) || resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		return err
+	}
+	for _, c := range resp.Header.Values("WWW-Authenticate") {
+		scheme, params, _ := strings.Cut(c, " ")
+		if !strings.EqualFold(scheme, "bearer") {
+			continue
+		}
+		p := map[string]string{}
+		for _, m := range challengeParam.FindAllStringSubmatch(params, -1) {
+			p[m[1]] = m[2]
+		}
+		d := transport.Diagnostic{Message: p["error_description"]}
+		switch p["error"] {
+		case "insufficient_scope":
+			d.Code = transport.DeniedErrorCode
+			if d.Message == "" {
+				d.Message = "requested access to the resource is denied"
+			}
+		case "invalid_token":
+			d.Code = transport.UnauthorizedErrorCode
+			if d.Message == "" {
+				d.Message = "authentication required"
+			}
+		default:
+			continue
+		}
+		out := *terr
+		out.Errors = append([]transport.Diagnostic{d}, terr.Errors...)
+		return &out
 	}
 	return err
 }
