@@ -288,32 +288,3 @@ func TestSaveLoadWithReferenceDockerd(t *testing.T) {
 		t.Errorf("the reference dockerd loaded the pulled image as %s, want %s", got, cfg)
 	}
 }
-
-// TestRegistryMirror: with registry-mirrors in daemon.json, a Docker Hub
-// name is pulled from the mirror (Docker Hub itself is unreachable here).
-func TestRegistryMirror(t *testing.T) {
-	t.Parallel()
-	cur := e2e.Current(t)
-	cur.BerthOnly(t)
-	e := e2e.StartBerth(t)
-	addr, _ := registryServe(t)
-	name := repoName(t)
-	img := mustRandomHost(t)
-	registrytest.Push(t, addr+"/library/"+name+":latest", img)
-	cfg := filepath.Join(e.Daemon.Dir, "daemon.json")
-	if err := os.WriteFile(cfg, []byte(`{"registry-mirrors": ["http://`+addr+`"]}`+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Daemon.Stop(30 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	e.Restart(t)
-	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
-		c.Run(t, "pull", name).Assert(t, 0, "latest: Pulling from library/"+name, "Status: Downloaded newer image for "+name+":latest", "docker.io/library/"+name+":latest")
-		want, _ := img.ConfigName()
-		if got := c.Run(t, "image", "inspect", "--format", "{{.Id}}", name).OK(t).Out(); got != want.String() {
-			t.Errorf("pulled %s, want %s", got, want)
-		}
-		c.Run(t, "rmi", name).OK(t)
-	})
-}

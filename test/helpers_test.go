@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,11 +35,30 @@ import (
 // ("127.0.0.1:port") and storage root.
 func registryServe(t *testing.T, flags ...string) (addr, root string) {
 	t.Helper()
+	r := startRegistry(t, t.TempDir(), flags...)
+	return r.addr, r.root
+}
+
+// servedRegistry is a running `berth registry serve`.
+type servedRegistry struct {
+	addr, root string
+	cmd        *exec.Cmd
+}
+
+// stop stops the registry and waits for it.
+func (r *servedRegistry) stop() {
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	r.cmd.Wait()
+}
+
+// startRegistry runs `berth registry serve` on root until the test ends
+// (or stop); --addr in flags overrides the free loopback port.
+func startRegistry(t *testing.T, root string, flags ...string) *servedRegistry {
+	t.Helper()
 	bin, err := e2e.BerthBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	root = t.TempDir()
 	args := append([]string{"registry", "serve", "--addr", "127.0.0.1:0", "--root", root}, flags...)
 	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
@@ -47,6 +68,7 @@ func registryServe(t *testing.T, flags ...string) (addr, root string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	r := &servedRegistry{root: root, cmd: cmd}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -55,25 +77,28 @@ func registryServe(t *testing.T, flags ...string) (addr, root string) {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		re := regexp.MustCompile(`listening on https?://(\S+),`)
+		var lines []string
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 				io.Copy(io.Discard, stderr)
 				return
 			}
+			lines = append(lines, sc.Text())
 		}
-		close(found)
+		found <- "exited: " + strings.Join(lines, "\n")
 	}()
 	select {
-	case a, ok := <-found:
-		if !ok {
-			t.Fatal("berth registry serve exited before listening")
+	case a := <-found:
+		if rest, ok := strings.CutPrefix(a, "exited: "); ok {
+			t.Fatalf("berth registry serve exited before listening: %s", rest)
 		}
-		return a, root
+		r.addr = a
+		return r
 	case <-time.After(30 * time.Second):
 		t.Fatal("berth registry serve did not start")
 	}
-	return "", ""
+	return nil
 }
 
 // uniqueImage imports the test busybox plus a file naming the test, so
@@ -388,4 +413,12 @@ func tarOf(t *testing.T, entries ...tarEntry) []byte {
 	}
 	tw.Close()
 	return buf.Bytes()
+}
+
+// insecureTransport is for test clients of registries with self-signed
+// certificates.
+func insecureTransport() http.RoundTripper {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	return tr
 }
