@@ -245,7 +245,6 @@ func TestPullErrorsCLI(t *testing.T) {
 func TestSaveLoadWithReferenceDockerd(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
-	e.BerthOnly(t)
 	ref, err := e2e.NewDockerd(filepath.Join(t.TempDir(), "ref"))
 	if err != nil {
 		t.Skipf("no reference dockerd: %v", err)
