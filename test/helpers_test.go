@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -175,9 +176,28 @@ func mustRandom(t *testing.T) v1.Image {
 func mustRandomHost(t *testing.T) v1.Image { return forHost(t, mustRandom(t), runtime.GOARCH) }
 
 // loadImages loads images into the engine through the CLI, as a `docker
-// save` archive (go-containerregistry writes the same format), under the
-// given tags.
+// save` archive, under the given tags.
 func loadImages(t *testing.T, c e2e.CLI, images map[string]v1.Image) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := tarball.MultiRefWrite(tagged(t, images), &buf); err != nil {
+		t.Fatal(err)
+	}
+	c.RunWith(t, e2e.RunOpts{Stdin: &buf}, "load").OK(t)
+}
+
+// dockerArchive is img as a `docker save` archive under tag
+// (go-containerregistry writes that format).
+func dockerArchive(t *testing.T, tag string, img v1.Image) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := tarball.MultiRefWrite(tagged(t, map[string]v1.Image{tag: img}), &buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func tagged(t *testing.T, images map[string]v1.Image) map[name.Reference]v1.Image {
 	t.Helper()
 	refs := map[name.Reference]v1.Image{}
 	for ref, img := range images {
@@ -187,11 +207,7 @@ func loadImages(t *testing.T, c e2e.CLI, images map[string]v1.Image) {
 		}
 		refs[tag] = img
 	}
-	var buf bytes.Buffer
-	if err := tarball.MultiRefWrite(refs, &buf); err != nil {
-		t.Fatal(err)
-	}
-	c.RunWith(t, e2e.RunOpts{Stdin: &buf}, "load").OK(t)
+	return refs
 }
 
 // imageID is img's ID (its config digest).
@@ -206,23 +222,28 @@ func imageID(t *testing.T, img v1.Image) string {
 
 // registryProxy forwards to a registry and watches the requests: it
 // counts blob downloads per digest, measures how many blob downloads and
-// uploads are in flight at once (each is held for hold first, so
-// that concurrent ones overlap), and can cut the first download of every
-// blob after cutAt bytes.
+// uploads are in flight at once (each is held for hold first, so that
+// concurrent ones overlap), and can cut the first download of every blob
+// after cutAt bytes, or stall the first download or upload of a blob
+// after stallAt bytes until release.
 type registryProxy struct {
 	Addr string // "127.0.0.1:port"
+	// Stalled receives a value each time a transfer stalls.
+	Stalled chan struct{}
 
-	target *url.URL
-	hold   time.Duration
-	cutAt  int
+	target  *url.URL
+	hold    time.Duration
+	cutAt   int
+	stallAt int
+	release chan struct{}
+	once    sync.Once
 
 	mu                  sync.Mutex
 	gets                map[string]int // blob GETs by digest
 	ranges              int            // GETs with a Range header
 	getSpans            []span         // blob GETs, for concurrency
 	inUpload, maxUpload int
-	blockGets           chan struct{} // when set, blob GETs wait for it to close
-	seenBlob            map[string]bool
+	seen                map[string]bool // blobs (GET) and uploads (PATCH) seen
 }
 
 // span is when the proxy served a request for a blob.
@@ -232,9 +253,9 @@ type span struct {
 }
 
 type proxyOptions struct {
-	hold  time.Duration
-	cutAt int
-	block bool // blob GETs wait until unblock
+	hold    time.Duration
+	cutAt   int
+	stallAt int
 }
 
 func newRegistryProxy(t *testing.T, registry string, o proxyOptions) *registryProxy {
@@ -243,35 +264,32 @@ func newRegistryProxy(t *testing.T, registry string, o proxyOptions) *registryPr
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &registryProxy{target: target, hold: o.hold, cutAt: o.cutAt, gets: map[string]int{}, seenBlob: map[string]bool{}}
-	if o.block {
-		p.blockGets = make(chan struct{})
-	}
+	p := &registryProxy{target: target, hold: o.hold, cutAt: o.cutAt, stallAt: o.stallAt,
+		gets: map[string]int{}, seen: map[string]bool{}, Stalled: make(chan struct{}, 16), release: make(chan struct{})}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: p}
 	go srv.Serve(l)
-	t.Cleanup(func() { p.unblock(); srv.Close() })
+	t.Cleanup(func() { p.Release(); srv.Close() })
 	p.Addr = l.Addr().String()
 	return p
 }
 
-// unblock lets blob downloads through.
-func (p *registryProxy) unblock() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.blockGets != nil {
-		select {
-		case <-p.blockGets:
-		default:
-			close(p.blockGets)
-		}
-	}
-}
+// Release lets stalled transfers go on, and later ones through.
+func (p *registryProxy) Release() { p.once.Do(func() { close(p.release) }) }
 
 var blobPath = regexp.MustCompile(`/blobs/(sha256:[0-9a-f]{64})$`)
+
+// firstTime reports whether key is seen for the first time.
+func (p *registryProxy) firstTime(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	first := !p.seen[key]
+	p.seen[key] = true
+	return first
+}
 
 func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rp := httputil.NewSingleHostReverseProxy(p.target)
@@ -283,9 +301,6 @@ func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Range") != "" {
 			p.ranges++
 		}
-		first := !p.seenBlob[m[1]]
-		p.seenBlob[m[1]] = true
-		block := p.blockGets
 		p.mu.Unlock()
 		start := time.Now()
 		defer func() {
@@ -293,16 +308,14 @@ func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.getSpans = append(p.getSpans, span{digest: m[1], start: start, end: time.Now()})
 			p.mu.Unlock()
 		}()
-		if block != nil {
-			select {
-			case <-block:
-			case <-r.Context().Done():
-				return
-			}
-		}
 		time.Sleep(p.hold)
-		if first && p.cutAt > 0 {
+		first := p.firstTime(m[1])
+		switch {
+		case first && p.cutAt > 0:
 			rp.ServeHTTP(&cutWriter{ResponseWriter: w, left: p.cutAt}, r)
+			return
+		case first && p.stallAt > 0:
+			rp.ServeHTTP(&stallWriter{ResponseWriter: w, left: p.stallAt, p: p, ctx: r.Context()}, r)
 			return
 		}
 	case r.Method == http.MethodPatch || (r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")):
@@ -316,8 +329,26 @@ func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.mu.Unlock()
 		}()
 		time.Sleep(p.hold)
+		if r.Method == http.MethodPatch && p.stallAt > 0 && p.firstTime(r.URL.Path) {
+			head := make([]byte, p.stallAt)
+			n, _ := io.ReadFull(r.Body, head)
+			p.stall(r.Context())
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(head[:n]), r.Body))
+		}
 	}
 	rp.ServeHTTP(w, r)
+}
+
+// stall signals Stalled and waits for Release or the client to go.
+func (p *registryProxy) stall(ctx context.Context) {
+	select {
+	case p.Stalled <- struct{}{}:
+	default:
+	}
+	select {
+	case <-p.release:
+	case <-ctx.Done():
+	}
 }
 
 // stats returns what the proxy saw: blob GETs per digest, GETs with a
@@ -358,6 +389,33 @@ func (p *registryProxy) maxDownloads(t *testing.T, img v1.Image) int {
 		most = max(most, n)
 	}
 	return most
+}
+
+// stallWriter stalls the response after left bytes of its body.
+type stallWriter struct {
+	http.ResponseWriter
+	left int
+	p    *registryProxy
+	ctx  context.Context
+}
+
+func (s *stallWriter) Write(b []byte) (int, error) {
+	if s.left < 0 || len(b) < s.left {
+		s.left -= len(b)
+		return s.ResponseWriter.Write(b)
+	}
+	n, err := s.ResponseWriter.Write(b[:s.left])
+	if err != nil {
+		return n, err
+	}
+	s.ResponseWriter.(http.Flusher).Flush()
+	s.left = -1
+	s.p.stall(s.ctx)
+	if s.ctx.Err() != nil {
+		return n, s.ctx.Err()
+	}
+	m, err := s.ResponseWriter.Write(b[n:])
+	return n + m, err
 }
 
 // cutWriter hangs up after left bytes of the response body.
