@@ -9,6 +9,7 @@ import (
 	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/berth-dev/berth/test/internal/e2e"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -89,4 +90,18 @@ func TestPushLikeDocker(t *testing.T) {
 			})
 		})
 	}
+}
+
+// registryManifest is the image manifest ref names in the registry.
+func registryManifest(t *testing.T, ref string) (*v1.Manifest, error) {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		return nil, err
+	}
+	return img.Manifest()
 }
