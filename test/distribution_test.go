@@ -226,18 +226,42 @@ func TestPullInterruptedAndCorrupt(t *testing.T) {
 }
 
 // TestPullErrorsCLI: unknown tags and repositories, unreachable
-// registries, in Docker's words.
+// registries, unknown local images to push; a single-platform image that
+// is not the one asked for comes with a warning, in Docker's words, from berth's registry
+// and from distribution 2.8.
 func TestPullErrorsCLI(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
-	addr, _ := registryServe(t)
-	registrytest.Push(t, addr+"/team/"+repoName(t)+":v1", mustRandomHost(t))
-	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
-		c.Run(t, "pull", addr+"/team/"+repoName(t)+":nope").Assert(t, 1,
-			"manifest for "+addr+"/team/"+repoName(t)+":nope not found: manifest unknown")
-		c.Run(t, "pull", "127.0.0.1:1/team/x:v1").Assert(t, 1, `Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused`)
-		c.Run(t, "push", addr+"/team/not-here:v1").Assert(t, 1, "An image does not exist locally with the tag: "+addr+"/team/not-here")
-	})
+	for _, reg := range []string{"berth", "docker-registry"} {
+		t.Run(reg, func(t *testing.T) {
+			var addr string
+			if reg == "docker-registry" {
+				addr = registrytest.DockerRegistry(t, registrytest.Config{})
+			} else {
+				addr, _ = registryServe(t)
+			}
+			registrytest.Push(t, addr+"/team/"+repoName(t)+":v1", mustRandomHost(t))
+			e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+				repo := addr + "/team/" + strings.TrimSuffix(repoName(t), "-"+c.Name)
+				c.Run(t, "pull", repo+":nope").Assert(t, 1, "Error response from daemon: manifest for "+repo+":nope not found: manifest unknown")
+				c.Run(t, "pull", addr+"/team/nope:v1").Assert(t, 1, "Error response from daemon: manifest for "+addr+"/team/nope:v1 not found: manifest unknown")
+				c.Run(t, "pull", "127.0.0.1:1/team/x:v1").Assert(t, 1, `Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused`)
+				other := map[string]string{"amd64": "arm64"}[runtime.GOARCH]
+				if other == "" {
+					other = "amd64"
+				}
+				// A single-platform image comes whatever --platform says,
+				// with a warning (Docker 20.10.24 omits it for an
+				// architecture mismatch).
+				pull := c.Run(t, "pull", "--platform", "linux/"+other, repo+":v1").OK(t)
+				if !e.DockerOlderThan(t, 25) {
+					pull.Assert(t, 0, "WARNING: image with reference "+repo+":v1 was found but does not match the specified platform: wanted linux/"+other+", actual: linux/"+runtime.GOARCH)
+				}
+				c.Run(t, "rmi", repo+":v1").OK(t)
+				c.Run(t, "push", addr+"/team/not-here:v1").Assert(t, 1, "An image does not exist locally with the tag: "+addr+"/team/not-here")
+			})
+		})
+	}
 }
 
 // TestSaveLoadWithReferenceDockerd moves an image from the engine to a
@@ -286,4 +310,36 @@ func TestSaveLoadWithReferenceDockerd(t *testing.T) {
 	if got := refCLI.Run(t, "image", "inspect", "--format", "{{.Id}}", pulled).OK(t).Out(); got != cfg.String() {
 		t.Errorf("the reference dockerd loaded the pulled image as %s, want %s", got, cfg)
 	}
+}
+
+// TestProgressBarsOnTerminal: on a terminal both CLIs draw Docker's
+// progress for pull and push, redrawing each layer's line in place (on
+// an 80-column terminal Docker shows the counts without the bar).
+func TestProgressBarsOnTerminal(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	addr, _ := registryServe(t)
+	img := randomImage(t, 2)
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		ref := addr + "/team/" + repoName(t) + ":v1"
+		registrytest.Push(t, ref, img)
+		t.Cleanup(func() { c.Run(t, "rmi", ref) })
+		pull := c.StartPTY(t, "pull", ref)
+		// The cursor goes up to the layer's line, clears it, redraws it.
+		pull.Expect(t, `\x1b\[\d+A\x1b\[2K\r[0-9a-f]{12}: Downloading\s+\d+(\.\d+)?kB/262.8kB\r\x1b\[\d+B`, 30*time.Second)
+		pull.Expect(t, `\x1b\[\d+A\x1b\[2K\r[0-9a-f]{12}: Pull complete \r\x1b\[\d+B`, 30*time.Second)
+		pull.Expect(t, `Status: Downloaded newer image for `+regexp.QuoteMeta(ref), 30*time.Second)
+		if code := pull.Wait(t, 30*time.Second); code != 0 {
+			t.Fatalf("pull exited %d", code)
+		}
+		other, _ := registryServe(t)
+		c.Run(t, "tag", ref, other+"/team/"+repoName(t)+":v1").OK(t)
+		t.Cleanup(func() { c.Run(t, "rmi", other+"/team/"+repoName(t)+":v1") })
+		push := c.StartPTY(t, "push", other+"/team/"+repoName(t)+":v1")
+		push.Expect(t, `\x1b\[\d+A\x1b\[2K\r[0-9a-f]{12}: Pushing\s+\d+(\.\d+)?kB/\d+(\.\d+)?kB\r\x1b\[\d+B`, 30*time.Second)
+		push.Expect(t, `v1: digest: sha256:[0-9a-f]{64} size: \d+`, 30*time.Second)
+		if code := push.Wait(t, 30*time.Second); code != 0 {
+			t.Fatalf("push exited %d", code)
+		}
+	})
 }

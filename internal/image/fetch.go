@@ -29,7 +29,7 @@ const maxDownloadAttempts = 5
 // fetchImage fetches the config and the missing layers of an image
 // manifest and records the image (without references). It reports
 // whether the image is new here.
-func (d *Distributor) fetchImage(ctx context.Context, repo *distribution.Repository, ref reference.Named, m *ocispec.Manifest, platform *ocispec.Platform, p Progress) (digest.Digest, bool, error) {
+func (d *Distributor) fetchImage(ctx context.Context, repo *distribution.Repository, ref reference.Named, m *ocispec.Manifest, p Progress) (digest.Digest, bool, error) {
 	id := m.Config.Digest
 	if _, err := d.images.lookup(id.String()); err == nil {
 		// Docker needs nothing more when it has the image.
@@ -45,12 +45,6 @@ func (d *Distributor) fetchImage(ctx context.Context, repo *distribution.Reposit
 	}
 	if probe.OS != "" && probe.OS != "linux" {
 		return "", false, invalidf("image operating system %q cannot be used on this platform: operating system is not supported", probe.OS)
-	}
-	if platform != nil && (normaliseArch(probe.Architecture) != platform.Architecture ||
-		(platform.Variant != "" && probe.Variant != "" && probe.Variant != platform.Variant)) {
-		probe.OS = "linux"
-		return "", false, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("image with reference %s was found but does not match the specified platform: wanted %s, actual: %s",
-			reference.FamiliarString(ref), formatPlatform(*platform), formatPlatform(probe)))
 	}
 	cfg, err := parseConfig(raw)
 	if err != nil {

@@ -122,6 +122,15 @@ func (d *Distributor) pullFrom(ctx context.Context, ep distribution.Endpoint, re
 	var labels map[string]string
 	if im, err := d.images.lookup(name); err == nil {
 		labels = im.config.Config.Labels
+		// A single-platform image is pulled whatever its platform, as
+		// Docker does for compatibility, with a warning when it is not the
+		// one asked for.
+		got := ocispec.Platform{OS: im.config.OS, Architecture: normaliseArch(im.config.Architecture), Variant: im.config.Variant}
+		if platform != nil && (got.OS != platform.OS || got.Architecture != platform.Architecture ||
+			(platform.Variant != "" && got.Variant != "" && got.Variant != platform.Variant)) {
+			p.Status("", fmt.Sprintf("WARNING: image with reference %s was found but does not match the specified platform: wanted %s, actual: %s",
+				name, formatPlatform(*platform), formatPlatform(got)))
+		}
 	}
 	d.images.publish(eventtypes.ActionPull, name, reference.FamiliarName(ref), labels)
 	return nil
@@ -142,7 +151,6 @@ func (d *Distributor) pullOne(ctx context.Context, repo *distribution.Repository
 	p.Status(manifestRef, "Pulling from "+reference.Path(ref))
 
 	man := top
-	fromIndex := false
 	if isIndex(top.MediaType) {
 		child, err := selectManifest(top.Raw, platform)
 		if err != nil {
@@ -154,7 +162,6 @@ func (d *Distributor) pullOne(ctx context.Context, repo *distribution.Repository
 		if isIndex(man.MediaType) {
 			return false, invalidf("unsupported manifest format: nested index %s", child)
 		}
-		fromIndex = true
 	}
 	switch man.MediaType {
 	case distribution.MediaTypeDockerSchema1, distribution.MediaTypeDockerSchema1JWS:
@@ -170,11 +177,7 @@ func (d *Distributor) pullOne(ctx context.Context, repo *distribution.Repository
 	if m.Config.Digest.Validate() != nil {
 		return false, invalidf("invalid manifest %s: no image config", man.Digest)
 	}
-	var want *ocispec.Platform
-	if !fromIndex {
-		want = platform
-	}
-	id, downloaded, err := d.fetchImage(ctx, repo, ref, &m, want, p)
+	id, downloaded, err := d.fetchImage(ctx, repo, ref, &m, p)
 	if err != nil {
 		return false, err
 	}
