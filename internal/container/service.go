@@ -57,6 +57,9 @@ type Deps struct {
 	// HostConfig (masked paths and the like) so that inspect shows it.
 	ValidateHostConfig HostConfigValidator
 	HostConfigDefaults func(hc *containertypes.HostConfig)
+	// Commits reads and commits rw layers (diff, export, commit); without
+	// it those answer "not implemented".
+	Commits ImageCommitter
 }
 
 // Service manages every container of the daemon: create, start, stop,
