@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -73,7 +72,14 @@ type meta struct {
 type vol struct {
 	meta
 	users   map[string]bool // IDs of the containers that reference it
-	mounted bool
+	active  map[string]bool // IDs of the running containers that mount it
+	mounted bool            // the driver mounted it (options with a filesystem)
+
+	populating sync.Mutex // serialises Populate
+}
+
+func newVol(m meta) *vol {
+	return &vol{meta: m, users: map[string]bool{}, active: map[string]bool{}}
 }
 
 // Service is the volume store: create, get, list, remove, prune, and
@@ -135,7 +141,7 @@ func New(cfg Config) (*Service, error) {
 		if _, ok := s.drivers[m.Driver]; !ok {
 			slog.Warn("volume of an unknown driver", "volume", m.Name, "driver", m.Driver)
 		}
-		s.vols[m.Name] = &vol{meta: m, users: map[string]bool{}}
+		s.vols[m.Name] = newVol(m)
 	}
 	return s, nil
 }
@@ -215,7 +221,7 @@ func (s *Service) create(req volume.CreateRequest) (*vol, error) {
 		_ = d.Remove(name, m.Options)
 		return nil, fmt.Errorf("create %s: %w", name, err)
 	}
-	v := &vol{meta: m, users: map[string]bool{}}
+	v := newVol(m)
 	s.vols[name] = v
 	s.events.Publish(events.VolumeEventType, events.ActionCreate, name, map[string]string{"driver": driverName})
 	return v, nil
@@ -433,125 +439,3 @@ func (s *Service) DiskUsage(ctx context.Context) ([]volume.Volume, error) {
 	return out, nil
 }
 
-// Reference is a container's use of a volume, recorded at container
-// create: the volume is created unless it exists (an empty Name makes an
-// anonymous one), and the container counts among its users until
-// Release. It returns the volume's name and driver.
-func (s *Service) Reference(ctx context.Context, req volume.CreateRequest, containerID string) (name, driver string, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, err := s.create(req)
-	if err != nil {
-		return "", "", err
-	}
-	v.users[containerID] = true
-	return v.Name, v.Driver, nil
-}
-
-// AddUser records a container's reference again after a daemon
-// restart; a volume that vanished is reported.
-func (s *Service) AddUser(name, containerID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.vols[name]
-	if !ok {
-		return notFound(name)
-	}
-	v.users[containerID] = true
-	return nil
-}
-
-// Release drops a container's reference (container removed). The last
-// user going unmounts a volume whose driver mounted it.
-func (s *Service) Release(name, containerID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.vols[name]
-	if !ok {
-		return
-	}
-	delete(v.users, containerID)
-	if len(v.users) == 0 && v.mounted {
-		s.unmount(v, containerID)
-	}
-}
-
-// unmount releases the driver's mount; mu is held.
-func (s *Service) unmount(v *vol, containerID string) {
-	d, ok := s.drivers[v.Driver]
-	if !ok {
-		return
-	}
-	if err := d.Unmount(v.Name, v.Options); err != nil {
-		slog.Warn("unmounting volume", "volume", v.Name, "err", err)
-		return
-	}
-	v.mounted = false
-	attrs := map[string]string{"driver": v.Driver}
-	if containerID != "" {
-		attrs["container"] = containerID
-	}
-	s.events.Publish(events.VolumeEventType, events.ActionUnmount, v.Name, attrs)
-}
-
-// MountRequest is a container's mount of a volume at start.
-type MountRequest struct {
-	Name, ContainerID, Destination, Propagation string
-	RW                                          bool
-}
-
-// Mount makes a referenced volume's data available and returns its host
-// path, to bind into the container.
-func (s *Service) Mount(ctx context.Context, req MountRequest) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.vols[req.Name]
-	if !ok {
-		return "", notFound(req.Name)
-	}
-	d, ok := s.drivers[v.Driver]
-	if !ok {
-		return "", errdefs.ErrNotFound.WithMessage(fmt.Sprintf("error looking up volume plugin %s: plugin %q not found", v.Driver, v.Driver))
-	}
-	if !v.mounted {
-		if err := d.Mount(v.Name, v.Options); err != nil {
-			return "", err
-		}
-		v.mounted = true
-	}
-	s.events.Publish(events.VolumeEventType, events.ActionMount, v.Name, map[string]string{
-		"container":   req.ContainerID,
-		"destination": req.Destination,
-		"driver":      v.Driver,
-		"propagation": req.Propagation,
-		"read/write":  strconv.FormatBool(req.RW),
-	})
-	return d.Path(v.Name), nil
-}
-
-// Users lists the containers that reference a volume.
-func (s *Service) Users(name string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.vols[name]
-	if !ok {
-		return nil
-	}
-	out := make([]string, 0, len(v.users))
-	for id := range v.users {
-		out = append(out, id)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// Close unmounts what drivers mounted (daemon stop).
-func (s *Service) Close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, v := range s.vols {
-		if v.mounted {
-			s.unmount(v, "")
-		}
-	}
-}

@@ -93,7 +93,9 @@ func NeedsMount(opts map[string]string) bool { return opts["type"] != "" || opts
 // Mount mounts the volume's filesystem on its directory when its options
 // name one; without options it does nothing.
 func (d *Driver) Mount(name string, opts map[string]string) error {
-	if !NeedsMount(opts) {
+	if !NeedsMount(opts) || isMountPoint(d.Path(name)) {
+		// Mounted already: a daemon restarted while containers kept
+		// running with the volume.
 		return nil
 	}
 	flags, data, err := mountFlags(opts["o"])
@@ -119,6 +121,15 @@ func (d *Driver) Mount(name string, opts map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// isMountPoint reports whether something is mounted on p.
+func isMountPoint(p string) bool {
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, p, unix.AT_SYMLINK_NOFOLLOW, 0, &st); err != nil {
+		return false
+	}
+	return st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
 }
 
 // Unmount undoes Mount; it is idempotent.
