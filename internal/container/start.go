@@ -149,7 +149,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 				return
 			}
 		}
-		mounts, volumes, prepErr = s.startMounts(ctx, id, rec.MountPoints)
+		mounts, volumes, prepErr = s.startMounts(ctx, id, rootfs, rec.MountPoints, hc.Tmpfs)
 	}()
 	if joined == nil {
 		ep, netErr = s.deps.Network.Connect(ctx, EndpointRequest{

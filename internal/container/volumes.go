@@ -9,11 +9,13 @@ import (
 	"path"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/containerd/errdefs"
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // errNoVolumes answers volume mounts when the service runs without a
@@ -149,6 +151,9 @@ func (s *Service) populateVolumes(ctx context.Context, id string, mps []MountPoi
 		}
 	}()
 	for _, m := range mps {
+		if err := checkDestination(rootfs, m.Source, m.Destination); err != nil {
+			return err
+		}
 		if err := s.deps.Volumes.Populate(ctx, m.Name, rootfs, m.Destination); err != nil {
 			return err
 		}
@@ -156,11 +161,61 @@ func (s *Service) populateVolumes(ctx context.Context, id string, mps []MountPoi
 	return nil
 }
 
+// checkDestination refuses a mount whose destination resolves, inside
+// the container's root filesystem, to that root itself: an image whose
+// /data is a symlink to "/" or to "..". The runtime resolves
+// destinations inside the root too (so a mount never lands on the
+// host), and would cover the container's whole root with the mount.
+func checkDestination(rootfs, src, dest string) error {
+	root, err := os.Open(rootfs)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	fd, err := unix.Openat2(int(root.Fd()), strings.TrimLeft(dest, "/"), &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EAGAIN):
+		return nil // created by the runtime, or resolved by it alone
+	case err != nil:
+		return fmt.Errorf("resolving mount destination %s: %w", dest, err)
+	}
+	defer unix.Close(fd)
+	var a, b unix.Stat_t
+	if err := unix.Fstat(fd, &a); err != nil {
+		return err
+	}
+	if err := unix.Fstat(int(root.Fd()), &b); err != nil {
+		return err
+	}
+	if a.Dev == b.Dev && a.Ino == b.Ino {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(
+			"error mounting %q to rootfs at %q: the destination resolves to the container's root directory", src, dest))
+	}
+	return nil
+}
+
 // startMounts makes the container's mount points into OCI mounts for a
 // start: volumes are mounted (the returned release undoes that), -v
-// bind sources that do not exist are created. HostConfig.Tmpfs is the
-// spec builder's.
-func (s *Service) startMounts(ctx context.Context, id string, mps []MountPoint) (out []specs.Mount, release func(), err error) {
+// bind sources that do not exist are created. HostConfig.Tmpfs (tmpfs)
+// is the spec builder's; its destinations are checked here too.
+func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []MountPoint, tmpfs map[string]string) (out []specs.Mount, release func(), err error) {
+	for _, m := range mps {
+		src := m.Source
+		if m.Type == mount.TypeTmpfs {
+			src = "tmpfs"
+		}
+		if err := checkDestination(rootfs, src, m.Destination); err != nil {
+			return nil, nil, err
+		}
+	}
+	for dst := range tmpfs {
+		if err := checkDestination(rootfs, "tmpfs", dst); err != nil {
+			return nil, nil, err
+		}
+	}
 	var mounted []string
 	release = func() {
 		for _, name := range mounted {

@@ -185,7 +185,7 @@ func run(ctx context.Context, cfg config.Config) error {
 		return all, running, paused, stopped, svcs.images.Count()
 	}, registries: svcs.registries.RegistryConfig}
 	routers := []httputils.Router{
-		systemrouter.New(sys, bus, diskUsage{svcs.images, svcs.containers}),
+		systemrouter.New(sys, bus, diskUsage{svcs.images, svcs.containers, svcs.volumes}),
 		containerrouter.New(svcs.containers, svcs.containers.Execs()),
 		imagerouter.New(svcs.images, svcs.archives, svcs.registries),
 		volumerouter.New(svcs.volumes),

@@ -55,3 +55,8 @@ func (v volumeMounter) RemoveUnused(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// VolumeDiskUsage is system df's part of the volume store.
+func (d diskUsage) VolumeDiskUsage(ctx context.Context) ([]volumetypes.Volume, error) {
+	return d.volumes.DiskUsage(ctx)
+}

@@ -438,4 +438,3 @@ func (s *Service) DiskUsage(ctx context.Context) ([]volume.Volume, error) {
 	}
 	return out, nil
 }
-
