@@ -291,7 +291,7 @@ func (s *Service) List(ctx context.Context, f filters.Args) ([]volume.Volume, er
 	for _, v := range f.Get("dangling") {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'dangling=%s'", v))
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'dangling=[%s]'", v))
 		}
 		dangling = &b
 	}
