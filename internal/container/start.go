@@ -233,6 +233,9 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 	if err != nil {
 		return fmt.Errorf("build runtime spec: %w", err)
 	}
+	if p := rootfsPropagation(mounts); p != "" && spec.Linux != nil {
+		spec.Linux.RootfsPropagation = p
+	}
 	data, err := json.Marshal(spec)
 	if err != nil {
 		return err

@@ -217,14 +217,14 @@ func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []Moun
 		}
 	}
 	var mounted []string
-	release = func() {
+	unmount := func() {
 		for _, name := range mounted {
 			s.deps.Volumes.Unmount(name, id)
 		}
 	}
 	defer func() {
 		if err != nil {
-			release()
+			unmount()
 		}
 	}()
 	for _, m := range mps {
@@ -236,6 +236,9 @@ func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []Moun
 						return nil, nil, fmt.Errorf("create bind source %s: %w", m.Source, err)
 					}
 				}
+			}
+			if err := checkPropagation(m.Source, string(m.Propagation)); err != nil {
+				return nil, nil, err
 			}
 			out = append(out, bindMount(m.Source, m.Destination, !m.RW, string(m.Propagation), m.NonRecursive))
 		case mount.TypeVolume:
@@ -253,7 +256,7 @@ func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []Moun
 			out = append(out, tmpfsMount(m))
 		}
 	}
-	return out, release, nil
+	return out, unmount, nil
 }
 
 // unmountVolumes is a run's end for the container's volumes.

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -342,7 +343,7 @@ func (s *Service) Remove(ctx context.Context, name string, force bool) error {
 			ids = append(ids, id)
 		}
 		sort.Strings(ids)
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("remove %s: volume is in use - %v", name, ids))
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("remove %s: volume is in use - [%s]", name, strings.Join(ids, ", ")))
 	}
 	return s.remove(v)
 }
