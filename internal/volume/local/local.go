@@ -105,13 +105,13 @@ func (d *Driver) Mount(name string, opts map[string]string) error {
 	typ, dev := opts["type"], opts["device"]
 	if flags&unix.MS_BIND != 0 {
 		typ = ""
-		if _, err := os.Stat(dev); err != nil {
-			return fmt.Errorf("error while mounting volume '%s': failed to mount local volume: %w", d.Path(name), err)
-		}
 	}
 	if err := unix.Mount(dev, d.Path(name), typ, flags, data); err != nil {
-		return fmt.Errorf("error while mounting volume '%s': failed to mount local volume: mount %s:%s, flags: %#x, data: %s: %w",
-			d.Path(name), dev, d.Path(name), flags, data, err)
+		detail := fmt.Sprintf("mount %s:%s, flags: %#x", dev, d.Path(name), flags)
+		if data != "" {
+			detail += ", data: " + data
+		}
+		return fmt.Errorf("error while mounting volume '%s': failed to mount local volume: %s: %w", d.Path(name), detail, err)
 	}
 	if flags&unix.MS_RDONLY != 0 && flags&unix.MS_BIND != 0 {
 		// A bind ignores MS_RDONLY until remounted.
