@@ -284,18 +284,15 @@ func validPropagation(p mount.Propagation) bool {
 }
 
 // parseVolumesFrom splits "container[:ro|:rw]".
-func parseVolumesFrom(spec string) (ref string, rw, rwSet bool, err error) {
+func parseVolumesFrom(spec string) (ref string, rw bool, err error) {
 	ref, mode, hasMode := strings.Cut(spec, ":")
-	if !hasMode {
-		return ref, true, false, nil
+	switch {
+	case !hasMode, mode == "rw":
+		return ref, true, nil
+	case mode == "ro":
+		return ref, false, nil
 	}
-	switch mode {
-	case "rw":
-		return ref, true, true, nil
-	case "ro":
-		return ref, false, true, nil
-	}
-	return "", false, false, invalidMode(mode)
+	return "", false, invalidMode(mode)
 }
 
 // mountSpecs parses and checks the container's binds, mounts and

@@ -66,7 +66,7 @@ func (r *volumeRefs) undo(ctx context.Context) {
 func (s *Service) resolveMounts(ctx context.Context, refs *volumeRefs, cfg *containertypes.Config, hc *containertypes.HostConfig, parsed []mountSpec) (mps, populate []MountPoint, err error) {
 	byDest := map[string]MountPoint{}
 	for _, spec := range hc.VolumesFrom {
-		ref, rw, _, err := parseVolumesFrom(spec)
+		ref, rw, err := parseVolumesFrom(spec)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -63,6 +63,14 @@ func TestBadMountsCreateNothing(t *testing.T) {
 		if after := allVolumes(t, e); !slices.Equal(before, after) {
 			t.Errorf("volumes changed: %v, were %v", after, before)
 		}
+		// A volume made for a create that fails further on goes again in
+		// berth; Docker keeps it.
+		c.Run(t, "create", "--name", name, "-v", "e2evol10:/a", "--mount", "type=volume,src=a/b,dst=/b", e2e.Image, "true").
+			Assert(t, 1, `create a/b: "a/b" includes invalid characters`)
+		if _, ok := inspectVolume(t, e, "e2evol10"); ok && e.Kind == e2e.KindBerth {
+			t.Error("a failed create left the volume it made")
+		}
+		removeVolume(e, "e2evol10")
 
 		for _, tc := range []struct {
 			args []string
