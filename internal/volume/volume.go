@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -408,34 +409,55 @@ func (s *Service) Prune(ctx context.Context, f filters.Args, anonymousOnly bool)
 }
 
 // size is the disk usage of a volume's data; mu is held.
-func (s *Service) size(v *vol) int64 {
-	d, ok := s.drivers[v.Driver]
-	if !ok {
+func (s *Service) size(v *vol) int64 { return dirSize(s.path(v)) }
+
+// dirSize adds up the sizes of the files under dir, each inode once, as
+// Docker counts a volume's size.
+func dirSize(dir string) int64 {
+	if dir == "" {
 		return 0
 	}
 	var total int64
-	_ = filepath.WalkDir(d.Path(v.Name), func(_ string, e fs.DirEntry, err error) error {
+	seen := map[uint64]bool{}
+	_ = filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return nil
+		}
+		info, err := e.Info()
 		if err != nil {
 			return nil
 		}
-		if info, err := e.Info(); err == nil && !e.IsDir() {
-			total += info.Size()
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			if seen[st.Ino] {
+				return nil
+			}
+			seen[st.Ino] = true
 		}
+		total += info.Size()
 		return nil
 	})
 	return total
 }
 
 // DiskUsage lists every volume with its size and reference count
-// (system df).
+// (system df). Sizes are measured without holding the store, so that
+// container starts do not wait on a walk of large volumes.
 func (s *Service) DiskUsage(ctx context.Context) ([]volume.Volume, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	out := []volume.Volume{}
+	var paths []string
 	for _, v := range s.sorted() {
 		av := s.apiVolume(v)
-		av.UsageData = &volume.UsageData{RefCount: int64(len(v.users)), Size: s.size(v)}
+		av.UsageData = &volume.UsageData{RefCount: int64(len(v.users))}
 		out = append(out, av)
+		paths = append(paths, s.path(v))
+	}
+	s.mu.Unlock()
+	for i := range out {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		out[i].UsageData.Size = dirSize(paths[i])
 	}
 	return out, nil
 }
