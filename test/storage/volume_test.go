@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+
 	"github.com/berth-dev/berth/test/internal/e2e"
 )
 
@@ -27,6 +30,19 @@ func TestVolumeLifecycle(t *testing.T) {
 		}
 		// Creating it again returns the same volume.
 		c.Run(t, "volume", "create", data).OK(t)
+
+		ctr := e.Name(t)
+		c.Run(t, "create", "--name", ctr, "-v", data+":/data", "--mount", "source="+data+",target=/d,readonly", e2e.Image, "true").OK(t)
+		ins := e.Inspect(t, ctr)
+		for _, want := range []container.MountPoint{
+			{Type: mount.TypeVolume, Name: data, Source: v.Mountpoint, Destination: "/data", Driver: "local", Mode: "z", RW: true},
+			{Type: mount.TypeVolume, Name: data, Source: v.Mountpoint, Destination: "/d", Driver: "local", Mode: "z", RW: false},
+		} {
+			if got := mountAt(t, ins, want.Destination); got != want {
+				t.Errorf("mount %s: %+v, want %+v", want.Destination, got, want)
+			}
+		}
+		c.Run(t, "rm", ctr).OK(t)
 
 		c.Run(t, "run", "--rm", "-v", data+":/data", e2e.Image, "sh", "-c", "echo hi > /data/f").OK(t)
 		if out := c.Run(t, "run", "--rm", "--mount", "source="+data+",target=/d,readonly", e2e.Image, "cat", "/d/f").OK(t).Out(); out != "hi" {
