@@ -234,3 +234,42 @@ func TestSystemDfVolumes(t *testing.T) {
 		}
 	})
 }
+
+// Volume events: create, mount and unmount around each run (with the
+// container, destination and mode), destroy.
+func TestVolumeEvents(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		vol := volumeName(t, e, "ev")
+		since := time.Now()
+		c.Run(t, "volume", "create", vol).OK(t)
+		name := e.Name(t)
+		id := c.Run(t, "run", "-d", "--name", name, "-v", vol+":/x:ro", "-v", "/anon", e2e.Image, "true").OK(t).Out()
+		e.WaitExit(t, name, 30*time.Second)
+		anon := mountAt(t, e.Inspect(t, name), "/anon").Name
+		c.Run(t, "rm", "-v", name).OK(t)
+		c.Run(t, "volume", "rm", vol).OK(t)
+		until := time.Now().Add(time.Second)
+		lines := c.Run(t, "events", "--since", e2e.UnixArg(since), "--until", e2e.UnixArg(until), "--filter", "type=volume",
+			"--filter", "volume="+vol, "--filter", "volume="+anon,
+			"--format", `{{.Action}} {{.Actor.ID}} {{index .Actor.Attributes "container"}} {{index .Actor.Attributes "destination"}} {{index .Actor.Attributes "read/write"}} {{.Actor.Attributes.driver}}`).OK(t).Lines()
+		for i, l := range lines {
+			lines[i] = strings.Join(strings.Fields(l), " ")
+		}
+		for _, want := range []string{
+			"create " + vol + " local",
+			"create " + anon + " local",
+			"mount " + vol + " " + id + " /x false local",
+			"mount " + anon + " " + id + " /anon true local",
+			"unmount " + vol + " " + id + " local",
+			"unmount " + anon + " " + id + " local",
+			"destroy " + anon + " local",
+			"destroy " + vol + " local",
+		} {
+			if !slices.Contains(lines, want) {
+				t.Errorf("no event %q in:\n%s", want, strings.Join(lines, "\n"))
+			}
+		}
+	})
+}
