@@ -9,13 +9,14 @@ import (
 // configFile is the part of docker's client config.json that berth's
 // commands honour.
 type configFile struct {
-	PsFormat     string                `json:"psFormat,omitempty"`
-	ImagesFormat string                `json:"imagesFormat,omitempty"`
-	PruneFilters []string              `json:"pruneFilters,omitempty"`
-	AuthConfigs  map[string]authConfig `json:"auths,omitempty"`
-	DetachKeys   string                `json:"detachKeys,omitempty"`
-	CredsStore   string                `json:"credsStore,omitempty"`
-	CredHelpers  map[string]string     `json:"credHelpers,omitempty"`
+	PsFormat      string                `json:"psFormat,omitempty"`
+	ImagesFormat  string                `json:"imagesFormat,omitempty"`
+	VolumesFormat string                `json:"volumesFormat,omitempty"`
+	PruneFilters  []string              `json:"pruneFilters,omitempty"`
+	AuthConfigs   map[string]authConfig `json:"auths,omitempty"`
+	DetachKeys    string                `json:"detachKeys,omitempty"`
+	CredsStore    string                `json:"credsStore,omitempty"`
+	CredHelpers   map[string]string     `json:"credHelpers,omitempty"`
 }
 
 type authConfig struct {

@@ -12,16 +12,19 @@ import (
 
 // record is the persisted part of a container: config.v2.json.
 type record struct {
-	ID                     string
-	Name                   string // "/name"
-	Created                time.Time
-	Path                   string
-	Args                   []string
-	Config                 *containertypes.Config
-	HostConfig             *containertypes.HostConfig
-	ImageID                string // "sha256:..."; Config.Image is the name the user gave
-	Driver                 string
-	Endpoint               *Endpoint `json:",omitempty"`
+	ID         string
+	Name       string // "/name"
+	Created    time.Time
+	Path       string
+	Args       []string
+	Config     *containertypes.Config
+	HostConfig *containertypes.HostConfig
+	ImageID    string // "sha256:..."; Config.Image is the name the user gave
+	Driver     string
+	Endpoint   *Endpoint `json:",omitempty"`
+	// MountPoints are the binds, volumes and tmpfs mounts create
+	// resolved (HostConfig.Tmpfs aside), sorted by destination.
+	MountPoints            []MountPoint `json:",omitempty"`
 	State                  State
 	RestartCount           int
 	LogPath                string

@@ -74,7 +74,8 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 	if _, ok := s.cfg.Runtimes[hc.Runtime]; !ok {
 		return invalid(fmt.Errorf("Unknown runtime specified %s", hc.Runtime))
 	}
-	if err := validateMounts(hc); err != nil {
+	mountSpecs, err := mountSpecs(hc, pathExists)
+	if err != nil {
 		return containertypes.CreateResponse{}, err
 	}
 	if cfg.Image == "" {
@@ -135,19 +136,34 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 			cfg.Hostname = id[:12]
 		}
 	}
+	// Volumes: referenced (created if missing) before anything else of
+	// the container exists, given back if the create fails.
+	refs := &volumeRefs{s: s, id: id}
+	mounts, populate, err := s.resolveMounts(ctx, refs, &cfg, hc, mountSpecs)
+	if err != nil {
+		refs.undo(ctx)
+		return containertypes.CreateResponse{}, err
+	}
+	defer func() {
+		if !created {
+			refs.undo(ctx)
+		}
+	}()
+
 	path, args := entrypointAndArgs(cfg.Entrypoint, cfg.Cmd)
 	dir := filepath.Join(s.cfg.Root, id)
 	rec := record{
-		ID:         id,
-		Name:       name,
-		Created:    now(),
-		Path:       path,
-		Args:       args,
-		Config:     &cfg,
-		HostConfig: hc,
-		ImageID:    img.ID,
-		Driver:     "overlay2",
-		LogPath:    logPath(dir, id, hc.LogConfig.Type),
+		ID:          id,
+		Name:        name,
+		Created:     now(),
+		Path:        path,
+		Args:        args,
+		Config:      &cfg,
+		HostConfig:  hc,
+		ImageID:     img.ID,
+		Driver:      "overlay2",
+		LogPath:     logPath(dir, id, hc.LogConfig.Type),
+		MountPoints: mounts,
 	}
 	rec.ResolvConfPath = filepath.Join(dir, "resolv.conf")
 	rec.HostnamePath = filepath.Join(dir, "hostname")
@@ -160,6 +176,13 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 	if err := s.deps.Layers.CreateRWLayer(id, img.ID); err != nil {
 		os.RemoveAll(dir)
 		return containertypes.CreateResponse{}, fmt.Errorf("create read-write layer: %w", err)
+	}
+	if err := s.populateVolumes(ctx, id, populate); err != nil {
+		if rerr := s.deps.Layers.RemoveRWLayer(id); rerr != nil {
+			slog.Warn("removing read-write layer after failed create", "container", id, "err", rerr)
+		}
+		os.RemoveAll(dir)
+		return containertypes.CreateResponse{}, err
 	}
 	c := newContainer(rec, dir)
 	if err := c.save(true); err != nil {
@@ -228,6 +251,11 @@ func newID() string {
 			return id
 		}
 	}
+}
+
+func pathExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // cgroup2 reports whether the host has a unified cgroup hierarchy.

@@ -46,6 +46,49 @@ type RWLayers interface {
 	RWLayerSize(containerID string) (rw, rootfs int64, err error)
 }
 
+// VolumeRequest names a volume a container uses: an empty Name asks for
+// a new anonymous volume, an empty Driver for the default driver. Labels
+// and DriverOpts apply when the volume is created.
+type VolumeRequest struct {
+	Name, Driver       string
+	Labels, DriverOpts map[string]string
+}
+
+// VolumeRef is a volume a container references.
+type VolumeRef struct {
+	Name, Driver string
+	Path         string // the volume's data on the host
+	Created      bool   // the reference created the volume
+}
+
+// VolumeMount is a volume mounted for a container's start (the fields
+// of Docker's volume "mount" event).
+type VolumeMount struct {
+	Name, ContainerID, Destination, Propagation string
+	RW                                          bool
+}
+
+// VolumeMounter is the volume store as containers use it.
+//
+// Reference at container create makes the container one of the
+// volume's users (creating the volume unless it exists) until Release
+// at its removal; a volume with users cannot be removed. Populate, at
+// create, copies what the image has at a mount point into an empty
+// volume. Mount before every start returns the host path to bind, and
+// Unmount follows every exit. Restore counts a container's references
+// again after a daemon restart (running: it kept the volume mounted).
+// RemoveUnused is rm -v and --rm for anonymous volumes: a volume another
+// container still uses stays, without error.
+type VolumeMounter interface {
+	Reference(ctx context.Context, req VolumeRequest, containerID string) (VolumeRef, error)
+	Populate(ctx context.Context, name, rootfs, dest string) error
+	Mount(ctx context.Context, m VolumeMount) (hostPath string, err error)
+	Unmount(name, containerID string)
+	Release(name, containerID string)
+	Restore(name, containerID string, running bool) error
+	RemoveUnused(ctx context.Context, name string) error
+}
+
 // EndpointRequest asks the network service for a container's network.
 type EndpointRequest struct {
 	ContainerID string

@@ -39,7 +39,7 @@ func (s *Service) Inspect(ctx context.Context, ref string, size bool) (*containe
 		ExecIDs:         execs,
 		HostConfig:      r.HostConfig,
 		GraphDriver:     &storage.DriverData{Name: r.Driver, Data: map[string]string{}},
-		Mounts:          mountPoints(r.HostConfig),
+		Mounts:          apiMountPoints(r.MountPoints),
 		Config:          &cfg,
 		NetworkSettings: networkSettings(r),
 	}

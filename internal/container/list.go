@@ -253,7 +253,7 @@ func (s *Service) summary(ctx context.Context, r record, images map[string]strin
 		Labels:  r.Config.Labels,
 		State:   r.State.StateString(),
 		Status:  r.State.HumanString(now()),
-		Mounts:  mountPoints(r.HostConfig),
+		Mounts:  apiMountPoints(r.MountPoints),
 	}
 	if sum.Labels == nil {
 		sum.Labels = map[string]string{}

@@ -75,6 +75,8 @@ type monitor struct {
 	// the container again; --rm removes it.
 	start      func(ctx context.Context, c *Container) error
 	autoRemove func(c *Container)
+	// unmountVolumes ends a run's use of the container's volumes.
+	unmountVolumes func(id string, mps []MountPoint)
 
 	// restored is closed when restore is done: policy restarts wait for
 	// it, so they never race the restore of the network.
@@ -177,6 +179,7 @@ func (m *monitor) handleExit(c *Container, sh Shim, exit Exit) {
 		"execDuration": strconv.Itoa(int(ranFor.Seconds())),
 	})
 	m.releaseRun(c.ID, sh, ep)
+	m.unmountVolumes(c.ID, c.MountPoints) // set at create, never changed
 	m.execs.end(c)
 
 	c.mu.Lock()

@@ -17,7 +17,7 @@ import (
 // RemoveOptions are the parameters of docker rm.
 type RemoveOptions struct {
 	Force   bool // kill a running container first
-	Volumes bool // remove anonymous volumes (none exist yet)
+	Volumes bool // remove the container's anonymous volumes no other container uses
 }
 
 // Remove deletes a container: its read-write layer, its directory and
@@ -58,7 +58,7 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 	}
 	c.op.Lock()
 	defer c.op.Unlock()
-	if err := s.destroy(c); err != nil {
+	if err := s.destroy(c, opts.Volumes); err != nil {
 		return fmt.Errorf("cannot remove container %q: %w", name, err)
 	}
 	return nil
@@ -75,15 +75,16 @@ func (s *Service) autoRemove(c *Container) {
 	c.mu.Unlock()
 	c.op.Lock()
 	defer c.op.Unlock()
-	if err := s.destroy(c); err != nil {
+	if err := s.destroy(c, true); err != nil {
 		slog.Warn("auto-removing container", "container", c.ID, "err", err)
 	}
 }
 
-// destroy removes a stopped container marked RemovalInProgress; op is
-// held. The mark is persisted first, so a crash midway is finished by
+// destroy removes a stopped container marked RemovalInProgress, and
+// with anonymousVolumes its anonymous volumes no other container uses;
+// op is held. The mark is persisted first, so a crash midway is finished by
 // Restore. A failure leaves the container "dead".
-func (s *Service) destroy(c *Container) error {
+func (s *Service) destroy(c *Container, anonymousVolumes bool) error {
 	c.mu.Lock()
 	if c.State.Running {
 		c.State.RemovalInProgress = false
@@ -126,6 +127,7 @@ func (s *Service) destroy(c *Container) error {
 	}
 	os.RemoveAll(s.cfg.bundleDir(id))
 	os.RemoveAll(s.cfg.shimDir(id))
+	s.releaseVolumes(context.Background(), id, c.MountPoints, anonymousVolumes)
 	s.idx.remove(id, name)
 	s.execs.forget(id)
 	c.mu.Lock()

@@ -57,6 +57,7 @@ func (s *Service) Restore(ctx context.Context) error {
 		all = append(all, c)
 	}
 
+	s.restoreVolumes(all)
 	s.mon.restore(ctx, all)
 
 	for _, c := range all {
@@ -67,7 +68,7 @@ func (s *Service) Restore(ctx context.Context) error {
 			c.mu.Lock()
 			c.State.RemovalInProgress = true
 			c.mu.Unlock()
-			if err := s.destroy(c); err != nil {
+			if err := s.destroy(c, r.HostConfig.AutoRemove); err != nil {
 				slog.Warn("finishing removal", "container", r.ID, "err", err)
 			}
 			c.op.Unlock()
@@ -187,6 +188,7 @@ func (m *monitor) exitedWhileDown(c *Container, sh Shim, exit Exit) {
 	id := c.ID
 	c.mu.Unlock()
 	m.releaseRun(id, sh, ep)
+	m.unmountVolumes(id, c.MountPoints)
 	os.RemoveAll(m.cfg.shimDir(id))
 	c.saveOrLog()
 }

@@ -57,6 +57,12 @@ type Deps struct {
 	// HostConfig (masked paths and the like) so that inspect shows it.
 	ValidateHostConfig HostConfigValidator
 	HostConfigDefaults func(hc *containertypes.HostConfig)
+	// Volumes serves named and anonymous volumes; without it, mounts
+	// of volumes answer "not implemented".
+	Volumes VolumeMounter
+	// Commits reads and commits rw layers (diff, export, commit); without
+	// it those answer "not implemented".
+	Commits ImageCommitter
 }
 
 // Service manages every container of the daemon: create, start, stop,
@@ -122,16 +128,17 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{cfg: cfg, deps: deps, idx: newIndex(), life: newLifetime()}
 	s.execs = newExecs(s.idx, &s.cfg, deps.ExecProcess, deps.Events, s.life)
 	s.mon = &monitor{
-		cfg:        &s.cfg,
-		shims:      deps.Shims,
-		network:    deps.Network,
-		layers:     deps.Layers,
-		events:     deps.Events,
-		execs:      s.execs,
-		life:       s.life,
-		start:      s.start,
-		autoRemove: s.autoRemove,
-		restored:   make(chan struct{}),
+		cfg:            &s.cfg,
+		shims:          deps.Shims,
+		network:        deps.Network,
+		layers:         deps.Layers,
+		events:         deps.Events,
+		execs:          s.execs,
+		life:           s.life,
+		start:          s.start,
+		autoRemove:     s.autoRemove,
+		unmountVolumes: s.unmountVolumes,
+		restored:       make(chan struct{}),
 	}
 	return s, nil
 }

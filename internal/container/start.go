@@ -118,6 +118,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 		wg       sync.WaitGroup
 		rootfs   string
 		mounts   []specs.Mount
+		volumes  func() // unmounts the volumes mounted for this start
 		prepErr  error
 		ep       *Endpoint
 		netErr   error
@@ -148,7 +149,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 				return
 			}
 		}
-		mounts, prepErr = userMounts(hc)
+		mounts, volumes, prepErr = s.startMounts(ctx, id, rootfs, rec.MountPoints, hc.Tmpfs)
 	}()
 	if joined == nil {
 		ep, netErr = s.deps.Network.Connect(ctx, EndpointRequest{
@@ -162,6 +163,9 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 		})
 	}
 	wg.Wait()
+	if volumes != nil {
+		undo = append(undo, volumes)
+	}
 	if ep != nil {
 		undo = append(undo, func() {
 			if err := s.deps.Network.Disconnect(ctx, ep); err != nil {
@@ -228,6 +232,9 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 	spec, err := s.deps.Spec(in)
 	if err != nil {
 		return fmt.Errorf("build runtime spec: %w", err)
+	}
+	if p := rootfsPropagation(mounts); p != "" && spec.Linux != nil {
+		spec.Linux.RootfsPropagation = p
 	}
 	data, err := json.Marshal(spec)
 	if err != nil {

@@ -21,6 +21,8 @@ import (
 	containerrouter "github.com/berth-dev/berth/internal/server/router/container"
 	imagerouter "github.com/berth-dev/berth/internal/server/router/image"
 	systemrouter "github.com/berth-dev/berth/internal/server/router/system"
+	volumerouter "github.com/berth-dev/berth/internal/server/router/volume"
+	"github.com/berth-dev/berth/internal/volume"
 )
 
 // Version is berth's engine version as reported by /version. It claims
@@ -34,6 +36,7 @@ type services struct {
 	archives   *image.Archiver    // import, load, save
 	registries *image.Distributor // pull, push, login, search
 	network    *network.Service
+	volumes    *volume.Service
 	containers *ctr.Service
 }
 
@@ -75,10 +78,16 @@ func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services,
 		s.close()
 		return nil, fmt.Errorf("network: %w", err)
 	}
+	if s.volumes, err = newVolumes(cfg, bus); err != nil {
+		s.close()
+		return nil, fmt.Errorf("volumes: %w", err)
+	}
 	runtimes := map[string]ctr.Runtime{}
 	for name, rt := range cfg.Runtimes {
 		runtimes[name] = ctr.Runtime{Path: rt.Path, Args: rt.Args}
 	}
+	deps := ContainerDeps(s.images, s.network, bus, "")
+	deps.Volumes = volumeMounter{s.volumes}
 	s.containers, err = ctr.New(ctr.Config{
 		Root:           filepath.Join(cfg.DataRoot, "containers"),
 		ExecRoot:       cfg.ExecRoot,
@@ -86,7 +95,7 @@ func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services,
 		Runtimes:       runtimes,
 		LogDriver:      cfg.LogConfig.Type,
 		LogOpts:        cfg.LogConfig.Config,
-	}, ContainerDeps(s.images, s.network, bus, ""))
+	}, deps)
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("containers: %w", err)
@@ -176,9 +185,10 @@ func run(ctx context.Context, cfg config.Config) error {
 		return all, running, paused, stopped, svcs.images.Count()
 	}, registries: svcs.registries.RegistryConfig}
 	routers := []httputils.Router{
-		systemrouter.New(sys, bus, diskUsage{svcs.images, svcs.containers}),
+		systemrouter.New(sys, bus, diskUsage{svcs.images, svcs.containers, svcs.volumes}),
 		containerrouter.New(svcs.containers, svcs.containers.Execs()),
 		imagerouter.New(svcs.images, svcs.archives, svcs.registries),
+		volumerouter.New(svcs.volumes),
 	}
 	srv := server.New(Version, routers...)
 	errc := make(chan error, len(listeners))

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-dev/berth/internal/image"
 	"github.com/berth-dev/berth/internal/logs"
 	"github.com/berth-dev/berth/internal/server/httputils"
+	"github.com/berth-dev/berth/internal/volume"
 	containertypes "github.com/moby/moby/api/types/container"
 	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/registry"
@@ -229,6 +230,7 @@ var buildTime = time.Now().UTC().Format(time.RFC3339)
 type diskUsage struct {
 	images     *image.Service
 	containers *ctr.Service
+	volumes    *volume.Service
 }
 
 func (d diskUsage) ImageDiskUsage(ctx context.Context) (int64, []imagetypes.Summary, int64, error) {

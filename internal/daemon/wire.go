@@ -158,5 +158,6 @@ func ContainerDeps(images *image.Service, net *network.Service, bus ctr.EventPub
 		ValidateLogOpts:    logs.ValidateOpts,
 		ValidateHostConfig: oci.ValidateHostConfig,
 		HostConfigDefaults: hostConfigDefaults,
+		Commits:            imageCommitter{images},
 	}
 }

@@ -10,8 +10,42 @@ import (
 	"github.com/moby/moby/api/types/volume"
 )
 
-// rawVolumeFormat is a volume in "--format raw" output.
-const rawVolumeFormat = `name: {{.Name}}\ndriver: {{.Driver}}\n`
+const (
+	// rawVolumeFormat is a volume in "--format raw" output.
+	rawVolumeFormat          = `name: {{.Name}}\ndriver: {{.Driver}}\n`
+	defaultVolumeTableFormat = "table {{.Driver}}\t{{.Name}}"
+	defaultVolumeQuietFormat = "{{.Name}}"
+)
+
+// NewVolumeFormat is the format "volume ls" uses for its --format value
+// (source) and -q (quiet).
+func NewVolumeFormat(source string, quiet bool) Format {
+	switch source {
+	case TableFormatKey:
+		if quiet {
+			return defaultVolumeQuietFormat
+		}
+		return defaultVolumeTableFormat
+	case RawFormatKey:
+		if quiet {
+			return `name: {{.Name}}`
+		}
+		return rawVolumeFormat
+	}
+	return Format(source)
+}
+
+// VolumeWrite renders volumes, one row each.
+func VolumeWrite(ctx Context, volumes []volume.Volume) error {
+	return ctx.Write(newVolumeContext(), func(row func(SubContext) error) error {
+		for _, v := range volumes {
+			if err := row(&volumeContext{v: v}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
 
 // volumeContext is one volume as --format templates see it; its methods
 // are the keys of its JSON form, as docker's.

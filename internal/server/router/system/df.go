@@ -21,6 +21,9 @@ type DiskUsageBackend interface {
 	ImageDiskUsage(ctx context.Context) (layersSize int64, images []imagetypes.Summary, reclaimable int64, err error)
 	// ContainerDiskUsage lists every container with its sizes.
 	ContainerDiskUsage(ctx context.Context) ([]containertypes.Summary, error)
+	// VolumeDiskUsage lists every volume with UsageData (size and
+	// how many containers reference it).
+	VolumeDiskUsage(ctx context.Context) ([]volume.Volume, error)
 }
 
 // legacyDiskUsage is the /system/df body before API 1.52, which docker
@@ -51,6 +54,7 @@ func (r *Router) diskUsage(ctx context.Context, w http.ResponseWriter, req *http
 		layersSize, reclaimable int64
 		images                  []imagetypes.Summary
 		containers              []containertypes.Summary
+		volumes                 []volume.Volume
 		err                     error
 	)
 	if all || want[string(systemtypes.ImageObject)] {
@@ -63,9 +67,17 @@ func (r *Router) diskUsage(ctx context.Context, w http.ResponseWriter, req *http
 			return err
 		}
 	}
+	if all || want[string(systemtypes.VolumeObject)] {
+		if volumes, err = r.df.VolumeDiskUsage(ctx); err != nil {
+			return err
+		}
+	}
 	if httputils.VersionLessThan(ctx, "1.52") {
 		out := legacyDiskUsage{LayersSize: layersSize, Images: images, Containers: containers,
-			Volumes: []volume.Volume{}, BuildCache: []build.CacheRecord{}}
+			Volumes: volumes, BuildCache: []build.CacheRecord{}}
+		if out.Volumes == nil {
+			out.Volumes = []volume.Volume{}
+		}
 		if out.Images == nil {
 			out.Images = []imagetypes.Summary{}
 		}
@@ -104,7 +116,25 @@ func (r *Router) diskUsage(ctx context.Context, w http.ResponseWriter, req *http
 		out.ContainerUsage = cu
 	}
 	if all || want[string(systemtypes.VolumeObject)] {
-		out.VolumeUsage = &volume.DiskUsage{}
+		vu := &volume.DiskUsage{TotalCount: int64(len(volumes))}
+		for _, v := range volumes {
+			if v.UsageData == nil {
+				continue
+			}
+			if v.UsageData.RefCount > 0 {
+				vu.ActiveCount++
+			}
+			if v.UsageData.Size >= 0 {
+				vu.TotalSize += v.UsageData.Size
+				if v.UsageData.RefCount == 0 {
+					vu.Reclaimable += v.UsageData.Size
+				}
+			}
+		}
+		if verbose {
+			vu.Items = volumes
+		}
+		out.VolumeUsage = vu
 	}
 	if all || want[string(systemtypes.BuildCacheObject)] {
 		out.BuildCacheUsage = &build.DiskUsage{}

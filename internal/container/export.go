@@ -1,0 +1,29 @@
+package container
+
+import (
+	"context"
+
+	"github.com/moby/moby/api/types/events"
+)
+
+// Export streams a tar of the container ref's whole filesystem (docker
+// export), running or not. The caller closes the stream.
+func (s *Service) Export(ctx context.Context, ref string) (ExportStream, error) {
+	cm, err := s.committer()
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.idx.get(ref)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	id := c.ID
+	c.mu.Unlock()
+	rc, err := cm.Export(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.publish(c, events.ActionExport, nil)
+	return rc, nil
+}
