@@ -288,6 +288,7 @@ func newRootCommand(c *CLI) *cobra.Command {
 	addImageCommands(c, groups)
 	addSystemCommands(c, groups)
 	root.AddCommand(newRegistryCommand(c))
+	root.AddCommand(newNetworkCommand(c))
 
 	finishCommandTree(root)
 	return root

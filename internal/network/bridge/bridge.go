@@ -193,6 +193,12 @@ func (c *Conn) Ports(br *Bridge) ([]string, error) {
 // proxy: with br_netfilter, a container's packet to its own published port
 // is DNATed at the bridge and must go back out the port it came in on.
 func (c *Conn) AddVeth(br *Bridge, hostName string, nsFD int, mac net.HardwareAddr) error {
+	return c.AddVethNamed(br, hostName, ContainerIfName, nsFD, mac)
+}
+
+// AddVethNamed is AddVeth with the container end called peerName: a
+// container on several networks has eth0, eth1, ...
+func (c *Conn) AddVethNamed(br *Bridge, hostName, peerName string, nsFD int, mac net.HardwareAddr) error {
 	// NLM_F_ECHO returns the new link (Linux 6.1+), saving a lookup of its
 	// index.
 	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK|unix.NLM_F_ECHO)
@@ -210,7 +216,7 @@ func (c *Conn) AddVeth(br *Bridge, hostName string, nsFD int, mac net.HardwareAd
 	// The peer cannot be brought up here: veth refuses to open an end
 	// before its pair is linked (ENOTCONN). ConfigureContainer does it.
 	nl.NewIfInfomsgChild(peer, unix.AF_UNSPEC)
-	peer.AddRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(ContainerIfName))
+	peer.AddRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(peerName))
 	peer.AddRtAttr(unix.IFLA_MTU, nl.Uint32Attr(uint32(br.MTU)))
 	peer.AddRtAttr(unix.IFLA_ADDRESS, mac)
 	peer.AddRtAttr(unix.IFLA_NET_NS_FD, nl.Uint32Attr(uint32(nsFD)))
@@ -261,6 +267,13 @@ const ContainerIfName = "eth0"
 // netns.Create locked there): lo and eth0 up, eth0 addressed, and the
 // default route through gw.
 func ConfigureContainer(addr netip.Prefix, gw netip.Addr) error {
+	return ConfigureInterface(ContainerIfName, addr, gw)
+}
+
+// ConfigureInterface runs inside a container's namespace: lo and ifname
+// up, ifname addressed, and, when gw is valid, the default route through
+// it (replacing any other: only the primary network routes to the world).
+func ConfigureInterface(ifname string, addr netip.Prefix, gw netip.Addr) error {
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in container netns: %w", err)
@@ -269,20 +282,112 @@ func ConfigureContainer(addr netip.Prefix, gw netip.Addr) error {
 	if err := loopbackUp(h); err != nil {
 		return err
 	}
-	eth, err := h.LinkByName(ContainerIfName)
+	eth, err := h.LinkByName(ifname)
 	if err != nil {
-		return fmt.Errorf("%s in container netns: %w", ContainerIfName, err)
+		return fmt.Errorf("%s in container netns: %w", ifname, err)
 	}
 	if err := h.LinkSetUp(eth); err != nil {
-		return fmt.Errorf("%s up: %w", ContainerIfName, err)
+		return fmt.Errorf("%s up: %w", ifname, err)
 	}
-	ipnet := &net.IPNet{IP: addr.Addr().AsSlice(), Mask: net.CIDRMask(addr.Bits(), 32)}
+	ipnet := &net.IPNet{IP: addr.Addr().AsSlice(), Mask: net.CIDRMask(addr.Bits(), addr.Addr().BitLen())}
 	if err := h.AddrAdd(eth, &netlink.Addr{IPNet: ipnet}); err != nil {
-		return fmt.Errorf("address %s on %s: %w", addr, ContainerIfName, err)
+		return fmt.Errorf("address %s on %s: %w", addr, ifname, err)
 	}
-	if err := h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice()}); err != nil {
-		return fmt.Errorf("default route via %s: %w", gw, err)
+	if gw.IsValid() {
+		if err := h.RouteReplace(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice()}); err != nil {
+			return fmt.Errorf("default route via %s: %w", gw, err)
+		}
 	}
+	return nil
+}
+
+// NextIfName is the first of eth0, eth1, ... that the calling thread's
+// namespace does not have yet.
+func NextIfName() (string, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return "", fmt.Errorf("netlink in container netns: %w", err)
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return "", err
+	}
+	have := map[string]bool{}
+	for _, l := range links {
+		have[l.Attrs().Name] = true
+	}
+	for i := 0; ; i++ {
+		if n := fmt.Sprintf("eth%d", i); !have[n] {
+			return n, nil
+		}
+	}
+}
+
+// DelLinkByMAC deletes the interface with address mac in the calling
+// thread's namespace (a macvlan endpoint has no host end to delete).
+func DelLinkByMAC(mac string) error {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		if l.Attrs().HardwareAddr.String() == mac {
+			return h.LinkDel(l)
+		}
+	}
+	return nil
+}
+
+// AddMacvlan creates a macvlan interface in bridge mode on parent,
+// directly inside the namespace nsFD, called ifname, with mac.
+func (c *Conn) AddMacvlan(parent, ifname string, nsFD int, mac net.HardwareAddr) error {
+	p, err := c.h.LinkByName(parent)
+	if err != nil {
+		return fmt.Errorf("parent interface %s: %w", parent, err)
+	}
+	mv := &netlink.Macvlan{
+		LinkAttrs: netlink.LinkAttrs{Name: ifname, ParentIndex: p.Attrs().Index, MTU: p.Attrs().MTU,
+			HardwareAddr: mac, Namespace: netlink.NsFd(nsFD), TxQLen: -1},
+		Mode: netlink.MACVLAN_MODE_BRIDGE,
+	}
+	if err := c.h.LinkAdd(mv); err != nil {
+		return fmt.Errorf("create macvlan on %s: %w", parent, err)
+	}
+	return nil
+}
+
+// AddAddr adds an address to a bridge (a network's second subnet); an
+// address already there is fine.
+func (c *Conn) AddAddr(br *Bridge, p netip.Prefix) error {
+	link := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: br.Index, Name: br.Name}}
+	err := c.h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}})
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("bridge %s: add address %s: %w", br.Name, p, err)
+	}
+	return nil
+}
+
+// LinkExists reports whether the host has an interface called name.
+func (c *Conn) LinkExists(name string) bool {
+	_, err := c.h.LinkByName(name)
+	return err == nil
+}
+
+// SetMTU changes a bridge's MTU.
+func (c *Conn) SetMTU(br *Bridge, mtu int) error {
+	if mtu <= 0 || mtu == br.MTU {
+		return nil
+	}
+	if err := c.h.LinkSetMTU(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: br.Index, Name: br.Name}}, mtu); err != nil {
+		return fmt.Errorf("bridge %s mtu %d: %w", br.Name, mtu, err)
+	}
+	br.MTU = mtu
 	return nil
 }
 

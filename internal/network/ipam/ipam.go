@@ -15,9 +15,30 @@ import (
 type Pool struct {
 	subnet  netip.Prefix
 	gateway netip.Addr
+	// rng, when valid, limits Allocate to a part of the subnet (Docker's
+	// --ip-range and --fixed-cidr); Reserve may still use the whole subnet.
+	rng netip.Prefix
 	// used maps each allocated address to its owner (a container ID).
 	used map[netip.Addr]string
 }
+
+// SetRange limits Allocate to the addresses of r, which must lie within
+// the subnet. An invalid r lifts the limit.
+func (p *Pool) SetRange(r netip.Prefix) error {
+	if !r.IsValid() {
+		p.rng = netip.Prefix{}
+		return nil
+	}
+	r = r.Masked()
+	if !r.Addr().Is4() || r.Bits() < p.subnet.Bits() || !p.subnet.Contains(r.Addr()) {
+		return fmt.Errorf("ipam: range %s is not within %s: %w", r, p.subnet, errdefs.ErrInvalidArgument)
+	}
+	p.rng = r
+	return nil
+}
+
+// Contains reports whether a is in the pool's subnet.
+func (p *Pool) Contains(a netip.Addr) bool { return p.subnet.Contains(a) }
 
 // New makes an empty pool. The subnet must be IPv4 with room for at least
 // two hosts besides the gateway, and the gateway must lie inside it.
@@ -46,9 +67,16 @@ func (p *Pool) Gateway() netip.Addr { return p.gateway }
 // and the MAC derived from it, so peers' ARP caches stay right.
 func (p *Pool) Allocate(owner string) (netip.Addr, error) {
 	last := broadcast(p.subnet)
-	for a := p.subnet.Addr().Next(); a.IsValid() && a != last; a = a.Next() {
-		if a == p.gateway {
+	first := p.subnet.Addr().Next()
+	if p.rng.IsValid() {
+		first = p.rng.Addr()
+	}
+	for a := first; a.IsValid() && a != last; a = a.Next() {
+		if a == p.gateway || a == p.subnet.Addr() {
 			continue
+		}
+		if p.rng.IsValid() && !p.rng.Contains(a) {
+			break
 		}
 		if _, taken := p.used[a]; !taken {
 			p.used[a] = owner
