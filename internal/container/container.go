@@ -12,15 +12,15 @@ import (
 
 // record is the persisted part of a container: config.v2.json.
 type record struct {
-	ID                     string
-	Name                   string // "/name"
-	Created                time.Time
-	Path                   string
-	Args                   []string
-	Config                 *containertypes.Config
-	HostConfig             *containertypes.HostConfig
-	ImageID                string // "sha256:..."; Config.Image is the name the user gave
-	Driver                 string
+	ID         string
+	Name       string // "/name"
+	Created    time.Time
+	Path       string
+	Args       []string
+	Config     *containertypes.Config
+	HostConfig *containertypes.HostConfig
+	ImageID    string // "sha256:..."; Config.Image is the name the user gave
+	Driver     string
 	// Networks are the networks the container is attached to, by name,
 	// with what the user asked of each; Endpoints the live attachments
 	// while it runs (none when stopped).
@@ -28,7 +28,7 @@ type record struct {
 	Endpoints []*Endpoint            `json:",omitempty"`
 	// Endpoint is the single endpoint of records written before
 	// several networks: read, then moved into Endpoints and Networks.
-	Endpoint *Endpoint `json:",omitempty"`
+	Endpoint               *Endpoint `json:",omitempty"`
 	State                  State
 	RestartCount           int
 	LogPath                string

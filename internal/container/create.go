@@ -62,7 +62,7 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 	if err := validateConfig(&cfg); err != nil {
 		return invalid(err)
 	}
-	if err := validateNetworkMode(hc.NetworkMode); err != nil {
+	if err := validateNetworkConfig(&cfg, hc); err != nil {
 		return containertypes.CreateResponse{}, err
 	}
 	if err := s.mergeLogConfig(&hc.LogConfig); err != nil {
@@ -102,6 +102,10 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 			*mode = "container:" + other.ID
 		}
 	}
+	nets, err := s.networkAttachments(hc, opts.NetworkingConfig)
+	if err != nil {
+		return containertypes.CreateResponse{}, err
+	}
 	applyHostConfigDefaults(hc, cgroup2())
 	if s.deps.ValidateHostConfig != nil {
 		if err := s.deps.ValidateHostConfig(hc); err != nil {
@@ -127,6 +131,9 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 			s.idx.releaseName(name, id)
 		}
 	}()
+	if err := s.resolveLinks(hc, name); err != nil {
+		return containertypes.CreateResponse{}, err
+	}
 
 	if cfg.Hostname == "" {
 		if hc.NetworkMode.IsHost() {
@@ -147,6 +154,7 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 		HostConfig: hc,
 		ImageID:    img.ID,
 		Driver:     "overlay2",
+		Networks:   nets,
 		LogPath:    logPath(dir, id, hc.LogConfig.Type),
 	}
 	rec.ResolvConfPath = filepath.Join(dir, "resolv.conf")

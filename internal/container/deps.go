@@ -61,9 +61,12 @@ type EndpointRequest struct {
 	Exposed                  network.PortSet
 	PublishAll               bool
 	Hostname                 string
-	// Primary is the container's first endpoint: it gives the default
-	// route, and the ports are published on it.
+	// Primary is the container's first endpoint: the ports are
+	// published on it.
 	Primary bool
+	// DNS are the container's --dns servers: the upstreams of its
+	// embedded DNS server on user-defined networks.
+	DNS []string
 }
 
 // Endpoint is one attachment of a container to a network. It is
@@ -74,12 +77,14 @@ type Endpoint struct {
 	ContainerID, Name, Network, NetworkID, EndpointID, Driver string
 	Mode                                                      string // "bridge" (every bridge network), "macvlan", "none", "host"
 	NetNSPath, Bridge, MacAddress                             string
+	IfName                                                    string // eth0, eth1... in the container
 	IPAddress, Gateway                                        netip.Addr
 	PrefixLen                                                 int
 	IPv6Address, IPv6Gateway                                  netip.Addr
 	IPv6PrefixLen                                             int
 	Aliases, DNSNames                                         []string
 	Ports                                                     network.PortMap // actual bindings
+	DNS                                                       []string        // upstreams of the embedded DNS server
 }
 
 // NetworkAttacher connects containers to networks.

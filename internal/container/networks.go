@@ -253,6 +253,9 @@ func endpointRequest(r *record, name string, a *attachment, primary bool, hostna
 		Hostname:    hostname,
 		Primary:     primary,
 	}
+	for _, d := range r.HostConfig.DNS {
+		req.DNS = append(req.DNS, d.String())
+	}
 	if a.NetworkID != "" {
 		req.Network = a.NetworkID
 	}

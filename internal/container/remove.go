@@ -151,7 +151,7 @@ func (s *Service) Prune(ctx context.Context, f filters.Args) (containertypes.Pru
 	}
 	var until time.Time
 	for _, v := range f.Get("until") {
-		t, err := parseTimestamp(v, now())
+		t, err := filters.ParseTime(v, now())
 		if err != nil {
 			return report, err
 		}

@@ -48,11 +48,17 @@ func (n networkAttacher) Restore(ctx context.Context, eps []*ctr.Endpoint) error
 	return n.s.Restore(ctx, out)
 }
 
-func (n networkAttacher) ResolvConfWith(dns, search, options []string) []byte {
-	return n.s.ResolvConfWith(dns, search, options)
+func (n networkAttacher) ResolvConfWith(dns, search, options []string, embedded bool) []byte {
+	return n.s.ResolvConfWith(dns, search, options, embedded)
 }
 
 func (n networkAttacher) Hosts(hostname string, ip netip.Addr) []byte { return n.s.Hosts(hostname, ip) }
+
+func (n networkAttacher) LookupNetwork(ref string) (id, name, driver string, err error) {
+	return n.s.LookupNetwork(ref)
+}
+
+func (n networkAttacher) HostGateway() netip.Addr { return n.s.HostGateway() }
 
 // shimLauncher re-executes binary as `berth shim` ("" = this executable).
 type shimLauncher struct{ binary string }

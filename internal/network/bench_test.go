@@ -44,7 +44,7 @@ func BenchmarkConnect(b *testing.B) {
 			var eps []*Endpoint
 			for i := 0; b.Loop(); i++ {
 				t0 := time.Now()
-				ep, err := s.Connect(ctx, EndpointRequest{ContainerID: "bench" + strconv.Itoa(i), Mode: tc.mode, Ports: tc.ports})
+				ep, err := s.Connect(ctx, EndpointRequest{ContainerID: "bench" + strconv.Itoa(i), Network: tc.mode, Ports: tc.ports})
 				if err != nil {
 					b.Fatal(err)
 				}

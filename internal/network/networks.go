@@ -2,9 +2,7 @@ package network
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,284 +18,25 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
 
-	"github.com/berth-dev/berth/internal/atomicfile"
 	"github.com/berth-dev/berth/internal/filters"
 	"github.com/berth-dev/berth/internal/network/bridge"
-	"github.com/berth-dev/berth/internal/network/ipam"
 	"github.com/berth-dev/berth/internal/network/nat"
 )
 
-// Bridge driver options, as Docker names them.
-const (
-	optBridgeName = "com.docker.network.bridge.name"
-	optICC        = "com.docker.network.bridge.enable_icc"
-	optMasq       = "com.docker.network.bridge.enable_ip_masquerade"
-	optHostIP     = "com.docker.network.bridge.host_binding_ipv4"
-	optMTU        = "com.docker.network.driver.mtu"
-	optParent     = "parent"
-	optMacvlan    = "macvlan_mode"
-)
-
-// netRecord is a user-defined network as <root>/networks/<id>.json keeps
-// it: what was asked for, completed with what was chosen (subnets,
-// gateways, the bridge's name).
-type netRecord struct {
-	ID         string
-	Name       string
-	Driver     string
-	Created    time.Time
-	Internal   bool
-	Attachable bool
-	EnableIPv6 bool
-	IPAM       network.IPAM
-	// Requested is IPAM.Config as the user gave it: Docker shows that, not
-	// the chosen subnet, when nothing was given... but clients expect the
-	// subnet, so IPAM holds the completed form and Requested only serves
-	// to recreate the network the same way.
-	Options map[string]string
-	Labels  map[string]string
-	// Bridge is the Linux bridge (driver bridge) and CreatedBridge whether
-	// berth made it (and so deletes it with the network).
-	Bridge        string
-	CreatedBridge bool
-}
-
-// netw is one network the service serves: a default one (bridge, host,
-// none) or a user-defined one.
-type netw struct {
-	rec     netRecord
-	builtin bool
-	br      *bridge.Bridge // driver bridge
-	nat     *nat.Table     // driver bridge, unless iptables is off
-	pools   []*ipam.Pool   // one per IPv4 subnet, in IPAM.Config order
-	gw6     netip.Addr
-	sub6    netip.Prefix
-	hostIP  netip.Addr // default host address for published ports
-}
-
-func (n *netw) id() string     { return n.rec.ID }
-func (n *netw) name() string   { return n.rec.Name }
-func (n *netw) driver() string { return n.rec.Driver }
-
-// userDefined reports whether containers on n get the embedded DNS.
-func (n *netw) userDefined() bool { return !n.builtin && n.rec.Driver != "null" && n.rec.Driver != "host" }
-
-// mode is the Endpoint.Mode of endpoints on n.
-func (n *netw) mode() string {
-	switch n.rec.Driver {
-	case "null":
-		return "none"
-	case "host":
-		return "host"
-	}
-	return n.rec.Driver
-}
-
-// poolFor is the pool whose subnet holds a, or nil.
-func (n *netw) poolFor(a netip.Addr) *ipam.Pool {
-	for _, p := range n.pools {
-		if p.Contains(a) {
-			return p
-		}
-	}
-	return nil
-}
-
-func newNetworkID() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func (s *Service) networksDir() string { return filepath.Join(s.cfg.Root, "networks") }
-
-func (s *Service) netRecordPath(id string) string {
-	return filepath.Join(s.networksDir(), id+".json")
-}
-
-func (s *Service) writeNetRecord(r *netRecord) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	// Networks are created rarely and must outlive a power loss: synced.
-	if err := atomicfile.WriteFile(s.netRecordPath(r.ID), b, 0o600, true); err != nil {
-		return fmt.Errorf("save network: %w", err)
-	}
-	return nil
-}
-
-// builtinNetworks makes the three default networks from the default
-// bridge.
-func (s *Service) builtinNetworks() {
-	icc := "true"
-	if s.cfg.ICC != nil && !*s.cfg.ICC {
-		icc = "false"
-	}
-	cfg := network.IPAMConfig{Subnet: s.br.Subnet(), Gateway: s.br.Addr.Addr()}
-	if s.cfg.FixedCIDR != "" {
-		if p, err := netip.ParsePrefix(s.cfg.FixedCIDR); err == nil {
-			cfg.IPRange = p.Masked()
-		}
-	}
-	br := &netw{builtin: true, br: s.br, nat: s.nat, pools: []*ipam.Pool{s.pool}, hostIP: netip.IPv4Unspecified(),
-		rec: netRecord{ID: s.networkID("bridge"), Name: "bridge", Driver: "bridge", Created: s.created, Bridge: s.br.Name,
-			IPAM: network.IPAM{Driver: "default", Config: []network.IPAMConfig{cfg}},
-			Options: map[string]string{
-				"com.docker.network.bridge.default_bridge": "true",
-				optICC:  icc,
-				optMasq: "true",
-				optHostIP: "0.0.0.0",
-				optBridgeName: s.br.Name,
-				optMTU:        strconv.Itoa(s.br.MTU),
-			}, Labels: map[string]string{}}}
-	host := &netw{builtin: true, rec: netRecord{ID: s.networkID("host"), Name: "host", Driver: "host", Created: s.created,
-		IPAM: network.IPAM{Driver: "default", Config: []network.IPAMConfig{}}, Options: map[string]string{}, Labels: map[string]string{}}}
-	none := &netw{builtin: true, rec: netRecord{ID: s.networkID("none"), Name: "none", Driver: "null", Created: s.created,
-		IPAM: network.IPAM{Driver: "default", Config: []network.IPAMConfig{}}, Options: map[string]string{}, Labels: map[string]string{}}}
-	for _, n := range []*netw{br, host, none} {
-		s.nets[n.id()] = n
-	}
-}
-
-// loadNetworks brings back the user-defined networks: records read, bridges
-// and rules ensured (they survive a daemon restart, but not a reboot).
-// A network that cannot be brought up is kept (it can still be removed)
-// and logged.
-func (s *Service) loadNetworks() error {
-	if err := os.MkdirAll(s.networksDir(), 0o700); err != nil {
-		return fmt.Errorf("network: %w", err)
-	}
-	names, err := readDirNames(s.networksDir())
-	if err != nil {
-		return fmt.Errorf("network: %w", err)
-	}
-	for _, fn := range names {
-		if strings.HasPrefix(fn, ".") {
-			_ = os.Remove(filepath.Join(s.networksDir(), fn))
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(s.networksDir(), fn))
-		if err != nil {
-			return fmt.Errorf("network: %w", err)
-		}
-		var r netRecord
-		if err := json.Unmarshal(b, &r); err != nil || r.ID+".json" != fn {
-			slog.Warn("ignoring damaged network record", "path", filepath.Join(s.networksDir(), fn), "err", err)
-			continue
-		}
-		n, err := s.bringUp(&r, false)
-		if err != nil {
-			slog.Warn("network cannot be brought up", "network", r.Name, "err", err)
-			n = &netw{rec: r}
-		}
-		s.nets[r.ID] = n
-	}
-	return nil
-}
-
-// bringUp makes the kernel side of a user-defined network: pools, and for
-// the bridge driver the bridge with its gateway address and the nftables
-// table. fresh is true on create: a pre-existing bridge is adopted then
-// only when named by the user.
-func (s *Service) bringUp(r *netRecord, fresh bool) (_ *netw, retErr error) {
-	n := &netw{rec: *r, hostIP: netip.IPv4Unspecified()}
-	for _, c := range r.IPAM.Config {
-		if !c.Subnet.Addr().Is4() {
-			if c.Subnet.IsValid() {
-				n.sub6, n.gw6 = c.Subnet, c.Gateway
-			}
-			continue
-		}
-		gw := c.Gateway
-		if r.Driver == "macvlan" && !gw.IsValid() {
-			gw = c.Subnet.Addr().Next()
-		}
-		p, err := ipam.New(c.Subnet, gw)
-		if err != nil {
-			return nil, errdefs.ErrInvalidArgument.WithMessage(err.Error())
-		}
-		if c.IPRange.IsValid() {
-			if err := p.SetRange(c.IPRange); err != nil {
-				return nil, errdefs.ErrInvalidArgument.WithMessage(err.Error())
-			}
-		}
-		for _, a := range c.AuxAddress {
-			if p.Contains(a) {
-				_ = p.Reserve(a, "aux-address")
-			}
-		}
-		n.pools = append(n.pools, p)
-	}
-	if v := r.Options[optHostIP]; v != "" {
-		if a, err := netip.ParseAddr(v); err == nil {
-			n.hostIP = a
-		}
-	}
-	if r.Driver != "bridge" {
-		return n, nil
-	}
-	if len(n.pools) == 0 {
-		return nil, fmt.Errorf("network %s has no IPv4 subnet: %w", r.Name, errdefs.ErrInvalidArgument)
-	}
-	first := n.pools[0]
-	var err error
-	if n.br, err = s.nl.Ensure(r.Bridge, netip.PrefixFrom(first.Gateway(), first.Subnet().Bits()), netip.Prefix{}); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if retErr != nil && fresh && r.CreatedBridge {
-			_ = s.nl.Delete(r.Bridge)
-		}
-	}()
-	if mtu, err := strconv.Atoi(r.Options[optMTU]); err == nil && mtu > 0 {
-		if err := s.nl.SetMTU(n.br, mtu); err != nil {
-			return nil, err
-		}
-	}
-	// The other subnets' gateways on the same bridge.
-	for _, p := range n.pools[1:] {
-		if err := s.nl.AddAddr(n.br, netip.PrefixFrom(p.Gateway(), p.Subnet().Bits())); err != nil {
-			return nil, err
-		}
-	}
-	if err := bridge.SetRouteLocalnet(n.br.Name); err != nil {
-		return nil, err
-	}
-	if s.iptables() {
-		var opts []nat.Option
-		if r.Internal {
-			opts = append(opts, nat.Internal())
-		}
-		if r.Options[optICC] == "false" {
-			opts = append(opts, nat.NoICC())
-		}
-		if r.Options[optMasq] == "false" {
-			opts = append(opts, nat.NoMasquerade())
-		}
-		for _, p := range n.pools[1:] {
-			opts = append(opts, nat.WithSubnets(p.Subnet()))
-		}
-		if n.nat, err = nat.Setup(n.br.Name, first.Subnet(), opts...); err != nil {
-			return nil, err
-		}
-	}
-	return n, nil
-}
-
-// iptables reports whether berth programs nftables at all (dockerd's
-// --iptables).
-func (s *Service) iptables() bool { return s.cfg.IPTables == nil || *s.cfg.IPTables }
-
-// CreateNetwork creates a user-defined network (POST /networks/create).
+// CreateNetwork creates a user-defined network (POST /networks/create):
+// a bridge network on its own Linux bridge (br-<12 hex> unless
+// com.docker.network.bridge.name is given) with its own nftables table,
+// or a macvlan network on a parent interface.
 func (s *Service) CreateNetwork(ctx context.Context, req network.CreateRequest) (network.CreateResponse, error) {
 	s.netMu.Lock()
 	defer s.netMu.Unlock()
+	fail := func(err error) (network.CreateResponse, error) { return network.CreateResponse{}, err }
 	if req.Name == "" {
-		return network.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage("network name cannot be empty")
+		return fail(errdefs.ErrInvalidArgument.WithMessage("invalid name: network name cannot be empty"))
 	}
-	if strings.ContainsAny(req.Name, "/\\:") {
-		return network.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid network name %q", req.Name))
+	if !validNetworkName(req.Name) {
+		return fail(errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(
+			"invalid name: %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name)))
 	}
 	driver := req.Driver
 	if driver == "" {
@@ -307,23 +45,24 @@ func (s *Service) CreateNetwork(ctx context.Context, req network.CreateRequest) 
 	switch driver {
 	case "bridge", "macvlan":
 	case "host", "null":
-		return network.CreateResponse{}, errdefs.ErrPermissionDenied.WithMessage(
-			fmt.Sprintf("only one instance of %q network is allowed", driver))
+		return fail(errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("only one instance of %q network is allowed", driver)))
 	default:
-		return network.CreateResponse{}, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("plugin %q not found", driver))
+		return fail(errdefs.ErrNotFound.WithMessage(fmt.Sprintf("plugin %q not found", driver)))
 	}
 	if req.Scope != "" && req.Scope != "local" {
-		return network.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage(
-			fmt.Sprintf("scope %q is not supported: berth has local networks only", req.Scope))
+		return fail(errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("scope %q is not supported: berth has local networks only", req.Scope)))
 	}
 	if req.Ingress || req.ConfigOnly || req.ConfigFrom != nil && req.ConfigFrom.Network != "" {
-		return network.CreateResponse{}, errdefs.ErrNotImplemented.WithMessage("swarm and config-only networks are not supported")
+		return fail(errdefs.ErrNotImplemented.WithMessage("swarm and config-only networks are not supported"))
+	}
+	if req.EnableIPv4 != nil && !*req.EnableIPv4 {
+		return fail(errdefs.ErrNotImplemented.WithMessage("IPv6-only networks are not supported"))
 	}
 	s.mu.Lock()
 	for _, n := range s.nets {
 		if n.name() == req.Name {
 			s.mu.Unlock()
-			return network.CreateResponse{}, errdefs.ErrConflict.WithMessage("network with name " + req.Name + " already exists")
+			return fail(errdefs.ErrConflict.WithMessage("network with name " + req.Name + " already exists"))
 		}
 	}
 	s.mu.Unlock()
@@ -340,26 +79,23 @@ func (s *Service) CreateNetwork(ctx context.Context, req network.CreateRequest) 
 		r.Labels = map[string]string{}
 	}
 	r.IPAM = network.IPAM{Driver: "default", Options: map[string]string{}}
+	var asked []network.IPAMConfig
 	if req.IPAM != nil {
 		if req.IPAM.Driver != "" && req.IPAM.Driver != "default" {
-			return network.CreateResponse{}, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("plugin %q not found", req.IPAM.Driver))
+			return fail(errdefs.ErrNotFound.WithMessage(fmt.Sprintf("plugin %q not found", req.IPAM.Driver)))
 		}
 		if req.IPAM.Options != nil {
 			r.IPAM.Options = maps.Clone(req.IPAM.Options)
 		}
-	}
-	if err := validateOptions(driver, r.Options); err != nil {
-		return network.CreateResponse{}, err
-	}
-	var asked []network.IPAMConfig
-	if req.IPAM != nil {
 		asked = req.IPAM.Config
 	}
-	cfgs, err := s.completeIPAM(r, asked)
-	if err != nil {
-		return network.CreateResponse{}, err
+	if err := validateOptions(r.Options); err != nil {
+		return fail(err)
 	}
-	r.IPAM.Config = cfgs
+	var err error
+	if r.IPAM.Config, r.Requested, err = s.completeIPAM(r, asked); err != nil {
+		return fail(err)
+	}
 
 	switch driver {
 	case "bridge":
@@ -368,15 +104,13 @@ func (s *Service) CreateNetwork(ctx context.Context, req network.CreateRequest) 
 			r.Bridge = "br-" + r.ID[:12]
 		}
 		if len(r.Bridge) > 15 {
-			return network.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage(
-				fmt.Sprintf("bridge name %q is longer than 15 characters", r.Bridge))
+			return fail(errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("bridge name %q is longer than 15 characters", r.Bridge)))
 		}
 		s.mu.Lock()
 		for _, n := range s.nets {
 			if n.rec.Bridge == r.Bridge {
 				s.mu.Unlock()
-				return network.CreateResponse{}, errdefs.ErrConflict.WithMessage(
-					fmt.Sprintf("bridge name %s is already used by network %s", r.Bridge, n.name()))
+				return fail(errdefs.ErrConflict.WithMessage(fmt.Sprintf("bridge name %s is already used by network %s", r.Bridge, n.name())))
 			}
 		}
 		s.mu.Unlock()
@@ -384,28 +118,34 @@ func (s *Service) CreateNetwork(ctx context.Context, req network.CreateRequest) 
 	case "macvlan":
 		parent := r.Options[optParent]
 		if parent == "" {
-			return network.CreateResponse{}, errdefs.ErrNotImplemented.WithMessage(
-				"macvlan without -o parent= (a dummy parent) is not supported")
+			return fail(errdefs.ErrNotImplemented.WithMessage(
+				"macvlan without -o parent= is not supported: this kernel has no dummy links to make a parent of"))
 		}
 		if !s.nl.LinkExists(parent) {
-			return network.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage(
-				fmt.Sprintf("-o parent interface was not found on the host: %s", parent))
+			return fail(errdefs.ErrInvalidArgument.WithMessage("-o parent interface was not found on the host: " + parent))
 		}
-		if m := r.Options[optMacvlan]; m != "" && m != "bridge" {
-			return network.CreateResponse{}, errdefs.ErrNotImplemented.WithMessage(
-				fmt.Sprintf("macvlan mode %q is not supported, only bridge", m))
+		if m := r.Options[optMacvlanMode]; m != "" && m != "bridge" {
+			return fail(errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("macvlan mode %q is not supported, only bridge", m)))
 		}
+		s.mu.Lock()
+		for _, n := range s.nets {
+			if n.driver() == "macvlan" && n.rec.Options[optParent] == parent {
+				s.mu.Unlock()
+				return fail(errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("network %s is already using parent interface %s", n.name(), parent)))
+			}
+		}
+		s.mu.Unlock()
 	}
 
-	// Record first: a crash after the kernel work leaves a network Restore
-	// and rm can handle, never an unknown bridge.
+	// Record first: a crash after the kernel work leaves a network a
+	// restart brings up and rm removes, never an unknown bridge.
 	if err := s.writeNetRecord(r); err != nil {
-		return network.CreateResponse{}, err
+		return fail(err)
 	}
 	n, err := s.bringUp(r, true)
 	if err != nil {
 		_ = os.Remove(s.netRecordPath(r.ID))
-		return network.CreateResponse{}, err
+		return fail(err)
 	}
 	s.mu.Lock()
 	s.nets[r.ID] = n
@@ -414,7 +154,18 @@ func (s *Service) CreateNetwork(ctx context.Context, req network.CreateRequest) 
 	return network.CreateResponse{ID: r.ID}, nil
 }
 
-func validateOptions(driver string, opts map[string]string) error {
+// validNetworkName is Docker's rule for names: [a-zA-Z0-9][a-zA-Z0-9_.-]*.
+func validNetworkName(name string) bool {
+	for i, c := range name {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || (c != '_' && c != '.' && c != '-')) {
+			return false
+		}
+	}
+	return true
+}
+
+func validateOptions(opts map[string]string) error {
 	for k, v := range opts {
 		switch k {
 		case optICC, optMasq:
@@ -426,7 +177,7 @@ func validateOptions(driver string, opts map[string]string) error {
 				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid MTU number: %q", v))
 			}
 		case optHostIP:
-			if _, err := netip.ParseAddr(v); err != nil {
+			if a, err := netip.ParseAddr(v); err != nil || !a.Is4() {
 				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid host binding address: %q", v))
 			}
 		}
@@ -435,8 +186,10 @@ func validateOptions(driver string, opts map[string]string) error {
 }
 
 // completeIPAM validates the requested subnets and fills in what was not
-// given: a free subnet from the default pools, gateways.
-func (s *Service) completeIPAM(r *netRecord, asked []network.IPAMConfig) ([]network.IPAMConfig, error) {
+// given: a free IPv4 subnet from the default pools, gateways. It returns
+// the configuration to use and the one inspect shows: the user's own
+// entries as given, with the chosen subnet when none was.
+func (s *Service) completeIPAM(r *netRecord, asked []network.IPAMConfig) (use, shown []network.IPAMConfig, err error) {
 	s.mu.Lock()
 	var taken []netip.Prefix
 	for _, n := range s.nets {
@@ -448,84 +201,85 @@ func (s *Service) completeIPAM(r *netRecord, asked []network.IPAMConfig) ([]netw
 	}
 	s.mu.Unlock()
 
-	var out []network.IPAMConfig
+	invalid := func(format string, args ...any) error {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(format, args...))
+	}
 	has4, has6 := false, false
 	for _, c := range asked {
 		if !c.Subnet.IsValid() {
 			if c.IPRange.IsValid() || c.Gateway.IsValid() || len(c.AuxAddress) > 0 {
-				return nil, errdefs.ErrInvalidArgument.WithMessage("ip-range, gateway and aux-address need a subnet")
+				return nil, nil, invalid("every ip-range or gateway must have a corresponding subnet")
 			}
 			continue
 		}
+		shown = append(shown, c)
 		c.Subnet = c.Subnet.Masked()
 		is4 := c.Subnet.Addr().Is4()
 		if is4 {
 			has4 = true
-			if c.Subnet.Bits() > 30 {
-				return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("subnet %s is too small", c.Subnet))
-			}
 		} else {
 			has6 = true
-			if !r.EnableIPv6 {
-				return nil, errdefs.ErrInvalidArgument.WithMessage("an IPv6 subnet needs --ipv6 (EnableIPv6)")
-			}
+		}
+		if c.Subnet.Bits() > c.Subnet.Addr().BitLen()-2 {
+			return nil, nil, invalid("subnet %s is too small", c.Subnet)
 		}
 		if bridge.Overlaps(c.Subnet, taken) {
-			return nil, errdefs.ErrPermissionDenied.WithMessage("Pool overlaps with other one on this address space")
+			return nil, nil, errdefs.ErrPermissionDenied.WithMessage("Pool overlaps with other one on this address space")
 		}
 		if c.IPRange.IsValid() {
 			c.IPRange = c.IPRange.Masked()
-			if c.IPRange.Bits() < c.Subnet.Bits() || !c.Subnet.Contains(c.IPRange.Addr()) {
-				return nil, errdefs.ErrInvalidArgument.WithMessage(
-					fmt.Sprintf("Invalid ip-range %s: it must be within the subnet %s", c.IPRange, c.Subnet))
+			if c.IPRange.Addr().Is4() != is4 || c.IPRange.Bits() < c.Subnet.Bits() || !c.Subnet.Contains(c.IPRange.Addr()) {
+				return nil, nil, invalid("no matching subnet for range %s", c.IPRange)
 			}
 		}
 		if c.Gateway.IsValid() {
 			if !c.Subnet.Contains(c.Gateway) {
-				return nil, errdefs.ErrInvalidArgument.WithMessage(
-					fmt.Sprintf("failed to allocate gateway (%s): Requested address is out of range", c.Gateway))
+				return nil, nil, invalid("failed to allocate gateway (%s): Requested address is out of range", c.Gateway)
 			}
-		} else if is4 && r.Driver == "bridge" {
-			c.Gateway = c.Subnet.Addr().Next()
-		} else if !is4 {
+			if c.Gateway == c.Subnet.Addr() || (is4 && c.Gateway == lastAddr(c.Subnet)) {
+				return nil, nil, invalid("failed to allocate gateway (%s): Address already in use", c.Gateway)
+			}
+		} else {
 			c.Gateway = c.Subnet.Addr().Next()
 		}
 		for name, a := range c.AuxAddress {
 			if !c.Subnet.Contains(a) {
-				return nil, errdefs.ErrPermissionDenied.WithMessage(
+				return nil, nil, errdefs.ErrPermissionDenied.WithMessage(
 					fmt.Sprintf("auxiliary address: (%s:%s) must belong to the master pool: %s", name, a, c.Subnet))
 			}
 			if a == c.Gateway {
-				return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("auxiliary address %s is the gateway", a))
+				return nil, nil, invalid("failed to allocate secondary ip address (%s:%s): Address already in use", name, a)
 			}
 		}
 		taken = append(taken, c.Subnet)
-		out = append(out, c)
+		use = append(use, c)
 	}
 	if r.EnableIPv6 && !has6 {
-		return nil, errdefs.ErrInvalidArgument.WithMessage("an IPv6 network needs an IPv6 --subnet: berth has no default IPv6 pool")
+		return nil, nil, errdefs.ErrInvalidArgument.WithMessage(
+			"could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network")
 	}
 	if !has4 {
 		used, err := s.nl.UsedPrefixes()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		var sub netip.Prefix
-		found := false
-		for _, cand := range s.candidatePools() {
-			if !bridge.Overlaps(cand, taken) && !bridge.Overlaps(cand, used) {
-				sub, found = cand, true
-				break
-			}
-		}
-		if !found {
-			return nil, errdefs.ErrResourceExhausted.WithMessage(
+		sub, ok := bridge.FirstFree(s.candidatePools(), append(taken, used...))
+		if !ok {
+			return nil, nil, errdefs.ErrResourceExhausted.WithMessage(
 				"could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
 		}
 		c := network.IPAMConfig{Subnet: sub, Gateway: sub.Addr().Next()}
-		out = append([]network.IPAMConfig{c}, out...)
+		use = append([]network.IPAMConfig{c}, use...)
+		shown = append([]network.IPAMConfig{c}, shown...)
 	}
-	return out, nil
+	return use, shown, nil
+}
+
+// lastAddr is the broadcast address of an IPv4 subnet.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	v := binary.BigEndian.Uint32(b[:]) | (1<<(32-p.Bits()) - 1)
+	return netip.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, v)))
 }
 
 // candidatePools are the subnets a new network may get, in order:
@@ -551,66 +305,12 @@ func (s *Service) candidatePools() []netip.Prefix {
 	return out
 }
 
-// AddressPool is one entry of dockerd's default-address-pools: subnets of
-// Size bits carved out of Base.
-type AddressPool struct {
-	Base netip.Prefix
-	Size int
-}
-
-// lookupLocked finds a network by exact name, full ID, then unique ID
-// prefix. "" and "default" are the default bridge. s.mu held.
-func (s *Service) lookupLocked(ref string) (*netw, error) {
-	if ref == "" || ref == "default" {
-		ref = "bridge"
-	}
-	for _, n := range s.nets {
-		if n.name() == ref {
-			return n, nil
-		}
-	}
-	if n, ok := s.nets[ref]; ok {
-		return n, nil
-	}
-	var found []*netw
-	for id, n := range s.nets {
-		if strings.HasPrefix(id, ref) {
-			found = append(found, n)
-		}
-	}
-	switch len(found) {
-	case 1:
-		return found[0], nil
-	case 0:
-		return nil, errdefs.ErrNotFound.WithMessage("network " + ref + " not found")
-	}
-	return nil, errdefs.ErrInvalidArgument.WithMessage(
-		fmt.Sprintf("network %s is ambiguous (%d matches found based on ID prefix)", ref, len(found)))
-}
-
-func (s *Service) lookup(ref string) (*netw, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lookupLocked(ref)
-}
-
-// LookupNetwork resolves a network reference (name, full ID or unique ID
-// prefix) for the container service.
-func (s *Service) LookupNetwork(idOrName string) (id, name, driver string, err error) {
-	n, err := s.lookup(idOrName)
-	if err != nil {
-		return "", "", "", err
-	}
-	return n.id(), n.name(), n.driver(), nil
-}
-
-// HostGateway is the address --add-host name:host-gateway stands for: the
-// default bridge's.
-func (s *Service) HostGateway() netip.Addr { return s.br.Addr.Addr() }
-
 func (s *Service) summary(n *netw) network.Summary {
 	r := n.rec
-	cfg := slices.Clone(r.IPAM.Config)
+	cfg := slices.Clone(r.Requested)
+	if len(cfg) == 0 {
+		cfg = slices.Clone(r.IPAM.Config)
+	}
 	if cfg == nil {
 		cfg = []network.IPAMConfig{}
 	}
@@ -622,7 +322,6 @@ func (s *Service) summary(n *netw) network.Summary {
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	ipamOpts := maps.Clone(r.IPAM.Options)
 	return network.Summary{Network: network.Network{
 		Name:       r.Name,
 		ID:         r.ID,
@@ -631,7 +330,7 @@ func (s *Service) summary(n *netw) network.Summary {
 		Driver:     r.Driver,
 		EnableIPv4: true,
 		EnableIPv6: r.EnableIPv6,
-		IPAM:       network.IPAM{Driver: "default", Options: ipamOpts, Config: cfg},
+		IPAM:       network.IPAM{Driver: "default", Options: maps.Clone(r.IPAM.Options), Config: cfg},
 		Internal:   r.Internal,
 		Attachable: r.Attachable,
 		Options:    opts,
@@ -645,8 +344,9 @@ func (s *Service) Networks() []network.Summary {
 	return out
 }
 
-// InspectNetwork is GET /networks/{id}.
-func (s *Service) InspectNetwork(ctx context.Context, idOrName string, verbose bool) (network.Inspect, error) {
+// InspectNetwork is GET /networks/{id}: the network and the endpoints of
+// the running containers on it.
+func (s *Service) InspectNetwork(ctx context.Context, idOrName string) (network.Inspect, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, err := s.lookupLocked(idOrName)
@@ -654,10 +354,7 @@ func (s *Service) InspectNetwork(ctx context.Context, idOrName string, verbose b
 		return network.Inspect{}, err
 	}
 	out := network.Inspect{Network: s.summary(n).Network, Containers: map[string]network.EndpointResource{}}
-	for _, ep := range s.endpoints {
-		if ep.NetworkID != n.id() {
-			continue
-		}
+	for _, ep := range n.eps {
 		res := network.EndpointResource{Name: ep.Name, EndpointID: ep.EndpointID}
 		if hw, err := net.ParseMAC(ep.MacAddress); err == nil {
 			res.MacAddress = network.HardwareAddr(hw)
@@ -693,7 +390,6 @@ func (s *Service) ListNetworks(ctx context.Context, f filters.Args) ([]network.S
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	used := s.usedNetworksLocked()
 	out := []network.Summary{}
 	for _, n := range s.nets {
 		if !f.ExactMatch("driver", n.driver()) || !f.Match("name", n.name()) || !f.Match("id", n.id()) ||
@@ -707,12 +403,9 @@ func (s *Service) ListNetworks(ctx context.Context, f filters.Args) ([]network.S
 		if !f.ExactMatch("type", typ) {
 			continue
 		}
-		if danglingSet {
-			// Docker: dangling=true are the custom networks nobody uses.
-			isDangling := !n.builtin && !used[n.id()]
-			if isDangling != dangling {
-				continue
-			}
+		// Docker: dangling=true are the custom networks without endpoints.
+		if danglingSet && (!n.builtin && len(n.eps) == 0) != dangling {
+			continue
 		}
 		out = append(out, s.summary(n))
 	}
@@ -720,16 +413,8 @@ func (s *Service) ListNetworks(ctx context.Context, f filters.Args) ([]network.S
 	return out, nil
 }
 
-// usedNetworksLocked are the networks with at least one endpoint.
-func (s *Service) usedNetworksLocked() map[string]bool {
-	used := map[string]bool{}
-	for _, ep := range s.endpoints {
-		used[ep.NetworkID] = true
-	}
-	return used
-}
-
-// RemoveNetwork is DELETE /networks/{id}.
+// RemoveNetwork is DELETE /networks/{id}: a user-defined network without
+// endpoints, its bridge (unless berth adopted it) and its nftables table.
 func (s *Service) RemoveNetwork(ctx context.Context, idOrName string) error {
 	s.netMu.Lock()
 	defer s.netMu.Unlock()
@@ -743,31 +428,34 @@ func (s *Service) RemoveNetwork(ctx context.Context, idOrName string) error {
 		s.mu.Unlock()
 		return errdefs.ErrPermissionDenied.WithMessage(n.name() + " is a pre-defined network and cannot be removed")
 	}
-	if s.usedNetworksLocked()[n.id()] {
+	if len(n.eps) > 0 {
 		s.mu.Unlock()
 		return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf(
 			"error while removing network: network %s id %s has active endpoints", n.name(), n.id()))
 	}
+	// From here on Connect refuses the network.
+	n.removed.Store(true)
 	s.mu.Unlock()
 	return s.removeNetwork(n)
 }
 
+// removeNetwork undoes bringUp and removes the record. s.netMu held.
 func (s *Service) removeNetwork(n *netw) error {
 	var errs []error
 	if n.nat != nil {
+		s.fwdMu.Lock()
 		if err := n.nat.RemoveForwardAccept(); err != nil {
 			errs = append(errs, err)
 		}
+		s.fwdMu.Unlock()
 		if err := n.nat.Destroy(); err != nil {
 			errs = append(errs, err)
 		}
 		_ = n.nat.Close()
-	} else if n.rec.Driver == "bridge" && n.rec.Bridge != "" && s.iptables() {
-		// Not brought up in this run: its table may still be there.
-		if t, err := nat.Setup(n.rec.Bridge, netip.MustParsePrefix("127.255.255.0/24")); err == nil {
-			_ = t.RemoveForwardAccept()
-			_ = t.Destroy()
-			_ = t.Close()
+	} else if n.rec.Driver == "bridge" && n.rec.Bridge != "" && s.iptables() && n.err != nil {
+		// Never brought up in this run: its table may still be there.
+		if err := nat.DestroyTable(n.rec.Bridge); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if n.rec.Driver == "bridge" && n.rec.CreatedBridge && n.rec.Bridge != "" {
@@ -787,15 +475,15 @@ func (s *Service) removeNetwork(n *netw) error {
 	return nil
 }
 
-// PruneNetworks removes the custom networks without endpoints (POST
-// /networks/prune), filtered by until and label.
+// PruneNetworks removes the user-defined networks without endpoints (POST
+// /networks/prune), narrowed by until, label and label!.
 func (s *Service) PruneNetworks(ctx context.Context, f filters.Args) (network.PruneReport, error) {
 	if err := f.Validate("until", "label", "label!"); err != nil {
 		return network.PruneReport{}, err
 	}
 	var until time.Time
 	for v := range f["until"] {
-		t, err := parseUntil(v)
+		t, err := filters.ParseTime(v, time.Now())
 		if err != nil {
 			return network.PruneReport{}, err
 		}
@@ -804,21 +492,18 @@ func (s *Service) PruneNetworks(ctx context.Context, f filters.Args) (network.Pr
 	s.netMu.Lock()
 	defer s.netMu.Unlock()
 	s.mu.Lock()
-	used := s.usedNetworksLocked()
 	var victims []*netw
 	for _, n := range s.nets {
-		if n.builtin || used[n.id()] {
+		if n.builtin || len(n.eps) > 0 {
 			continue
 		}
 		if !until.IsZero() && !n.rec.Created.Before(until) {
 			continue
 		}
-		if !f.MatchLabels("label", n.rec.Labels) {
+		if !f.MatchLabels("label", n.rec.Labels) || (f.Has("label!") && f.MatchLabels("label!", n.rec.Labels)) {
 			continue
 		}
-		if f.Has("label!") && !matchNotLabels(f, n.rec.Labels) {
-			continue
-		}
+		n.removed.Store(true)
 		victims = append(victims, n)
 	}
 	s.mu.Unlock()
@@ -832,34 +517,4 @@ func (s *Service) PruneNetworks(ctx context.Context, f filters.Args) (network.Pr
 	}
 	slices.Sort(rep.NetworksDeleted)
 	return rep, nil
-}
-
-// matchNotLabels is the "label!" prune filter: none of the given labels
-// (key or key=value) may match.
-func matchNotLabels(f filters.Args, labels map[string]string) bool {
-	for v := range f["label!"] {
-		k, val, hasVal := strings.Cut(v, "=")
-		got, has := labels[k]
-		if has && (!hasVal || got == val) {
-			return false
-		}
-	}
-	return true
-}
-
-// parseUntil reads a prune "until": a Unix timestamp, an RFC 3339 time or
-// a duration before now.
-func parseUntil(v string) (time.Time, error) {
-	if d, err := time.ParseDuration(v); err == nil {
-		return time.Now().Add(-d), nil
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		return time.Unix(int64(secs), 0), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'until=%s'", v))
 }

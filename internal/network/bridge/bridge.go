@@ -267,13 +267,23 @@ const ContainerIfName = "eth0"
 // netns.Create locked there): lo and eth0 up, eth0 addressed, and the
 // default route through gw.
 func ConfigureContainer(addr netip.Prefix, gw netip.Addr) error {
-	return ConfigureInterface(ContainerIfName, addr, gw)
+	return ConfigureInterface(Interface{Name: ContainerIfName, Addr: addr, Gateway: gw})
 }
 
-// ConfigureInterface runs inside a container's namespace: lo and ifname
-// up, ifname addressed, and, when gw is valid, the default route through
-// it (replacing any other: only the primary network routes to the world).
-func ConfigureInterface(ifname string, addr netip.Prefix, gw netip.Addr) error {
+// Interface is how a container's interface is set up.
+type Interface struct {
+	Name  string
+	Addr  netip.Prefix // IPv4 address and prefix
+	Addr6 netip.Prefix // IPv6, optional
+	// Gateway and Gateway6, when valid, become the namespace's default
+	// routes, replacing any other: one network routes to the world.
+	Gateway, Gateway6 netip.Addr
+}
+
+// ConfigureInterface runs inside a container's namespace: lo and the
+// interface up, addressed (IPv6 without duplicate address detection, as
+// Docker does, so the address is usable at once), and the default routes.
+func ConfigureInterface(ifc Interface) error {
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in container netns: %w", err)
@@ -282,64 +292,84 @@ func ConfigureInterface(ifname string, addr netip.Prefix, gw netip.Addr) error {
 	if err := loopbackUp(h); err != nil {
 		return err
 	}
+	eth, err := h.LinkByName(ifc.Name)
+	if err != nil {
+		return fmt.Errorf("%s in container netns: %w", ifc.Name, err)
+	}
+	if ifc.Addr6.IsValid() {
+		// Before the link goes up, so that it never runs autoconfiguration
+		// on a network berth addresses itself.
+		_ = writeSysctl("/proc/sys/net/ipv6/conf/"+ifc.Name+"/accept_ra", "0")
+	}
+	if err := h.LinkSetUp(eth); err != nil {
+		return fmt.Errorf("%s up: %w", ifc.Name, err)
+	}
+	for _, a := range []netip.Prefix{ifc.Addr, ifc.Addr6} {
+		if !a.IsValid() {
+			continue
+		}
+		addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.Addr().AsSlice(), Mask: net.CIDRMask(a.Bits(), a.Addr().BitLen())}}
+		if a.Addr().Is6() {
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if err := h.AddrAdd(eth, addr); err != nil {
+			return fmt.Errorf("address %s on %s: %w", a, ifc.Name, err)
+		}
+	}
+	return setDefaultRoutes(h, eth.Attrs().Index, ifc.Gateway, ifc.Gateway6)
+}
+
+// SetDefaultRoutes runs inside a container's namespace: the default
+// routes go through the interface called ifname (the gateway moved to
+// another network).
+func SetDefaultRoutes(ifname string, gw, gw6 netip.Addr) error {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink in container netns: %w", err)
+	}
+	defer h.Close()
 	eth, err := h.LinkByName(ifname)
 	if err != nil {
 		return fmt.Errorf("%s in container netns: %w", ifname, err)
 	}
-	if err := h.LinkSetUp(eth); err != nil {
-		return fmt.Errorf("%s up: %w", ifname, err)
-	}
-	ipnet := &net.IPNet{IP: addr.Addr().AsSlice(), Mask: net.CIDRMask(addr.Bits(), addr.Addr().BitLen())}
-	if err := h.AddrAdd(eth, &netlink.Addr{IPNet: ipnet}); err != nil {
-		return fmt.Errorf("address %s on %s: %w", addr, ifname, err)
-	}
-	if gw.IsValid() {
-		if err := h.RouteReplace(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice()}); err != nil {
-			return fmt.Errorf("default route via %s: %w", gw, err)
+	return setDefaultRoutes(h, eth.Attrs().Index, gw, gw6)
+}
+
+func setDefaultRoutes(h *netlink.Handle, index int, gw, gw6 netip.Addr) error {
+	for _, g := range []netip.Addr{gw, gw6} {
+		if !g.IsValid() {
+			continue
+		}
+		r := &netlink.Route{LinkIndex: index, Gw: g.AsSlice()}
+		if g.Is6() {
+			r.Family = netlink.FAMILY_V6
+			r.Dst = &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
+		}
+		if err := h.RouteReplace(r); err != nil {
+			return fmt.Errorf("default route via %s: %w", g, err)
 		}
 	}
 	return nil
 }
 
-// NextIfName is the first of eth0, eth1, ... that the calling thread's
-// namespace does not have yet.
-func NextIfName() (string, error) {
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		return "", fmt.Errorf("netlink in container netns: %w", err)
-	}
-	defer h.Close()
-	links, err := h.LinkList()
-	if err != nil {
-		return "", err
-	}
-	have := map[string]bool{}
-	for _, l := range links {
-		have[l.Attrs().Name] = true
-	}
-	for i := 0; ; i++ {
-		if n := fmt.Sprintf("eth%d", i); !have[n] {
-			return n, nil
-		}
-	}
-}
-
-// DelLinkByMAC deletes the interface with address mac in the calling
-// thread's namespace (a macvlan endpoint has no host end to delete).
-func DelLinkByMAC(mac string) error {
+// DelLinkIn runs inside a container's namespace: it deletes the
+// interface called name (a macvlan endpoint has no host end to delete).
+// A missing interface is fine.
+func DelLinkIn(name string) error {
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	links, err := h.LinkList()
+	l, err := h.LinkByName(name)
+	if isNotFound(err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	for _, l := range links {
-		if l.Attrs().HardwareAddr.String() == mac {
-			return h.LinkDel(l)
-		}
+	if err := h.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete %s: %w", name, err)
 	}
 	return nil
 }
@@ -362,11 +392,16 @@ func (c *Conn) AddMacvlan(parent, ifname string, nsFD int, mac net.HardwareAddr)
 	return nil
 }
 
-// AddAddr adds an address to a bridge (a network's second subnet); an
-// address already there is fine.
+// AddAddr adds an address to a bridge (a network's second subnet, its
+// IPv6 gateway); an address already there is fine.
 func (c *Conn) AddAddr(br *Bridge, p netip.Prefix) error {
 	link := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: br.Index, Name: br.Name}}
-	err := c.h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}})
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+	if p.Addr().Is6() {
+		_ = writeSysctl("/proc/sys/net/ipv6/conf/"+br.Name+"/disable_ipv6", "0")
+		addr.Flags = unix.IFA_F_NODAD
+	}
+	err := c.h.AddrAdd(link, addr)
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("bridge %s: add address %s: %w", br.Name, p, err)
 	}

@@ -496,3 +496,25 @@ func ctStatusDNAT() []expr.Any {
 func verdict(k expr.VerdictKind) []expr.Any {
 	return []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: k}}
 }
+
+// DestroyTable removes a bridge's table without setting it up first (a
+// network that could not be brought up). A missing table is fine.
+func DestroyTable(bridge string, opts ...Option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var connOpts []nftables.ConnOption
+	if o.netnsFD != 0 {
+		connOpts = append(connOpts, nftables.WithNetNSFd(o.netnsFD))
+	}
+	conn, err := nftables.New(connOpts...)
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	conn.DelTable(&nftables.Table{Name: TableName(bridge), Family: nftables.TableFamilyIPv4})
+	if err := conn.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("delete nftables table %s: %w", TableName(bridge), err)
+	}
+	return nil
+}
