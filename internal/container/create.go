@@ -97,14 +97,14 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 		if ref, ok := strings.CutPrefix(*mode, "container:"); ok {
 			other, err := s.idx.get(ref)
 			if err != nil {
-				return containertypes.CreateResponse{}, err
+				return containertypes.CreateResponse{}, notFoundAsInvalid(err)
 			}
 			*mode = "container:" + other.ID
 		}
 	}
 	nets, err := s.networkAttachments(hc, opts.NetworkingConfig)
 	if err != nil {
-		return containertypes.CreateResponse{}, err
+		return containertypes.CreateResponse{}, notFoundAsInvalid(err)
 	}
 	applyHostConfigDefaults(hc, cgroup2())
 	if s.deps.ValidateHostConfig != nil {
@@ -184,6 +184,16 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 		warnings = []string{}
 	}
 	return containertypes.CreateResponse{ID: id, Warnings: warnings}, nil
+}
+
+// notFoundAsInvalid makes a missing network or joined container a bad
+// request (400) at create: a 404 there would make the docker CLI take it
+// for a missing image and try to pull one.
+func notFoundAsInvalid(err error) error {
+	if errdefs.IsNotFound(err) {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	return err
 }
 
 // mergeLogConfig applies the daemon's default log configuration and

@@ -67,6 +67,10 @@ type EndpointRequest struct {
 	// DNS are the container's --dns servers: the upstreams of its
 	// embedded DNS server on user-defined networks.
 	DNS []string
+	// Links are the container's links as "name:alias": on a
+	// user-defined network, alias resolves to the linked container for
+	// this container only.
+	Links []string
 }
 
 // Endpoint is one attachment of a container to a network. It is
@@ -85,6 +89,7 @@ type Endpoint struct {
 	Aliases, DNSNames                                         []string
 	Ports                                                     network.PortMap // actual bindings
 	DNS                                                       []string        // upstreams of the embedded DNS server
+	Links                                                     []string        // "name:alias", user-defined networks
 }
 
 // NetworkAttacher connects containers to networks.

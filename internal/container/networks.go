@@ -256,6 +256,9 @@ func endpointRequest(r *record, name string, a *attachment, primary bool, hostna
 	for _, d := range r.HostConfig.DNS {
 		req.DNS = append(req.DNS, d.String())
 	}
+	if userDefined(name) {
+		req.Links = linkAliases(r)
+	}
 	if a.NetworkID != "" {
 		req.Network = a.NetworkID
 	}
@@ -398,8 +401,24 @@ func (s *Service) ConnectNetwork(ctx context.Context, containerRef, networkRef s
 			c.Networks = map[string]*attachment{}
 		}
 		c.Networks[name] = a
-		c.Endpoints = append(c.Endpoints, ep)
+		eps := append(slices.Clone(c.Endpoints), ep)
+		// The namespace no longer needs the placeholder that kept it
+		// while the container had no network.
+		var placeholder *Endpoint
+		for i, e := range eps {
+			if _, attached := c.Networks[e.Network]; !attached && e.Mode == network.NetworkNone {
+				placeholder = e
+				eps = slices.Delete(eps, i, i+1)
+				break
+			}
+		}
+		c.Endpoints = eps
 		c.mu.Unlock()
+		if placeholder != nil {
+			if err := s.deps.Network.Disconnect(ctx, placeholder); err != nil {
+				slog.Warn("releasing the namespace placeholder", "container", r.ID, "err", err)
+			}
+		}
 		s.rewriteNetworkFiles(c)
 		publishNetworkEvent(s.deps.Events, events.ActionConnect, r.ID, ep)
 	} else {
@@ -442,18 +461,36 @@ func (s *Service) DisconnectNetwork(ctx context.Context, containerRef, networkRe
 	var ep *Endpoint
 	c.mu.Lock()
 	delete(c.Networks, name)
-	for i, e := range c.Endpoints {
+	for _, e := range c.Endpoints {
 		if e.Network == name || (netID != "" && e.NetworkID == netID) {
 			ep = e
-			c.Endpoints = slices.Delete(slices.Clone(c.Endpoints), i, i+1)
 			break
 		}
 	}
 	c.mu.Unlock()
 	if ep != nil {
+		// The container's last network: a placeholder keeps its namespace
+		// (with lo only) while it runs, as Docker's sandbox does.
+		var placeholder *Endpoint
+		if len(r.Endpoints) == 1 {
+			p, err := s.deps.Network.Connect(ctx, EndpointRequest{ContainerID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Network: network.NetworkNone})
+			if err != nil {
+				c.mu.Lock()
+				c.Networks[name] = r.Networks[name]
+				c.mu.Unlock()
+				return fmt.Errorf("container %s failed to leave network %s: %w", r.ID, name, err)
+			}
+			placeholder = p
+		}
 		if err := s.deps.Network.Disconnect(ctx, ep); err != nil {
 			return fmt.Errorf("container %s failed to leave network %s: %w", r.ID, name, err)
 		}
+		c.mu.Lock()
+		c.Endpoints = slices.DeleteFunc(slices.Clone(c.Endpoints), func(e *Endpoint) bool { return e == ep })
+		if placeholder != nil {
+			c.Endpoints = append(c.Endpoints, placeholder)
+		}
+		c.mu.Unlock()
 		s.rewriteNetworkFiles(c)
 		publishNetworkEvent(s.deps.Events, events.ActionDisconnect, r.ID, ep)
 	}
@@ -468,7 +505,8 @@ func (s *Service) rewriteNetworkFiles(c *Container) {
 	if r.HostConfig.NetworkMode.IsContainer() || r.HostConfig.NetworkMode.IsHost() {
 		return
 	}
-	if err := os.WriteFile(r.HostsPath, s.hostsFile(&r, r.Config.Hostname, nil), 0o644); err != nil {
+	links, _ := s.links(&r) // a linked container that stopped loses its entry
+	if err := os.WriteFile(r.HostsPath, s.hostsFile(&r, r.Config.Hostname, links), 0o644); err != nil {
 		slog.Warn("rewriting hosts file", "container", r.ID, "err", err)
 	}
 	if err := os.WriteFile(r.ResolvConfPath, s.resolvConf(r.HostConfig, false, embeddedDNS(r.Networks)), 0o644); err != nil {
@@ -608,9 +646,14 @@ func parseLink(l string) (name, alias string, err error) {
 	return name, alias, nil
 }
 
-// links resolves a container's links at start: each linked container
-// must be running.
+// links resolves a container's legacy links at start: on the default
+// bridge, each linked container must be running and on the default
+// bridge too. On user-defined networks links are DNS aliases instead
+// (linkAliases), and give no environment or hosts entries.
 func (s *Service) links(r *record) ([]link, error) {
+	if _, legacy := r.Networks[network.NetworkBridge]; !legacy {
+		return nil, nil
+	}
 	var out []link
 	for _, l := range r.HostConfig.Links {
 		name, alias, err := parseLink(l)
@@ -625,9 +668,24 @@ func (s *Service) links(r *record) ([]link, error) {
 		if !cr.State.Running {
 			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Cannot link to a non running container: %s AS %s%s", cr.Name, r.Name, "/"+alias))
 		}
+		if !bridgeAddress(cr).IsValid() {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Cannot link to %s, as it does not belong to the default network", cr.Name))
+		}
 		out = append(out, link{child: child, alias: alias})
 	}
 	return out, nil
+}
+
+// linkAliases are a container's links as the embedded DNS server of a
+// user-defined network serves them to it: "name:alias".
+func linkAliases(r *record) []string {
+	var out []string
+	for _, l := range r.HostConfig.Links {
+		if name, alias, err := parseLink(l); err == nil {
+			out = append(out, name+":"+alias)
+		}
+	}
+	return out
 }
 
 // linkEnv is the environment a legacy link gives (moby's links.ToEnv):

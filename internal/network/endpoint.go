@@ -50,6 +50,10 @@ type EndpointRequest struct {
 	// DNS are the container's own --dns servers: the upstreams of its
 	// embedded DNS server, when it has one.
 	DNS []string
+	// Links are the container's links as "name:alias": on a user-defined
+	// network, alias resolves to the linked container for this container
+	// only, as Docker does.
+	Links []string
 }
 
 // Endpoint is one attachment of a container to a network. It is
@@ -70,6 +74,9 @@ type Endpoint struct {
 	// DNS are the upstreams the container's embedded DNS server forwards
 	// to, when it has one and they are its own (--dns).
 	DNS []string
+	// Links are the container's links on a user-defined network,
+	// "name:alias".
+	Links []string
 }
 
 // addrsOf are the endpoint's addresses.
@@ -183,6 +190,7 @@ func (s *Service) Connect(ctx context.Context, req EndpointRequest) (_ *Endpoint
 		ep.Aliases = slices.Clone(req.Aliases)
 		ep.DNSNames = dnsNames(req)
 		ep.DNS = slices.Clone(req.DNS)
+		ep.Links = slices.Clone(req.Links)
 	}
 	if n.br != nil {
 		ep.Bridge = n.br.Name
@@ -275,7 +283,7 @@ func (s *Service) Connect(ctx context.Context, req EndpointRequest) (_ *Endpoint
 	undo = append(undo, func() { s.removeEndpointRecord(ep) })
 
 	// The namespace, and in it the container's interface.
-	setup := s.interfaceSetup(n, ep, mac, gw == ep)
+	setup := s.interfaceSetup(n, ep, mac, gw == ep, fresh)
 	switch {
 	case fresh:
 		err = netns.Create(ep.NetNSPath, setup)
@@ -322,7 +330,7 @@ func (s *Service) Connect(ctx context.Context, req EndpointRequest) (_ *Endpoint
 // interfaceSetup is what runs inside the container's namespace to add
 // ep's interface (nil when there is nothing to do). makeGW makes its
 // network the namespace's default route.
-func (s *Service) interfaceSetup(n *netw, ep *Endpoint, mac net.HardwareAddr, makeGW bool) func() error {
+func (s *Service) interfaceSetup(n *netw, ep *Endpoint, mac net.HardwareAddr, makeGW, fresh bool) func() error {
 	ifc := bridge.Interface{Name: ep.IfName}
 	if ep.IPAddress.IsValid() {
 		ifc.Addr = netip.PrefixFrom(ep.IPAddress, ep.PrefixLen)
@@ -351,6 +359,9 @@ func (s *Service) interfaceSetup(n *netw, ep *Endpoint, mac net.HardwareAddr, ma
 			}
 			return bridge.ConfigureInterface(ifc)
 		}
+	}
+	if !fresh {
+		return nil // none in an existing namespace: nothing to add
 	}
 	return bridge.LoopbackUp
 }
@@ -592,6 +603,7 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 	var newGW *Endpoint
 	if cur != nil {
 		ep = cur.clone()
+		wasGW := sb.gw == cur
 		sb.removeEndpoint(cur)
 		if n.eps[ep.ContainerID] == cur {
 			delete(n.eps, ep.ContainerID)
@@ -599,7 +611,7 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 		last = len(sb.eps) == 0
 		if last {
 			delete(s.sandboxes, ep.ContainerID)
-		} else if sb.gw == cur {
+		} else if wasGW {
 			newGW = s.chooseGatewayLocked(sb)
 			sb.gw = newGW
 		}
@@ -732,5 +744,6 @@ func (ep *Endpoint) clone() *Endpoint {
 	c.Aliases = slices.Clone(ep.Aliases)
 	c.DNSNames = slices.Clone(ep.DNSNames)
 	c.DNS = slices.Clone(ep.DNS)
+	c.Links = slices.Clone(ep.Links)
 	return &c
 }

@@ -122,6 +122,7 @@ func (n *netw) poolFor(a netip.Addr) *ipam.Pool {
 // bridge.
 func (s *Service) builtinNetworks(br *bridge.Bridge, pool *ipam.Pool, fixed netip.Prefix) error {
 	icc := s.cfg.ICC == nil || *s.cfg.ICC
+	masq := s.cfg.IPMasq == nil || *s.cfg.IPMasq
 	cfg := network.IPAMConfig{Subnet: br.Subnet(), Gateway: br.Addr.Addr(), IPRange: fixed}
 	def := &netw{builtin: true, br: br, pools: []*ipam.Pool{pool}, hostIP: netip.IPv4Unspecified(), eps: map[string]*Endpoint{},
 		rec: netRecord{ID: s.networkID("bridge"), Name: "bridge", Driver: "bridge", Created: s.created, Bridge: br.Name,
@@ -129,7 +130,7 @@ func (s *Service) builtinNetworks(br *bridge.Bridge, pool *ipam.Pool, fixed neti
 			Options: map[string]string{
 				optDefaultBridge: "true",
 				optICC:           strconv.FormatBool(icc),
-				optMasq:          "true",
+				optMasq:          strconv.FormatBool(masq),
 				optHostIP:        "0.0.0.0",
 				optBridgeName:    br.Name,
 				optMTU:           strconv.Itoa(br.MTU),
@@ -138,6 +139,9 @@ func (s *Service) builtinNetworks(br *bridge.Bridge, pool *ipam.Pool, fixed neti
 		var opts []nat.Option
 		if !icc {
 			opts = append(opts, nat.NoICC())
+		}
+		if !masq {
+			opts = append(opts, nat.NoMasquerade())
 		}
 		var err error
 		if def.nat, err = nat.Setup(br.Name, br.Subnet(), opts...); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/events"
 
 	"github.com/berth-dev/berth/internal/network/bridge"
 	"github.com/berth-dev/berth/internal/network/ipam"
@@ -59,9 +60,27 @@ type Config struct {
 	// --iptables=false): no published ports through NAT, no masquerade,
 	// no isolation.
 	IPTables *bool
+	// IPMasq, when false, leaves the default bridge's outbound traffic
+	// with its container sources (dockerd's --ip-masq=false).
+	IPMasq *bool
 	// DefaultAddressPools are where new networks without a --subnet get
 	// theirs (dockerd's default-address-pools); empty: Docker's defaults.
 	DefaultAddressPools []AddressPool
+	// Events receives the networks' create and destroy events; optional.
+	Events EventPublisher
+}
+
+// EventPublisher is the daemon's event bus.
+type EventPublisher interface {
+	Publish(typ events.Type, action events.Action, id string, attrs map[string]string)
+}
+
+// publish sends a network event, as Docker's: the network's ID, its name
+// and driver ("type").
+func (s *Service) publish(action events.Action, n *netw) {
+	if s.cfg.Events != nil {
+		s.cfg.Events.Publish(events.NetworkEventType, action, n.id(), map[string]string{"name": n.name(), "type": n.driver()})
+	}
 }
 
 // AddressPool is one entry of dockerd's default-address-pools: subnets of

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 
 	"github.com/berth-dev/berth/internal/filters"
@@ -150,6 +151,7 @@ func (s *Service) CreateNetwork(ctx context.Context, req network.CreateRequest) 
 	s.mu.Lock()
 	s.nets[r.ID] = n
 	s.mu.Unlock()
+	s.publish(events.ActionCreate, n)
 	slog.Debug("network created", "name", r.Name, "id", r.ID, "driver", driver, "bridge", r.Bridge)
 	return network.CreateResponse{ID: r.ID}, nil
 }
@@ -469,6 +471,7 @@ func (s *Service) removeNetwork(n *netw) error {
 	s.mu.Lock()
 	delete(s.nets, n.id())
 	s.mu.Unlock()
+	s.publish(events.ActionDestroy, n)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("remove network %s: %w", n.name(), err)
 	}

@@ -180,6 +180,18 @@ func (v dnsView) LookupIP(name string) (v4, v6 []netip.Addr, found bool) {
 				}
 			}
 		}
+		// The querying container's links on this network.
+		for _, l := range mine.Links {
+			target, alias, _ := strings.Cut(l, ":")
+			if !strings.EqualFold(alias, short) {
+				continue
+			}
+			for _, ep := range n.eps {
+				if ep.Name == target || ep.ContainerID == target {
+					add(ep)
+				}
+			}
+		}
 	}
 	return v4, v6, found
 }
