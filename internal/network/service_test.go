@@ -70,6 +70,14 @@ func (e *testEnv) cleanup() {
 	s, err := New(ctx, Config{Root: e.root, BridgeName: e.bridge, BridgeCIDR: e.cidr})
 	if err == nil {
 		_ = s.Restore(ctx, nil) // every container is gone
+		s.settle()
+		for _, n := range s.Networks() {
+			if n.Name != "bridge" && n.Name != "host" && n.Name != "none" {
+				if err := s.RemoveNetwork(ctx, n.ID); err != nil {
+					e.t.Errorf("cleanup: %v", err)
+				}
+			}
+		}
 		_ = s.def.nat.Destroy()
 		_ = s.nl.Delete(e.bridge)
 		s.Close()
