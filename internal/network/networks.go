@@ -79,7 +79,7 @@ func (s *Service) CreateNetwork(ctx context.Context, req network.CreateRequest) 
 	if r.Labels == nil {
 		r.Labels = map[string]string{}
 	}
-	r.IPAM = network.IPAM{Driver: "default", Options: map[string]string{}}
+	r.IPAM = network.IPAM{Driver: "default"}
 	var asked []network.IPAMConfig
 	if req.IPAM != nil {
 		if req.IPAM.Driver != "" && req.IPAM.Driver != "default" {
