@@ -59,7 +59,7 @@ type netw struct {
 	builtin bool
 	br      *bridge.Bridge // driver bridge
 	nat     *nat.Table     // driver bridge, unless --iptables=false
-	pools   []*ipam.Pool   // IPv4, in IPAM.Config order
+	pools   []*ipam.Pool   // IPv4, in IPAM.Config order (one on a bridge)
 	pool6   *ipam.Pool     // IPv6, when enabled
 	hostIP  netip.Addr     // default host address for published ports
 	// err is why the network could not be brought up after a restart;
@@ -226,12 +226,6 @@ func (s *Service) bringUp(r *netRecord, fresh bool) (_ *netw, retErr error) {
 			return nil, err
 		}
 	}
-	// The other subnets' gateways on the same bridge.
-	for _, p := range n.pools[1:] {
-		if err := s.nl.AddAddr(n.br, netip.PrefixFrom(p.Gateway(), p.Subnet().Bits())); err != nil {
-			return nil, err
-		}
-	}
 	if gw6.IsValid() {
 		if err := s.nl.AddAddr(n.br, gw6); err != nil {
 			return nil, err
@@ -250,9 +244,6 @@ func (s *Service) bringUp(r *netRecord, fresh bool) (_ *netw, retErr error) {
 		}
 		if r.Options[optMasq] == "false" {
 			opts = append(opts, nat.NoMasquerade())
-		}
-		for _, p := range n.pools[1:] {
-			opts = append(opts, nat.WithSubnets(p.Subnet()))
 		}
 		if n.nat, err = nat.Setup(n.br.Name, first.Subnet(), opts...); err != nil {
 			return nil, err

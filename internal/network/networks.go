@@ -207,6 +207,7 @@ func (s *Service) completeIPAM(r *netRecord, asked []network.IPAMConfig) (use, s
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(format, args...))
 	}
 	has4, has6 := false, false
+	count4, count6 := 0, 0
 	for _, c := range asked {
 		if !c.Subnet.IsValid() {
 			if c.IPRange.IsValid() || c.Gateway.IsValid() || len(c.AuxAddress) > 0 {
@@ -219,8 +220,10 @@ func (s *Service) completeIPAM(r *netRecord, asked []network.IPAMConfig) (use, s
 		is4 := c.Subnet.Addr().Is4()
 		if is4 {
 			has4 = true
+			count4++
 		} else {
 			has6 = true
+			count6++
 		}
 		if c.Subnet.Bits() > c.Subnet.Addr().BitLen()-2 {
 			return nil, nil, invalid("subnet %s is too small", c.Subnet)
@@ -255,6 +258,9 @@ func (s *Service) completeIPAM(r *netRecord, asked []network.IPAMConfig) (use, s
 		}
 		taken = append(taken, c.Subnet)
 		use = append(use, c)
+	}
+	if r.Driver == "bridge" && (count4 > 1 || count6 > 1) {
+		return nil, nil, errdefs.ErrPermissionDenied.WithMessage("bridge driver doesn't support multiple subnets")
 	}
 	if r.EnableIPv6 && !has6 {
 		return nil, nil, errdefs.ErrInvalidArgument.WithMessage(

@@ -444,7 +444,7 @@ func TestCreateNetworkBadInput(t *testing.T) {
 	}
 }
 
-func TestMultipleSubnetsRangeAux(t *testing.T) {
+func TestRangeAuxIPv6(t *testing.T) {
 	e := newEnv(t, "btmulti", "10.213.24.1/24")
 	s := e.service()
 	p := netip.MustParsePrefix
@@ -452,12 +452,17 @@ func TestMultipleSubnetsRangeAux(t *testing.T) {
 		r.IPAM.Config = []network.IPAMConfig{
 			{Subnet: p("10.214.10.0/24"), IPRange: p("10.214.10.128/25"), Gateway: netip.MustParseAddr("10.214.10.254"),
 				AuxAddress: map[string]netip.Addr{"router": netip.MustParseAddr("10.214.10.128")}},
-			{Subnet: p("10.214.11.0/24")},
+			{Subnet: p("fd00:214:12::/64")},
 		}
 		r.EnableIPv6 = new(bool)
 		*r.EnableIPv6 = true
-		r.IPAM.Config = append(r.IPAM.Config, network.IPAMConfig{Subnet: p("fd00:214:12::/64")})
 	})
+	// A bridge takes one subnet of each family, as Docker's.
+	_, err := s.CreateNetwork(ctx, network.CreateRequest{Name: "two", IPAM: &network.IPAM{Config: []network.IPAMConfig{
+		{Subnet: p("10.214.15.0/24")}, {Subnet: p("10.214.16.0/24")}}}})
+	if !errdefs.IsPermissionDenied(err) || err.Error() != "bridge driver doesn't support multiple subnets" {
+		t.Fatalf("two IPv4 subnets on a bridge: %v", err)
+	}
 	br, _ := netlink.LinkByName("btmulti1")
 	var got []string
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
@@ -469,7 +474,7 @@ func TestMultipleSubnetsRangeAux(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	if !slices.Equal(got, []string{"10.214.10.254/24", "10.214.11.1/24", "fd00:214:12::1/64"}) {
+	if !slices.Equal(got, []string{"10.214.10.254/24", "fd00:214:12::1/64"}) {
 		t.Fatalf("bridge addresses %v", got)
 	}
 	// The range starts at .128, which the aux address holds.
@@ -478,11 +483,11 @@ func TestMultipleSubnetsRangeAux(t *testing.T) {
 		a.IPv6Address.String() != "fd00:214:12::2" || a.IPv6Gateway.String() != "fd00:214:12::1" || a.IPv6PrefixLen != 64 {
 		t.Fatalf("endpoint %+v", a)
 	}
-	b := e.join(s, "m2", "multi", func(r *EndpointRequest) { r.IPv4Address = netip.MustParseAddr("10.214.11.7") })
-	if b.Gateway.String() != "10.214.11.1" || b.PrefixLen != 24 {
-		t.Fatalf("endpoint on the second subnet %+v", b)
+	b := e.join(s, "m2", "multi", func(r *EndpointRequest) { r.IPv4Address = netip.MustParseAddr("10.214.10.7") })
+	if b.Gateway.String() != "10.214.10.254" || b.PrefixLen != 24 {
+		t.Fatalf("endpoint with a static address outside the range %+v", b)
 	}
-	// Both subnets on one bridge reach each other, over IPv4 and IPv6.
+	// They reach each other, over IPv4 and IPv6.
 	netnstest.Serve(t, a.NetNSPath, "tcp", ":80", "m1 ")
 	mustAsk(t, b.NetNSPath, "tcp", "10.214.10.129:80", "m1 ")
 	var ln net.Listener

@@ -56,7 +56,6 @@ type options struct {
 	internal bool
 	noICC    bool
 	noMasq   bool
-	subnets  []netip.Prefix
 }
 
 // WithNetNS programs the tables of another network namespace (tests).
@@ -73,12 +72,6 @@ func NoICC() Option { return func(o *options) { o.noICC = true } }
 // NoMasquerade leaves the bridge's outbound traffic with its container
 // sources (com.docker.network.bridge.enable_ip_masquerade=false).
 func NoMasquerade() Option { return func(o *options) { o.noMasq = true } }
-
-// WithSubnets adds the bridge's other IPv4 subnets (a network with
-// several --subnet).
-func WithSubnets(ps ...netip.Prefix) Option {
-	return func(o *options) { o.subnets = append(o.subnets, ps...) }
-}
 
 var (
 	protoPort     = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
@@ -167,10 +160,8 @@ func (t *Table) program() error {
 
 	// ip saddr <subnet> oifname != <bridge> masquerade
 	if !t.opts.internal && !t.opts.noMasq {
-		for _, sub := range append([]netip.Prefix{t.subnet}, t.opts.subnets...) {
-			c.AddRule(&nftables.Rule{Table: t.table, Chain: post, Exprs: concat(
-				srcIn(sub), ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, t.bridge), []expr.Any{&expr.Masq{}})})
-		}
+		c.AddRule(&nftables.Rule{Table: t.table, Chain: post, Exprs: concat(
+			srcIn(t.subnet), ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, t.bridge), []expr.Any{&expr.Masq{}})})
 	}
 	// oifname <bridge> ip saddr 127.0.0.0/8 masquerade: the host reaching a
 	// published port on 127.0.0.1 (DNATed in output) must not keep a
