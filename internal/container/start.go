@@ -468,9 +468,13 @@ func (s *Service) hostsFile(r *record, hostname string, links []link) []byte {
 		b.WriteString(addr + "\t" + host + "\n")
 	}
 	if !hc.NetworkMode.IsHost() && hostname != "" {
-		names := hostname
-		if short, _, ok := strings.Cut(hostname, "."); ok && short != "" {
-			names = hostname + " " + short
+		fqdn := hostname
+		if r.Config != nil && r.Config.Domainname != "" {
+			fqdn = hostname + "." + r.Config.Domainname
+		}
+		names := fqdn
+		if short, _, ok := strings.Cut(fqdn, "."); ok && short != "" {
+			names = fqdn + " " + short
 		}
 		for _, ep := range r.Endpoints {
 			for _, ip := range []netip.Addr{ep.IPAddress, ep.IPv6Address} {
