@@ -123,7 +123,18 @@ func (s *Service) CreateNetwork(ctx context.Context, req network.CreateRequest) 
 				"macvlan without -o parent= is not supported: this kernel has no dummy links to make a parent of"))
 		}
 		if !s.nl.LinkExists(parent) {
-			return fail(errdefs.ErrInvalidArgument.WithMessage("-o parent interface was not found on the host: " + parent))
+			// Docker takes a missing parent for a VLAN sub-interface
+			// (eth0.10) to create; berth does not create them.
+			base, vlan, ok := strings.Cut(parent, ".")
+			switch {
+			case !ok || vlan == "":
+				return fail(errdefs.ErrInvalidArgument.WithMessage(
+					fmt.Sprintf("invalid subinterface vlan name %s, example formatting is eth0.10", parent)))
+			case !s.nl.LinkExists(base):
+				return fail(errdefs.ErrInvalidArgument.WithMessage("-o parent interface was not found on the host: " + base))
+			default:
+				return fail(errdefs.ErrNotImplemented.WithMessage("creating the VLAN sub-interface " + parent + " is not supported: create it first"))
+			}
 		}
 		if m := r.Options[optMacvlanMode]; m != "" && m != "bridge" {
 			return fail(errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("macvlan mode %q is not supported, only bridge", m)))

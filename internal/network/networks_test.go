@@ -401,6 +401,8 @@ func TestCreateNetworkBadInput(t *testing.T) {
 		{network.CreateRequest{Name: "x", Driver: "host"}, errdefs.IsPermissionDenied, `only one instance of "host" network is allowed`},
 		{network.CreateRequest{Name: "x", Driver: "null"}, errdefs.IsPermissionDenied, `only one instance of "null" network is allowed`},
 		{network.CreateRequest{Name: "x", Driver: "macvlan", Options: map[string]string{"parent": "nosuchif0"}},
+			errdefs.IsInvalidArgument, "invalid subinterface vlan name nosuchif0, example formatting is eth0.10"},
+		{network.CreateRequest{Name: "x", Driver: "macvlan", Options: map[string]string{"parent": "nosuchif0.10"}},
 			errdefs.IsInvalidArgument, "-o parent interface was not found on the host: nosuchif0"},
 		{network.CreateRequest{Name: "x/y"}, errdefs.IsInvalidArgument, ""},
 		{network.CreateRequest{Name: ""}, errdefs.IsInvalidArgument, ""},

@@ -225,12 +225,17 @@ func newOtherHost(t *testing.T) *otherHost {
 // get fetches url from the other host, retrying for a server that is
 // still starting until timeout.
 func (h *otherHost) get(url string, timeout time.Duration) (int, string, error) {
+	return getFrom(h.ns, url, timeout)
+}
+
+// getFrom fetches url from inside the network namespace at ns.
+func getFrom(ns, url string, timeout time.Duration) (int, string, error) {
 	tr := &http.Transport{
 		DisableKeepAlives: true,
 		Proxy:             nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var c net.Conn
-			err := netns.Do(h.ns, func() (err error) {
+			err := netns.Do(ns, func() (err error) {
 				c, err = (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, addr)
 				return err
 			})
