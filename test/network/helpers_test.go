@@ -423,3 +423,18 @@ func needsFirewall(t *testing.T, e *e2e.Engine) {
 		t.Skip("the reference dockerd runs with --iptables=false here: it enforces no isolation, icc or --internal")
 	}
 }
+
+// tableExists reports whether the host has the ip nftables table name.
+func tableExists(name string) bool {
+	conn, err := nftables.New()
+	if err != nil {
+		return false
+	}
+	tables, _ := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	for _, t := range tables {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}
