@@ -127,6 +127,7 @@ variant_args() {
 	rm) ;;
 	none) echo --network none ;;
 	crun) echo --runtime crun ;;
+	net) echo --network benchnet ;;
 	esac
 }
 
@@ -148,13 +149,13 @@ latencies() {
 	local i e v
 	declare -A broken=()
 	for e in $ENGINES; do
-		for v in rm none crun; do
+		for v in rm none crun net; do
 			: >"$W/lat-$e-$v"
 			run_once "$e" "$v" 2>/dev/null || true # warm-up (images, caches, spare processes)
 		done
 	done
 	for i in $(seq "$N"); do
-		for v in rm none crun; do
+		for v in rm none crun net; do
 			for e in $ENGINES; do
 				[ -n "${broken[$e-$v]:-}" ] && continue
 				run_once "$e" "$v" || broken[$e-$v]=1
@@ -162,7 +163,7 @@ latencies() {
 		done
 	done
 	for e in $ENGINES; do
-		for v in rm none crun; do
+		for v in rm none crun net; do
 			if [ -n "${broken[$e-$v]:-}" ]; then
 				[ "$e" = berth ] && [ "$v" != crun ] && FAILED=1
 				continue
@@ -221,6 +222,40 @@ many() { # engine: create+start M, memory, remove
 
 import_image() {
 	dk "$1" import - busybox:latest <"$W/busybox.tar" >/dev/null || { log "$1: import failed"; return 1; }
+	# The user-defined network the "net" variant and the throughput run on.
+	dk "$1" network create benchnet >/dev/null || { log "$1: network create failed"; return 1; }
+}
+
+# throughput engine: container-to-container TCP over a user-defined
+# bridge: 2 GiB through busybox nc, timed inside the client from
+# /proc/uptime (10 ms ticks over ~1 s), median of 5, in MB/s.
+throughput() {
+	local e=$1 ip i
+	dk "$e" run -d --name tput-srv --network benchnet busybox sh -c 'while true; do nc -l -p 5001 >/dev/null; done' >/dev/null || return 1
+	dk "$e" run -d --name tput-cli --network benchnet busybox sleep 100000 >/dev/null || return 1
+	ip=$(dk "$e" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' tput-srv)
+	: >"$W/tput-$e"
+	for i in $(seq 6); do
+		dk "$e" exec tput-cli sh -c "s=\$(cut -d' ' -f1 /proc/uptime); dd if=/dev/zero bs=65536 count=32768 2>/dev/null | nc $ip 5001 || exit 1; t=\$(cut -d' ' -f1 /proc/uptime); echo \$s \$t" \
+			>"$W/tput-one" 2>/dev/null || { sleep 0.2; continue; }
+		[ "$i" = 1 ] && continue # warm-up
+		awk '$2 > $1 { printf "%.0f\n", 2147.483648 / ($2 - $1) }' "$W/tput-one" >>"$W/tput-$e"
+	done
+	read -r "R[tput,$e]" _ < <(stats 0 <"$W/tput-$e")
+	dk "$e" rm -f tput-srv tput-cli >/dev/null
+}
+
+# netsetup: berth's per-container network setup (Connect, the whole of
+# it: namespace, veth, addresses, routes, DNS server) from the Go
+# benchmark, p50 in ms, on the default bridge and a user-defined network.
+netsetup() {
+	go test -count=1 -run '^$' -bench 'Connect/(bridge|user-defined)$' -benchtime 200x ./internal/network/ 2>/dev/null |
+		awk '/^BenchmarkConnect\// {
+			name = ($1 ~ /user-defined/) ? "user" : "bridge"
+			for (i = 2; i <= NF; i++) if ($i == "connect-p50-µs") printf "%s %.2f\n", name, $(i-1) / 1000
+		}' >"$W/netsetup"
+	R[setup-bridge,berth]=$(awk '$1 == "bridge" {print $2}' "$W/netsetup")
+	R[setup-user,berth]=$(awk '$1 == "user" {print $2}' "$W/netsetup")
 }
 
 prepare_berth
@@ -248,6 +283,18 @@ latencies
 for e in $ENGINES; do
 	log "== $e: create+start $M, memory, rm -f"
 	many "$e" || { log "$e: benchmark incomplete"; [ "$e" = berth ] && FAILED=1; }
+	log "== $e: TCP throughput between two containers on a user-defined network"
+	throughput "$e" || log "$e: throughput not measured"
+done
+log "== berth: network setup per container (Go benchmark, internal/network)"
+netsetup
+for e in $ENGINES; do
+	# What a container's network costs in run --rm: the difference with
+	# --network none.
+	for v in rm net; do
+		[ -n "${R[$v-med,$e]:-}" ] && [ -n "${R[none-med,$e]:-}" ] &&
+			R[$v-cost,$e]=$(awk -v a="${R[$v-med,$e]}" -v b="${R[none-med,$e]}" 'BEGIN {printf "%.1f", a - b}')
+	done
 done
 
 if [ "$BENCH_GO" != 0 ]; then
@@ -273,6 +320,13 @@ row "run --rm busybox true, median (ms)" "$(val rm-med berth)" "$(val rm-med doc
 row "run --rm busybox true, p90 (ms)" "$(val rm-p90 berth)" "$(val rm-p90 docker)"
 row "run --rm --network none, median (ms)" "$(val none-med berth)" "$(val none-med docker)"
 row "run --rm --network none, p90 (ms)" "$(val none-p90 berth)" "$(val none-p90 docker)"
+row "run --rm --network <user-defined>, median (ms)" "$(val net-med berth)" "$(val net-med docker)"
+row "run --rm --network <user-defined>, p90 (ms)" "$(val net-p90 berth)" "$(val net-p90 docker)"
+row "  network cost, default bridge (rm - none, ms)" "$(val rm-cost berth)" "$(val rm-cost docker)"
+row "  network cost, user-defined (net - none, ms)" "$(val net-cost berth)" "$(val net-cost docker)"
+row "TCP throughput container to container (MB/s)" "$(val tput berth)" "$(val tput docker)"
+printf '%-52s %12s\n' "network setup, Connect p50, default bridge (ms)" "$(val setup-bridge berth)"
+printf '%-52s %12s\n' "network setup, Connect p50, user-defined (ms)" "$(val setup-user berth)"
 row "run --rm --runtime crun, median (ms)" "$(val crun-med berth)" "$(val crun-med docker)"
 row "run --rm --runtime crun, p90 (ms)" "$(val crun-p90 berth)" "$(val crun-p90 docker)"
 row "create+start $M containers, total (s)" "$(val many berth)" "$(val many docker)"
@@ -301,6 +355,14 @@ if [ "$r" != "-" ]; then
 else
 	echo "----  run --rm latency target: not measured"
 fi
+for n in bridge user; do
+	v=$(val setup-$n berth)
+	if [ "$v" != n/a ]; then
+		target "berth network setup per container < 10 ms ($n: $v ms)" "$(awk -v v="$v" 'BEGIN {print (v < 10)}')"
+	else
+		echo "----  network setup target ($n): not measured"
+	fi
+done
 m=$(mib rss-daemon berth)
 if [ "$m" != n/a ]; then
 	target "berth daemon RSS < 40 MiB with $M containers ($m MiB)" "$(awk -v m="$m" 'BEGIN {print (m < 40)}')"

@@ -40,7 +40,7 @@ var ctx = context.Background()
 
 // testEnv is one Root and bridge shared by the services a test builds.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	root   string
 	bridge string
 	cidr   string
