@@ -152,17 +152,8 @@ func (s *Service) networkAttachments(hc *containertypes.HostConfig, nc *network.
 	}
 	out := map[string]*attachment{}
 	add := func(id, name, driver string, es *network.EndpointSettings, primary bool) error {
-		a := &attachment{NetworkID: id, Driver: driver, Primary: primary}
-		if es != nil {
-			a.Aliases = slices.Clone(es.Aliases)
-			if es.IPAMConfig != nil {
-				a.IPv4Address, a.IPv6Address = es.IPAMConfig.IPv4Address, es.IPAMConfig.IPv6Address
-			}
-			if len(es.MacAddress) > 0 {
-				a.MacAddress = es.MacAddress.String()
-			}
-			a.DriverOpts = maps.Clone(es.DriverOpts)
-		}
+		a := newAttachment(id, driver, es)
+		a.Primary = primary
 		if err := checkAttachment(name, a); err != nil {
 			return err
 		}
@@ -200,6 +191,24 @@ func (s *Service) networkAttachments(hc *containertypes.HostConfig, nc *network.
 		}
 	}
 	return out, nil
+}
+
+// newAttachment is an attachment to a network with the settings a create
+// or connect request gives for it (es may be nil).
+func newAttachment(netID, driver string, es *network.EndpointSettings) *attachment {
+	a := &attachment{NetworkID: netID, Driver: driver}
+	if es == nil {
+		return a
+	}
+	a.Aliases = slices.Clone(es.Aliases)
+	if es.IPAMConfig != nil {
+		a.IPv4Address, a.IPv6Address = es.IPAMConfig.IPv4Address, es.IPAMConfig.IPv6Address
+	}
+	if len(es.MacAddress) > 0 {
+		a.MacAddress = es.MacAddress.String()
+	}
+	a.DriverOpts = maps.Clone(es.DriverOpts)
+	return a
 }
 
 // checkAttachment refuses what only user-defined networks have.
@@ -357,17 +366,7 @@ func (s *Service) ConnectNetwork(ctx context.Context, containerRef, networkRef s
 	if mode.IsContainer() {
 		return errConflictSharedNetwork
 	}
-	a := &attachment{NetworkID: netID, Driver: driver}
-	if cfg != nil {
-		a.Aliases = slices.Clone(cfg.Aliases)
-		if cfg.IPAMConfig != nil {
-			a.IPv4Address, a.IPv6Address = cfg.IPAMConfig.IPv4Address, cfg.IPAMConfig.IPv6Address
-		}
-		if len(cfg.MacAddress) > 0 {
-			a.MacAddress = cfg.MacAddress.String()
-		}
-		a.DriverOpts = maps.Clone(cfg.DriverOpts)
-	}
+	a := newAttachment(netID, driver, cfg)
 	if err := checkAttachment(name, a); err != nil {
 		return err
 	}

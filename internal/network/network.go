@@ -344,17 +344,22 @@ func (s *Service) iptables() bool { return s.cfg.IPTables == nil || *s.cfg.IPTab
 // iptables filter table changes (dockerd starting after berth, or
 // flushing DOCKER-USER).
 func (s *Service) syncForward() {
-	s.mu.Lock()
-	var nets []*netw
-	for _, n := range s.nets {
-		if n.nat != nil {
-			nets = append(nets, n)
-		}
-	}
-	s.mu.Unlock()
-	for _, n := range nets {
+	for _, n := range s.networks(func(n *netw) bool { return n.nat != nil }) {
 		s.syncForwardNet(n)
 	}
+}
+
+// networks are the networks for which keep is true, taken under s.mu.
+func (s *Service) networks(keep func(*netw) bool) []*netw {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*netw
+	for _, n := range s.nets {
+		if keep(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func (s *Service) syncForwardNet(n *netw) {

@@ -137,15 +137,7 @@ func (s *Service) Restore(ctx context.Context, live []*Endpoint) error {
 			errs = append(errs, fmt.Errorf("container %s: network namespace %s is gone", shortID(ep.ContainerID), ep.NetNSPath))
 		}
 	}
-	s.mu.Lock()
-	var tables []*netw
-	for _, n := range s.nets {
-		if n.nat != nil {
-			tables = append(tables, n)
-		}
-	}
-	s.mu.Unlock()
-	for _, n := range tables {
+	for _, n := range s.networks(func(n *netw) bool { return n.nat != nil }) {
 		errs = append(errs, syncMappings(n.nat, want[n])...)
 	}
 
@@ -292,15 +284,7 @@ func (s *Service) removeOrphans(liveCtr map[string]bool, keep map[epKey]*Endpoin
 	for _, ep := range keep {
 		vethOK[vethName(ep.EndpointID)] = true
 	}
-	s.mu.Lock()
-	var bridges []*netw
-	for _, n := range s.nets {
-		if n.br != nil {
-			bridges = append(bridges, n)
-		}
-	}
-	s.mu.Unlock()
-	for _, n := range bridges {
+	for _, n := range s.networks(func(n *netw) bool { return n.br != nil }) {
 		ports, err := s.nl.Ports(n.br)
 		if err != nil {
 			errs = append(errs, err)

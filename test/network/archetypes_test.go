@@ -11,23 +11,6 @@ import (
 	"github.com/berth-dev/berth/test/internal/e2e"
 )
 
-// ifaceNames parses `ip -o link` output into interface names.
-func ifaceNames(out string) []string {
-	var names []string
-	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		n := strings.TrimSuffix(f[1], ":")
-		if i := strings.Index(n, "@"); i >= 0 {
-			n = n[:i]
-		}
-		names = append(names, n)
-	}
-	return names
-}
-
 // TestWhatAUserDoes walks the issue's list, in order: the closed (none),
 // bridged (a user-defined network with embedded DNS, and the default
 // bridge without it), joined (container:) and open (host) archetypes,
@@ -39,7 +22,7 @@ func TestWhatAUserDoes(t *testing.T) {
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
 		// Closed: only lo.
 		r := c.Run(t, "run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").OK(t)
-		if got := ifaceNames(r.Stdout); len(got) != 1 || got[0] != "lo" {
+		if got := e2e.IfaceNames(r.Stdout); len(got) != 1 || got[0] != "lo" {
 			t.Fatalf("--network none: interfaces %q", got)
 		}
 

@@ -46,7 +46,7 @@ func TestConnectRunning(t *testing.T) {
 		c.Run(t, "network", "disconnect", n, ctr).Assert(t, 1, "is not connected to")
 		c.Run(t, "network", "disconnect", "bridge", ctr).OK(t)
 		r = c.Run(t, "exec", ctr, "ip", "-o", "link").OK(t)
-		if got := ifaceNames(r.Stdout); !slices.Equal(got, []string{"lo"}) {
+		if got := e2e.IfaceNames(r.Stdout); !slices.Equal(got, []string{"lo"}) {
 			t.Fatalf("after disconnecting everything: %v", got)
 		}
 		c.Run(t, "network", "connect", "bridge", ctr).OK(t)

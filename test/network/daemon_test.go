@@ -2,7 +2,6 @@ package network
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -17,25 +16,14 @@ import (
 )
 
 // startDaemon starts a private berth daemon with daemon.json and extra
-// flags, imports busybox into it, and tears it down (containers,
-// networks, the daemon, its bridge and table) at the end. It returns
-// the daemon and the docker CLI pointed at it.
+// flags and imports busybox into it; its containers and networks go at
+// the end, before the daemon. It returns the daemon and the docker CLI
+// pointed at it.
 func startDaemon(t *testing.T, daemonJSON string, extra ...string) (*e2e.Daemon, e2e.CLI) {
 	t.Helper()
 	e := e2e.Current(t)
 	e.BerthOnly(t)
-	bin, err := e2e.BerthBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := e2e.NewBerthDaemon(bin, filepath.Join(t.TempDir(), "d"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(d.Dir, "daemon.json"), []byte(daemonJSON), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d.ExtraArgs = extra
+	d := e2e.StartConfiguredBerth(t, daemonJSON, extra...)
 	c := e.Docker().WithEnv("DOCKER_HOST=unix://" + d.Socket)
 	t.Cleanup(func() {
 		if d.Running() {
@@ -44,15 +32,7 @@ func startDaemon(t *testing.T, daemonJSON string, extra ...string) (*e2e.Daemon,
 			}
 			c.Run(t, "network", "prune", "-f")
 		}
-		if err := d.Cleanup(); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	tar, err := e2e.BusyboxTar()
 	if err != nil {
 		t.Fatal(err)

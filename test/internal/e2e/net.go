@@ -189,3 +189,21 @@ func UDPDatagramsIn(t testing.TB, c CLI, name string) int {
 	}
 	return n
 }
+
+// IfaceNames parses `ip -o link` output into interface names (without
+// the @peer suffix).
+func IfaceNames(out string) []string {
+	var names []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		n := strings.TrimSuffix(f[1], ":")
+		if i := strings.Index(n, "@"); i >= 0 {
+			n = n[:i]
+		}
+		names = append(names, n)
+	}
+	return names
+}
