@@ -36,4 +36,3 @@ func StartConfiguredBerth(t *testing.T, daemonJSON string, extra ...string) *Dae
 	}
 	return d
 }
-
