@@ -37,6 +37,11 @@ func TestConnectRunning(t *testing.T) {
 		if got := resolve(t, c, peer, "seventy-seven"); !slices.Equal(got, []string{host(sub, 77)}) {
 			t.Fatalf("alias resolves to %v", got)
 		}
+		// Started on the default bridge, it now has the embedded DNS too.
+		c.Run(t, "exec", ctr, "cat", "/etc/resolv.conf").Assert(t, 0, "nameserver 127.0.0.11")
+		if got := resolve(t, c, ctr, peer); !slices.Equal(got, []string{addrOn(t, e, peer, n)}) {
+			t.Fatalf("from the connected container, %s resolves to %v", peer, got)
+		}
 		c.Run(t, "exec", peer, "ping", "-c1", "-W5", host(sub, 77)).Assert(t, 0, "1 packets received")
 		// Twice: Docker's error, nothing changes.
 		c.Run(t, "network", "connect", n, ctr).Assert(t, 1, "endpoint with name "+ctr+" already exists in network "+n)

@@ -214,3 +214,26 @@ func TestAPINetworkShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNetworkEvents: create, connect, disconnect and destroy are network
+// events, as Docker sends them.
+func TestNetworkEvents(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	c := e.Docker()
+	since := time.Now().Add(-time.Second)
+	n := netName(t, e)
+	id := c.Run(t, "network", "create", n).OK(t).Out()
+	ctr := e.Name(t)
+	c.Run(t, "run", "-d", "--name", ctr, "--network", n, "busybox", "sleep", "1d").OK(t)
+	c.Run(t, "network", "disconnect", n, ctr).OK(t)
+	c.Run(t, "network", "rm", n).OK(t)
+	until := time.Now().Add(time.Second)
+	r := c.Run(t, "events", "--since", e2e.UnixArg(since), "--until", e2e.UnixArg(until), "--filter", "type=network",
+		"--filter", "network="+id, "--format", "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.type}}").OK(t)
+	want := []string{"create " + n + " bridge", "connect " + n + " bridge", "disconnect " + n + " bridge", "destroy " + n + " bridge"}
+	// Docker 20.10 sends the disconnect twice.
+	if got := slices.Compact(r.Lines()); !slices.Equal(got, want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}

@@ -91,6 +91,11 @@ func TestNoLeaks(t *testing.T) {
 	c.Run(t, "network", "create", a).OK(t)
 	c.Run(t, "network", "create", "--internal", b).OK(t)
 	removed := []string{bridgeOf(t, e, a), bridgeOf(t, e, b)}
+	for _, br := range removed {
+		if !strings.HasPrefix(br, "br-") || len(br) != 15 || !linkExists(br) {
+			t.Fatalf("network bridge %q: want an existing br-<12 hex>", br)
+		}
+	}
 	web, cli, joined := e.Name(t, "web"), e.Name(t, "cli"), e.Name(t, "joined")
 	port := e2e.FreePort(t)
 	c.Run(t, "run", "-d", "--name", web, "--network", a, "-p", fmt.Sprintf("%d:80", port), "-p", "53/udp",
