@@ -38,6 +38,8 @@ cleanup() {
 		[ -S "$sock" ] || continue
 		ids=$(DOCKER_HOST=unix://$sock "$DOCKER_CLI" ps -aq 2>/dev/null)
 		[ -n "$ids" ] && DOCKER_HOST=unix://$sock "$DOCKER_CLI" rm -f $ids >/dev/null 2>&1
+		# Networks outlive their daemon (bridges, berth's tables): remove them.
+		DOCKER_HOST=unix://$sock "$DOCKER_CLI" network prune -f >/dev/null 2>&1
 	done
 	stop_engines
 	# Anything still running our private binary, or naming our dir, is ours.
