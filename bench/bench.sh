@@ -38,6 +38,8 @@ cleanup() {
 		[ -S "$sock" ] || continue
 		ids=$(DOCKER_HOST=unix://$sock "$DOCKER_CLI" ps -aq 2>/dev/null)
 		[ -n "$ids" ] && DOCKER_HOST=unix://$sock "$DOCKER_CLI" rm -f $ids >/dev/null 2>&1
+		# Networks outlive their daemon (bridges, berth's tables): remove them.
+		DOCKER_HOST=unix://$sock "$DOCKER_CLI" network prune -f >/dev/null 2>&1
 	done
 	stop_engines
 	# Anything still running our private binary, or naming our dir, is ours.
@@ -127,6 +129,7 @@ variant_args() {
 	rm) ;;
 	none) echo --network none ;;
 	crun) echo --runtime crun ;;
+	net) echo --network benchnet ;;
 	esac
 }
 
@@ -148,13 +151,13 @@ latencies() {
 	local i e v
 	declare -A broken=()
 	for e in $ENGINES; do
-		for v in rm none crun; do
+		for v in rm none crun net; do
 			: >"$W/lat-$e-$v"
 			run_once "$e" "$v" 2>/dev/null || true # warm-up (images, caches, spare processes)
 		done
 	done
 	for i in $(seq "$N"); do
-		for v in rm none crun; do
+		for v in rm none crun net; do
 			for e in $ENGINES; do
 				[ -n "${broken[$e-$v]:-}" ] && continue
 				run_once "$e" "$v" || broken[$e-$v]=1
@@ -162,7 +165,7 @@ latencies() {
 		done
 	done
 	for e in $ENGINES; do
-		for v in rm none crun; do
+		for v in rm none crun net; do
 			if [ -n "${broken[$e-$v]:-}" ]; then
 				[ "$e" = berth ] && [ "$v" != crun ] && FAILED=1
 				continue
@@ -221,6 +224,40 @@ many() { # engine: create+start M, memory, remove
 
 import_image() {
 	dk "$1" import - busybox:latest <"$W/busybox.tar" >/dev/null || { log "$1: import failed"; return 1; }
+	# The user-defined network the "net" variant and the throughput run on.
+	dk "$1" network create benchnet >/dev/null || { log "$1: network create failed"; return 1; }
+}
+
+# throughput engine: container-to-container TCP over a user-defined
+# bridge: 2 GiB with bench/tcpthroughput (static, bind-mounted into the
+# busybox image: busybox nc itself tops out at ~50 MB/s), median of 5
+# after a warm-up, in MB/s.
+throughput() {
+	local e=$1 ip i
+	[ -x "$W/tput" ] || CGO_ENABLED=0 go build -o "$W/tput" ./bench/tcpthroughput || return 1
+	dk "$e" run -d --name tput-srv --network benchnet -v "$W/tput:/tput:ro" busybox /tput serve 5001 >/dev/null || return 1
+	dk "$e" run -d --name tput-cli --network benchnet -v "$W/tput:/tput:ro" busybox sleep 100000 >/dev/null || return 1
+	ip=$(dk "$e" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' tput-srv)
+	: >"$W/tput-$e"
+	for i in $(seq 6); do
+		dk "$e" exec tput-cli /tput send "$ip:5001" 2048 >"$W/tput-one" 2>/dev/null || continue
+		[ "$i" = 1 ] || cat "$W/tput-one" >>"$W/tput-$e"
+	done
+	read -r "R[tput,$e]" _ < <(stats 0 <"$W/tput-$e")
+	dk "$e" rm -f tput-srv tput-cli >/dev/null
+}
+
+# netsetup: berth's per-container network setup (Connect, the whole of
+# it: namespace, veth, addresses, routes, DNS server) from the Go
+# benchmark, p50 in ms, on the default bridge and a user-defined network.
+netsetup() {
+	go test -count=1 -run '^$' -bench 'Connect/(bridge|user-defined)$' -benchtime 200x ./internal/network/ 2>/dev/null |
+		awk '/^BenchmarkConnect\// {
+			name = ($1 ~ /user-defined/) ? "user" : "bridge"
+			for (i = 2; i <= NF; i++) if ($i == "connect-p50-µs") printf "%s %.2f\n", name, $(i-1) / 1000
+		}' >"$W/netsetup"
+	R[setup-bridge,berth]=$(awk '$1 == "bridge" {print $2}' "$W/netsetup")
+	R[setup-user,berth]=$(awk '$1 == "user" {print $2}' "$W/netsetup")
 }
 
 prepare_berth
@@ -248,6 +285,18 @@ latencies
 for e in $ENGINES; do
 	log "== $e: create+start $M, memory, rm -f"
 	many "$e" || { log "$e: benchmark incomplete"; [ "$e" = berth ] && FAILED=1; }
+	log "== $e: TCP throughput between two containers on a user-defined network"
+	throughput "$e" || log "$e: throughput not measured"
+done
+log "== berth: network setup per container (Go benchmark, internal/network)"
+netsetup
+for e in $ENGINES; do
+	# What a container's network costs in run --rm: the difference with
+	# --network none.
+	for v in rm net; do
+		[ -n "${R[$v-med,$e]:-}" ] && [ -n "${R[none-med,$e]:-}" ] &&
+			R[$v-cost,$e]=$(awk -v a="${R[$v-med,$e]}" -v b="${R[none-med,$e]}" 'BEGIN {printf "%.1f", a - b}')
+	done
 done
 
 if [ "$BENCH_GO" != 0 ]; then
@@ -273,6 +322,13 @@ row "run --rm busybox true, median (ms)" "$(val rm-med berth)" "$(val rm-med doc
 row "run --rm busybox true, p90 (ms)" "$(val rm-p90 berth)" "$(val rm-p90 docker)"
 row "run --rm --network none, median (ms)" "$(val none-med berth)" "$(val none-med docker)"
 row "run --rm --network none, p90 (ms)" "$(val none-p90 berth)" "$(val none-p90 docker)"
+row "run --rm --network <user-defined>, median (ms)" "$(val net-med berth)" "$(val net-med docker)"
+row "run --rm --network <user-defined>, p90 (ms)" "$(val net-p90 berth)" "$(val net-p90 docker)"
+row "  network cost, default bridge (rm - none, ms)" "$(val rm-cost berth)" "$(val rm-cost docker)"
+row "  network cost, user-defined (net - none, ms)" "$(val net-cost berth)" "$(val net-cost docker)"
+row "TCP throughput container to container (MB/s)" "$(val tput berth)" "$(val tput docker)"
+printf '%-52s %12s\n' "network setup, Connect p50, default bridge (ms)" "$(val setup-bridge berth)"
+printf '%-52s %12s\n' "network setup, Connect p50, user-defined (ms)" "$(val setup-user berth)"
 row "run --rm --runtime crun, median (ms)" "$(val crun-med berth)" "$(val crun-med docker)"
 row "run --rm --runtime crun, p90 (ms)" "$(val crun-p90 berth)" "$(val crun-p90 docker)"
 row "create+start $M containers, total (s)" "$(val many berth)" "$(val many docker)"
@@ -301,6 +357,14 @@ if [ "$r" != "-" ]; then
 else
 	echo "----  run --rm latency target: not measured"
 fi
+for n in bridge user; do
+	v=$(val setup-$n berth)
+	if [ "$v" != n/a ]; then
+		target "berth network setup per container < 10 ms ($n: $v ms)" "$(awk -v v="$v" 'BEGIN {print (v < 10)}')"
+	else
+		echo "----  network setup target ($n): not measured"
+	fi
+done
 m=$(mib rss-daemon berth)
 if [ "$m" != n/a ]; then
 	target "berth daemon RSS < 40 MiB with $M containers ($m MiB)" "$(awk -v m="$m" 'BEGIN {print (m < 40)}')"

@@ -289,6 +289,7 @@ func newRootCommand(c *CLI) *cobra.Command {
 	addSystemCommands(c, groups)
 	root.AddCommand(newRegistryCommand(c))
 	root.AddCommand(newVolumeCommand(c))
+	root.AddCommand(newNetworkCommand(c))
 
 	finishCommandTree(root)
 	return root

@@ -3,21 +3,63 @@
 package config
 
 import (
-	"slices"
-
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/berth-dev/berth/internal/logs"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/berth-dev/berth/internal/logs"
 )
 
 // Runtime is an OCI runtime the daemon can use ("runtimes" in daemon.json).
 type Runtime struct {
 	Path string   `json:"path"`
 	Args []string `json:"runtimeArgs,omitempty"`
+}
+
+// AddressPool is one of default-address-pools: subnets of Size bits
+// carved out of Base.
+type AddressPool struct {
+	Base string `json:"base"`
+	Size int    `json:"size"`
+}
+
+// ParseAddressPool reads a --default-address-pool value,
+// "base=10.10.0.0/16,size=24".
+func ParseAddressPool(v string) (AddressPool, error) {
+	var p AddressPool
+	for _, kv := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		switch strings.ToLower(k) {
+		case "base":
+			p.Base = val
+		case "size":
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return p, fmt.Errorf("invalid default address pool %q: size %q is not a number", v, val)
+			}
+			p.Size = n
+		default:
+			return p, fmt.Errorf("invalid default address pool %q: unexpected field %q", v, k)
+		}
+	}
+	return p, p.validate()
+}
+
+func (p AddressPool) validate() error {
+	base, err := netip.ParsePrefix(p.Base)
+	if err != nil || !base.Addr().Is4() {
+		return fmt.Errorf("invalid default address pool: base %q is not an IPv4 subnet", p.Base)
+	}
+	if p.Size < base.Bits() || p.Size > 30 {
+		return fmt.Errorf("invalid default address pool: size %d must be between the base's prefix length (%d) and 30", p.Size, base.Bits())
+	}
+	return nil
 }
 
 // LogConfig is the default log driver for new containers.
@@ -37,12 +79,19 @@ type Config struct {
 	Runtimes       map[string]Runtime `json:"runtimes,omitempty"`
 	LogConfig
 	// Bridge networking.
-	BridgeName string   `json:"bridge,omitempty"`
-	BridgeIP   string   `json:"bip,omitempty"`
-	IPForward  *bool    `json:"ip-forward,omitempty"`
-	DNS        []string `json:"dns,omitempty"`
-	DNSSearch  []string `json:"dns-search,omitempty"`
-	DNSOptions []string `json:"dns-opts,omitempty"`
+	BridgeName string `json:"bridge,omitempty"`
+	BridgeIP   string `json:"bip,omitempty"`
+	FixedCIDR  string `json:"fixed-cidr,omitempty"`
+	IPForward  *bool  `json:"ip-forward,omitempty"`
+	ICC        *bool  `json:"icc,omitempty"`
+	IPTables   *bool  `json:"iptables,omitempty"`
+	IPMasq     *bool  `json:"ip-masq,omitempty"`
+	// DefaultAddressPools are where networks created without a subnet
+	// get theirs.
+	DefaultAddressPools []AddressPool `json:"default-address-pools,omitempty"`
+	DNS                 []string      `json:"dns,omitempty"`
+	DNSSearch           []string      `json:"dns-search,omitempty"`
+	DNSOptions          []string      `json:"dns-opts,omitempty"`
 	// Images and registries.
 	MaxConcurrentDownloads int      `json:"max-concurrent-downloads,omitempty"`
 	MaxConcurrentUploads   int      `json:"max-concurrent-uploads,omitempty"`
@@ -113,6 +162,20 @@ func merge(cfg, file *Config) {
 	setString(&cfg.LogConfig.Type, file.LogConfig.Type)
 	setString(&cfg.BridgeName, file.BridgeName)
 	setString(&cfg.BridgeIP, file.BridgeIP)
+	setString(&cfg.FixedCIDR, file.FixedCIDR)
+	for _, b := range []struct {
+		dst **bool
+		v   *bool
+	}{
+		{&cfg.ICC, file.ICC}, {&cfg.IPTables, file.IPTables}, {&cfg.IPMasq, file.IPMasq},
+	} {
+		if b.v != nil {
+			*b.dst = b.v
+		}
+	}
+	if file.DefaultAddressPools != nil {
+		cfg.DefaultAddressPools = file.DefaultAddressPools
+	}
 	if len(file.Hosts) > 0 {
 		cfg.Hosts = file.Hosts
 	}
@@ -168,6 +231,16 @@ func (c *Config) Validate() error {
 	}
 	if !slices.Contains(logs.Drivers(), c.LogConfig.Type) {
 		return fmt.Errorf("log driver %q is not supported (%s)", c.LogConfig.Type, strings.Join(logs.Drivers(), ", "))
+	}
+	for _, p := range c.DefaultAddressPools {
+		if err := p.validate(); err != nil {
+			return err
+		}
+	}
+	if c.FixedCIDR != "" {
+		if p, err := netip.ParsePrefix(c.FixedCIDR); err != nil || !p.Addr().Is4() {
+			return fmt.Errorf("invalid fixed-cidr %q: want an IPv4 subnet such as 172.17.1.0/24", c.FixedCIDR)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error", "fatal":

@@ -21,7 +21,14 @@ type record struct {
 	HostConfig *containertypes.HostConfig
 	ImageID    string // "sha256:..."; Config.Image is the name the user gave
 	Driver     string
-	Endpoint   *Endpoint `json:",omitempty"`
+	// Networks are the networks the container is attached to, by name,
+	// with what the user asked of each; Endpoints the live attachments
+	// while it runs (none when stopped).
+	Networks  map[string]*attachment `json:",omitempty"`
+	Endpoints []*Endpoint            `json:",omitempty"`
+	// Endpoint is the single endpoint of records written before
+	// several networks: read, then moved into Endpoints and Networks.
+	Endpoint *Endpoint `json:",omitempty"`
 	// MountPoints are the binds, volumes and tmpfs mounts create
 	// resolved (HostConfig.Tmpfs aside), sorted by destination.
 	MountPoints            []MountPoint `json:",omitempty"`
@@ -126,10 +133,8 @@ func (c *Container) copyRecord() record {
 		hc := *r.HostConfig
 		r.HostConfig = &hc
 	}
-	if r.Endpoint != nil {
-		ep := *r.Endpoint
-		r.Endpoint = &ep
-	}
+	r.Networks = cloneAttachments(r.Networks)
+	r.Endpoints = cloneEndpoints(r.Endpoints)
 	return r
 }
 

@@ -62,7 +62,7 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 	if err := validateConfig(&cfg); err != nil {
 		return invalid(err)
 	}
-	if err := validateNetworkMode(hc.NetworkMode); err != nil {
+	if err := validateNetworkConfig(&cfg, hc); err != nil {
 		return containertypes.CreateResponse{}, err
 	}
 	if err := s.mergeLogConfig(&hc.LogConfig); err != nil {
@@ -98,10 +98,14 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 		if ref, ok := strings.CutPrefix(*mode, "container:"); ok {
 			other, err := s.idx.get(ref)
 			if err != nil {
-				return containertypes.CreateResponse{}, err
+				return containertypes.CreateResponse{}, notFoundAsInvalid(err)
 			}
 			*mode = "container:" + other.ID
 		}
+	}
+	nets, err := s.networkAttachments(hc, opts.NetworkingConfig)
+	if err != nil {
+		return containertypes.CreateResponse{}, notFoundAsInvalid(err)
 	}
 	applyHostConfigDefaults(hc, cgroup2())
 	if s.deps.ValidateHostConfig != nil {
@@ -128,6 +132,9 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 			s.idx.releaseName(name, id)
 		}
 	}()
+	if err := s.resolveLinks(hc, name); err != nil {
+		return containertypes.CreateResponse{}, err
+	}
 
 	if cfg.Hostname == "" {
 		if hc.NetworkMode.IsHost() {
@@ -162,6 +169,7 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 		HostConfig:  hc,
 		ImageID:     img.ID,
 		Driver:      "overlay2",
+		Networks:    nets,
 		LogPath:     logPath(dir, id, hc.LogConfig.Type),
 		MountPoints: mounts,
 	}
@@ -199,6 +207,16 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 		warnings = []string{}
 	}
 	return containertypes.CreateResponse{ID: id, Warnings: warnings}, nil
+}
+
+// notFoundAsInvalid makes a missing network or joined container a bad
+// request (400) at create: a 404 there would make the docker CLI take it
+// for a missing image and try to pull one.
+func notFoundAsInvalid(err error) error {
+	if errdefs.IsNotFound(err) {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	return err
 }
 
 // mergeLogConfig applies the daemon's default log configuration and

@@ -89,41 +89,75 @@ type VolumeMounter interface {
 	RemoveUnused(ctx context.Context, name string) error
 }
 
-// EndpointRequest asks the network service for a container's network.
+// EndpointRequest asks the network service for one of a container's
+// endpoints (field for field internal/network.EndpointRequest).
 type EndpointRequest struct {
 	ContainerID string
-	Name        string // the container's name, for the network's messages
-	Mode        string // "", "default", "bridge", "none", "host"
-	Ports       network.PortMap
-	Exposed     network.PortSet
-	PublishAll  bool
-	Hostname    string
+	Name        string // the container's name without "/": its DNS name, and the network's messages
+	// Network is a network name, ID or ID prefix; "", "default" mean
+	// "bridge"; "none" and "host" the special networks.
+	Network                  string
+	Aliases                  []string   // --network-alias, user-defined networks only
+	IPv4Address, IPv6Address netip.Addr // --ip, --ip6; zero: allocate
+	MacAddress               string
+	Ports                    network.PortMap // published on this endpoint
+	Exposed                  network.PortSet
+	PublishAll               bool
+	Hostname                 string
+	// Primary is the container's first endpoint: the ports are
+	// published on it.
+	Primary bool
+	// DNS are the container's --dns servers: the upstreams of its
+	// embedded DNS server on user-defined networks.
+	DNS []string
+	// Links are the container's links as "name:alias": on a
+	// user-defined network, alias resolves to the linked container for
+	// this container only.
+	Links []string
 }
 
-// Endpoint is a container's attachment to the network. It is persisted
-// with the container so that a restarted daemon can restore or release it.
+// Endpoint is one attachment of a container to a network. It is
+// persisted with the container so that a restarted daemon can restore or
+// release it. Records written before several networks existed have no
+// Network: their Mode names the network.
 type Endpoint struct {
-	ContainerID, Mode, NetworkID, EndpointID, NetNSPath, Bridge, MacAddress string
-	IPAddress, Gateway                                                      netip.Addr
-	PrefixLen                                                               int
-	Ports                                                                   network.PortMap // actual bindings
+	ContainerID, Name, Network, NetworkID, EndpointID, Driver string
+	Mode                                                      string // "bridge" (every bridge network), "macvlan", "none", "host"
+	NetNSPath, Bridge, MacAddress                             string
+	IfName                                                    string // eth0, eth1... in the container
+	IPAddress, Gateway                                        netip.Addr
+	PrefixLen                                                 int
+	IPv6Address, IPv6Gateway                                  netip.Addr
+	IPv6PrefixLen                                             int
+	Aliases, DNSNames                                         []string
+	Ports                                                     network.PortMap // actual bindings
+	DNS                                                       []string        // upstreams of the embedded DNS server
+	Links                                                     []string        // "name:alias", user-defined networks
 }
 
-// NetworkAttacher connects containers to the network.
+// NetworkAttacher connects containers to networks.
 //
-// Connect is called on every start, before the runtime creates the
-// container (the spec joins Endpoint.NetNSPath); it undoes its own work
-// on failure. Disconnect is called after every exit and must be
-// idempotent. Restore re-adopts the endpoints of containers that kept
+// A container's endpoints share one namespace: the first Connect (the
+// Primary one, on every start, before the runtime creates the container,
+// whose spec joins Endpoint.NetNSPath) creates it, later ones add an
+// interface to it, also while the container runs. Connect undoes its own
+// work on failure. Disconnect is idempotent; the last endpoint's removes
+// the namespace. Restore re-adopts the endpoints of containers that kept
 // running while the daemon was down.
 type NetworkAttacher interface {
 	Connect(ctx context.Context, req EndpointRequest) (*Endpoint, error)
 	Disconnect(ctx context.Context, ep *Endpoint) error
 	Restore(ctx context.Context, eps []*Endpoint) error
 	// ResolvConfWith is the container's /etc/resolv.conf, with its own
-	// --dns, --dns-search and --dns-option when given.
-	ResolvConfWith(dns, search, options []string) []byte
+	// --dns, --dns-search and --dns-option when given; embedded points
+	// it at the embedded DNS server of user-defined networks.
+	ResolvConfWith(dns, search, options []string, embedded bool) []byte
 	Hosts(hostname string, ip netip.Addr) []byte
+	// LookupNetwork resolves a network name, full ID or unique ID
+	// prefix; errdefs.ErrNotFound "network X not found" otherwise.
+	LookupNetwork(ref string) (id, name, driver string, err error)
+	// HostGateway is the address --add-host x:host-gateway stands for.
+	HostGateway() netip.Addr
 }
 
 // LogConfig tells the shim how to write the container's log.

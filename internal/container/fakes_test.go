@@ -100,39 +100,107 @@ func (f *fakeLayers) count() (layers, mounted int) {
 	return len(f.layers), len(f.mounted)
 }
 
+// fakeNetwork is the network service's contract without the kernel: the
+// default networks and those a test adds, one endpoint per container and
+// network, the first endpoint of a container making its namespace.
 type fakeNetwork struct {
 	mu        sync.Mutex
-	connected map[string]*Endpoint
+	nets      map[string]fakeNet     // by name
+	connected map[string][]*Endpoint // by container ID, in connect order
 	restored  []*Endpoint
 	failPorts bool
 	next      int
 }
 
+type fakeNet struct{ id, driver string }
+
+func newFakeNetwork() *fakeNetwork {
+	return &fakeNetwork{
+		nets: map[string]fakeNet{
+			"bridge": {"netid0123456789", "bridge"},
+			"host":   {"net-host", "host"},
+			"none":   {"net-none", "null"},
+		},
+		connected: map[string][]*Endpoint{},
+	}
+}
+
+// addNetwork makes a user-defined network known.
+func (f *fakeNetwork) addNetwork(name, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nets[name] = fakeNet{id, "bridge"}
+}
+
+func (f *fakeNetwork) lookupLocked(ref string) (string, fakeNet, error) {
+	if ref == "" || ref == "default" {
+		ref = "bridge"
+	}
+	for name, n := range f.nets {
+		if name == ref || n.id == ref {
+			return name, n, nil
+		}
+	}
+	return "", fakeNet{}, errdefs.ErrNotFound.WithMessage("network " + ref + " not found")
+}
+
+func (f *fakeNetwork) LookupNetwork(ref string) (id, name, driver string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	name, n, err := f.lookupLocked(ref)
+	return n.id, name, n.driver, err
+}
+
+func (f *fakeNetwork) HostGateway() netip.Addr { return netip.MustParseAddr("172.17.0.1") }
+
 func (f *fakeNetwork) Connect(_ context.Context, req EndpointRequest) (*Endpoint, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	name, n, err := f.lookupLocked(req.Network)
+	if err != nil {
+		return nil, err
+	}
 	if f.failPorts && len(req.Ports) > 0 {
 		return nil, fmt.Errorf("driver failed programming external connectivity on endpoint %s: Bind for 0.0.0.0:8080 failed: port is already allocated: %w", req.Name, errdefs.ErrUnknown)
 	}
-	if _, ok := f.connected[req.ContainerID]; ok {
-		return nil, errdefs.ErrAlreadyExists.WithMessage("endpoint exists")
+	for _, ep := range f.connected[req.ContainerID] {
+		if ep.NetworkID == n.id {
+			return nil, errdefs.ErrPermissionDenied.WithMessage("endpoint with name " + req.Name + " already exists in network " + name)
+		}
 	}
 	f.next++
-	ep := &Endpoint{ContainerID: req.ContainerID, Mode: "bridge", NetworkID: "netid0123456789", EndpointID: fmt.Sprintf("ep%d", f.next),
-		NetNSPath: "/run/netns/" + req.ContainerID, Bridge: "berth0", MacAddress: "02:42:ac:11:00:02",
+	ep := &Endpoint{ContainerID: req.ContainerID, Name: req.Name, Network: name, Mode: "bridge", Driver: n.driver, NetworkID: n.id,
+		EndpointID: fmt.Sprintf("ep%d", f.next), NetNSPath: "/run/netns/" + req.ContainerID, Bridge: "berth0",
+		MacAddress: "02:42:ac:11:00:02", IfName: fmt.Sprintf("eth%d", len(f.connected[req.ContainerID])),
 		IPAddress: netip.MustParseAddr(fmt.Sprintf("172.17.0.%d", f.next+1)), Gateway: netip.MustParseAddr("172.17.0.1"), PrefixLen: 16,
-		Ports: req.Ports}
-	if req.Mode == "host" || req.Mode == "none" {
-		ep = &Endpoint{ContainerID: req.ContainerID, Mode: req.Mode, NetworkID: "net-" + req.Mode}
+		Ports: req.Ports, Aliases: req.Aliases}
+	switch n.driver {
+	case "host":
+		ep = &Endpoint{ContainerID: req.ContainerID, Network: name, Mode: "host", Driver: "host", NetworkID: n.id}
+		return ep, nil
+	case "null":
+		ep = &Endpoint{ContainerID: req.ContainerID, Network: name, Mode: "none", Driver: "null", NetworkID: n.id,
+			NetNSPath: "/run/netns/" + req.ContainerID}
 	}
-	f.connected[req.ContainerID] = ep
+	f.connected[req.ContainerID] = append(f.connected[req.ContainerID], ep)
 	return ep, nil
 }
 
 func (f *fakeNetwork) Disconnect(_ context.Context, ep *Endpoint) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.connected, ep.ContainerID)
+	eps := f.connected[ep.ContainerID]
+	for i, e := range eps {
+		if e.NetworkID == ep.NetworkID {
+			eps = append(eps[:i:i], eps[i+1:]...)
+			break
+		}
+	}
+	if len(eps) == 0 {
+		delete(f.connected, ep.ContainerID)
+	} else {
+		f.connected[ep.ContainerID] = eps
+	}
 	return nil
 }
 
@@ -141,12 +209,15 @@ func (f *fakeNetwork) Restore(_ context.Context, eps []*Endpoint) error {
 	defer f.mu.Unlock()
 	f.restored = append(f.restored, eps...)
 	for _, ep := range eps {
-		f.connected[ep.ContainerID] = ep
+		f.connected[ep.ContainerID] = append(f.connected[ep.ContainerID], ep)
 	}
 	return nil
 }
 
-func (f *fakeNetwork) ResolvConfWith(dns, search, options []string) []byte {
+func (f *fakeNetwork) ResolvConfWith(dns, search, options []string, embedded bool) []byte {
+	if embedded {
+		return []byte("nameserver 127.0.0.11\noptions ndots:0\n")
+	}
 	return []byte("nameserver 8.8.8.8\n")
 }
 
@@ -154,10 +225,22 @@ func (f *fakeNetwork) Hosts(hostname string, ip netip.Addr) []byte {
 	return []byte("127.0.0.1\tlocalhost\n" + ip.String() + "\t" + hostname + "\n")
 }
 
+// count is the number of endpoints connected.
 func (f *fakeNetwork) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.connected)
+	n := 0
+	for _, eps := range f.connected {
+		n += len(eps)
+	}
+	return n
+}
+
+// endpoints are a container's endpoints.
+func (f *fakeNetwork) endpoints(id string) []*Endpoint {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*Endpoint(nil), f.connected[id]...)
 }
 
 type fakeEvents struct {

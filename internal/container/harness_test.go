@@ -42,7 +42,7 @@ func newHarness(t *testing.T) *harness {
 	img.Config.Config.Env = []string{"PATH=/bin"}
 	h.images = &fakeImages{images: map[string]*Image{"busybox": img, "busybox:latest": img}}
 	h.layers = &fakeLayers{root: filepath.Join(dir, "layers"), layers: map[string]bool{}, mounted: map[string]bool{}}
-	h.net = &fakeNetwork{connected: map[string]*Endpoint{}}
+	h.net = newFakeNetwork()
 	h.shims = &fakeShims{live: map[string]*fakeShim{}, exits: map[string]*Exit{}}
 	h.events = &fakeEvents{ch: make(chan events.Message, 1024)}
 	h.logs = &fakeLogs{logs: map[string][]LogMessage{}}

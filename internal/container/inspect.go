@@ -60,7 +60,7 @@ func networkSettings(r record) *containertypes.NetworkSettings {
 		Ports:    portMap(r),
 		Networks: endpointSettings(r),
 	}
-	if ep := r.Endpoint; ep != nil && r.State.Running {
+	if ep := primaryEndpoint(r); ep != nil && r.State.Running {
 		ns.SandboxKey = ep.NetNSPath
 	}
 	return ns

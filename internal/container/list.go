@@ -290,7 +290,7 @@ func (s *Service) imageName(ctx context.Context, r record, cache map[string]stri
 // actual bindings.
 func portMap(r record) network.PortMap {
 	pm := network.PortMap{}
-	ep := r.Endpoint
+	ep := primaryEndpoint(r)
 	if !r.State.Running || ep == nil || !ep.IPAddress.IsValid() {
 		return pm
 	}
@@ -331,31 +331,6 @@ func portSummaries(pm network.PortMap) []containertypes.PortSummary {
 		return a.PublicPort < b.PublicPort
 	})
 	return out
-}
-
-// endpointSettings is NetworkSettings.Networks: one entry named after
-// the network mode; addresses only while the container runs.
-func endpointSettings(r record) map[string]*network.EndpointSettings {
-	name := networkName(r.HostConfig.NetworkMode)
-	if name == "" {
-		return map[string]*network.EndpointSettings{}
-	}
-	es := &network.EndpointSettings{}
-	if ep := r.Endpoint; ep != nil {
-		es.NetworkID = ep.NetworkID
-		if r.State.Running {
-			es.EndpointID = ep.EndpointID
-			es.Gateway = ep.Gateway
-			es.IPAddress = ep.IPAddress
-			es.IPPrefixLen = ep.PrefixLen
-			if ep.MacAddress != "" {
-				if hw, err := parseMAC(ep.MacAddress); err == nil {
-					es.MacAddress = hw
-				}
-			}
-		}
-	}
-	return map[string]*network.EndpointSettings{name: es}
 }
 
 func parseMAC(s string) (network.HardwareAddr, error) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/internal/filters"
 )
 
 // LogsOptions is a logs request.
@@ -36,10 +38,10 @@ func (s *Service) Logs(ctx context.Context, ref string, opts LogsOptions) (tty b
 		}
 	}
 	ref0 := now()
-	if cfg.Since, err = parseTimestamp(opts.Since, ref0); err != nil {
+	if cfg.Since, err = filters.ParseTime(opts.Since, ref0); err != nil {
 		return false, nil, err
 	}
-	if cfg.Until, err = parseTimestamp(opts.Until, ref0); err != nil {
+	if cfg.Until, err = filters.ParseTime(opts.Until, ref0); err != nil {
 		return false, nil, err
 	}
 	c.mu.Lock()

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/internal/signals"
-	"github.com/containerd/errdefs"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
@@ -303,21 +302,6 @@ func networkName(mode containertypes.NetworkMode) string {
 		return ""
 	}
 	return string(mode)
-}
-
-// validateNetworkMode accepts the modes berth implements.
-func validateNetworkMode(mode containertypes.NetworkMode) error {
-	switch {
-	case mode == "", mode == network.NetworkDefault, mode == network.NetworkBridge,
-		mode == network.NetworkHost, mode == network.NetworkNone:
-		return nil
-	case mode.IsContainer():
-		if mode.ConnectedContainer() == "" {
-			return errdefs.ErrInvalidArgument.WithMessage("invalid network mode: " + string(mode))
-		}
-		return nil
-	}
-	return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", mode))
 }
 
 // commandString is the COMMAND column of `docker ps`.

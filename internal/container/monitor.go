@@ -169,8 +169,8 @@ func (m *monitor) handleExit(c *Container, sh Shim, exit Exit) {
 	} else {
 		c.State.setStopped(exit)
 	}
-	ep := c.Endpoint
-	c.Endpoint = detached(ep)
+	eps := c.Endpoints
+	c.Endpoints = nil
 	autoRemove := !restart && c.HostConfig.AutoRemove && !c.restart.manualRestart
 	c.mu.Unlock()
 
@@ -178,7 +178,7 @@ func (m *monitor) handleExit(c *Container, sh Shim, exit Exit) {
 		"exitCode":     strconv.Itoa(exit.Code),
 		"execDuration": strconv.Itoa(int(ranFor.Seconds())),
 	})
-	m.releaseRun(c.ID, sh, ep)
+	m.releaseRun(c.ID, sh, eps)
 	m.unmountVolumes(c.ID, c.MountPoints) // set at create, never changed
 	m.execs.end(c)
 
@@ -196,8 +196,8 @@ func (m *monitor) handleExit(c *Container, sh Shim, exit Exit) {
 }
 
 // releaseRun frees what a run held, in parallel: the runtime state and
-// the shim, the network endpoint, the rootfs mount.
-func (m *monitor) releaseRun(id string, sh Shim, ep *Endpoint) {
+// the shim, the network endpoints, the rootfs mount.
+func (m *monitor) releaseRun(id string, sh Shim, eps []*Endpoint) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	if sh != nil {
@@ -210,12 +210,13 @@ func (m *monitor) releaseRun(id string, sh Shim, ep *Endpoint) {
 			sh.Close()
 		}()
 	}
-	if ep != nil {
+	if len(eps) > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := m.network.Disconnect(ctx, ep); err != nil {
-				slog.Warn("disconnecting network", "container", id, "err", err)
+			disconnectEndpoints(ctx, m.network, id, eps)
+			for _, ep := range eps {
+				publishNetworkEvent(m.events, events.ActionDisconnect, id, ep)
 			}
 		}()
 	}
@@ -224,15 +225,6 @@ func (m *monitor) releaseRun(id string, sh Shim, ep *Endpoint) {
 	}
 	wg.Wait()
 	os.RemoveAll(m.cfg.bundleDir(id))
-}
-
-// detached is what inspect shows of an endpoint once the container
-// stopped: the network it belongs to, no address.
-func detached(ep *Endpoint) *Endpoint {
-	if ep == nil {
-		return nil
-	}
-	return &Endpoint{ContainerID: ep.ContainerID, Mode: ep.Mode, NetworkID: ep.NetworkID, Bridge: ep.Bridge}
 }
 
 // policyRestart runs when the back-off delay is over.

@@ -95,18 +95,15 @@ func (s *Service) destroy(c *Container, anonymousVolumes bool) error {
 		c.restart.timer.Stop()
 		c.restart.timer = nil
 	}
-	id, name, ep := c.ID, c.Name, c.Endpoint
+	id, name, eps := c.ID, c.Name, c.Endpoints
+	c.Endpoints = nil
 	c.mu.Unlock()
 	c.saveOrLog()
 	c.failPending(errdefs.ErrNotFound.WithMessage("No such container: " + id))
 
 	// A run that was never released (restore of a dead shim) may still
 	// hold an endpoint; Disconnect is idempotent.
-	if ep != nil && ep.IPAddress.IsValid() {
-		if err := s.deps.Network.Disconnect(context.Background(), ep); err != nil {
-			slog.Warn("disconnecting network", "container", id, "err", err)
-		}
-	}
+	s.disconnectAll(context.Background(), id, eps)
 	if err := s.deps.Layers.RemoveRWLayer(id); err != nil {
 		c.markDead()
 		return fmt.Errorf("remove read-write layer: %w", err)
@@ -156,7 +153,7 @@ func (s *Service) Prune(ctx context.Context, f filters.Args) (containertypes.Pru
 	}
 	var until time.Time
 	for _, v := range f.Get("until") {
-		t, err := parseTimestamp(v, now())
+		t, err := filters.ParseTime(v, now())
 		if err != nil {
 			return report, err
 		}

@@ -46,6 +46,7 @@ func (s *Service) Restore(ctx context.Context) error {
 			slog.Warn("skipping unreadable container", "dir", dir, "err", err)
 			continue
 		}
+		upgradeRecord(&rec)
 		c := newContainer(rec, dir)
 		if err := s.idx.reserveName(rec.Name, rec.ID); err != nil {
 			slog.Warn("container name taken twice", "container", rec.ID, "name", rec.Name)
@@ -106,9 +107,9 @@ func (m *monitor) restore(ctx context.Context, all []*Container) {
 			if sh := m.reconcile(ctx, c); sh != nil {
 				mu.Lock()
 				live = append(live, c)
-				if ep := c.Endpoint; ep != nil && ep.IPAddress.IsValid() {
-					eps = append(eps, ep)
-				}
+				c.mu.Lock()
+				eps = append(eps, cloneEndpoints(c.Endpoints)...)
+				c.mu.Unlock()
 				mu.Unlock()
 			}
 		}()
@@ -183,11 +184,11 @@ func (m *monitor) reconcile(ctx context.Context, c *Container) Shim {
 func (m *monitor) exitedWhileDown(c *Container, sh Shim, exit Exit) {
 	c.mu.Lock()
 	c.State.setStopped(exit)
-	ep := c.Endpoint
-	c.Endpoint = detached(ep)
+	eps := c.Endpoints
+	c.Endpoints = nil
 	id := c.ID
 	c.mu.Unlock()
-	m.releaseRun(id, sh, ep)
+	m.releaseRun(id, sh, eps)
 	m.unmountVolumes(id, c.MountPoints)
 	os.RemoveAll(m.cfg.shimDir(id))
 	c.saveOrLog()

@@ -65,7 +65,7 @@ func TestCreateErrors(t *testing.T) {
 		{"bad log opt", CreateOptions{Config: cfgWith("true"), HostConfig: &containertypes.HostConfig{LogConfig: containertypes.LogConfig{Config: map[string]string{"max-sise": "1m"}}}}, errdefs.IsInvalidArgument, "unknown log opt 'max-sise' for json-file log driver"},
 		{"relative workdir", CreateOptions{Config: &containertypes.Config{Image: "busybox", WorkingDir: "tmp"}}, errdefs.IsInvalidArgument, "the working directory 'tmp' is invalid, it needs to be an absolute path"},
 		{"no command", CreateOptions{Config: &containertypes.Config{Image: "busybox", Entrypoint: []string{""}, Cmd: []string{}}}, errdefs.IsInvalidArgument, ""},
-		{"unknown network", CreateOptions{Config: cfgWith("true"), HostConfig: &containertypes.HostConfig{NetworkMode: "mynet"}}, errdefs.IsNotFound, "network mynet not found"},
+		{"unknown network", CreateOptions{Config: cfgWith("true"), HostConfig: &containertypes.HostConfig{NetworkMode: "mynet"}}, errdefs.IsInvalidArgument, "network mynet not found"}, // not a 404: the CLI would take it for a missing image
 		{"tiny memory", CreateOptions{Config: cfgWith("true"), HostConfig: &containertypes.HostConfig{Resources: containertypes.Resources{Memory: 1024}}}, errdefs.IsInvalidArgument, "Minimum memory limit allowed is 6MB"},
 		{"bad stop signal", CreateOptions{Config: &containertypes.Config{Image: "busybox", StopSignal: "SIGFOO"}}, errdefs.IsInvalidArgument, "Invalid signal: SIGFOO"},
 		{"unknown runtime", CreateOptions{Config: cfgWith("true"), HostConfig: &containertypes.HostConfig{Runtime: "kata"}}, errdefs.IsInvalidArgument, "Unknown runtime specified kata"},

@@ -112,6 +112,11 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 		joinNetNS = fmt.Sprintf("/proc/%d/ns/net", o.State.Pid)
 		hostname, domainname = o.Config.Hostname, o.Config.Domainname
 	}
+	links, err := s.links(&rec)
+	if err != nil {
+		return err
+	}
+	netNames := orderedAttachments(rec.Networks)
 
 	// Storage and files, while the network is connected.
 	var (
@@ -120,7 +125,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 		mounts   []specs.Mount
 		volumes  func() // unmounts the volumes mounted for this start
 		prepErr  error
-		ep       *Endpoint
+		eps      []*Endpoint
 		netErr   error
 		bundle   = s.cfg.bundleDir(id)
 		stateDir = s.cfg.shimDir(id)
@@ -145,33 +150,40 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 			if prepErr = os.WriteFile(rec.HostnamePath, []byte(hostname+"\n"), 0o644); prepErr != nil {
 				return
 			}
-			if prepErr = os.WriteFile(rec.ResolvConfPath, s.resolvConf(hc, hostNet), 0o644); prepErr != nil {
+			if prepErr = os.WriteFile(rec.ResolvConfPath, s.resolvConf(hc, hostNet, embeddedDNS(rec.Networks)), 0o644); prepErr != nil {
 				return
 			}
 		}
 		mounts, volumes, prepErr = s.startMounts(ctx, id, rootfs, rec.MountPoints, hc.Tmpfs)
 	}()
+	// The primary network creates the namespace while the rootfs is
+	// prepared; the others add their interfaces to it after.
 	if joined == nil {
-		ep, netErr = s.deps.Network.Connect(ctx, EndpointRequest{
-			ContainerID: id,
-			Name:        strings.TrimPrefix(rec.Name, "/"),
-			Mode:        string(hc.NetworkMode),
-			Ports:       hc.PortBindings,
-			Exposed:     cfg.ExposedPorts,
-			PublishAll:  hc.PublishAllPorts,
-			Hostname:    hostname,
-		})
+		var ep *Endpoint
+		if len(netNames) == 0 {
+			// Disconnected from every network: a namespace with lo only.
+			ep, netErr = s.deps.Network.Connect(ctx, EndpointRequest{ContainerID: id, Name: strings.TrimPrefix(rec.Name, "/"), Network: "none", Hostname: hostname, Primary: true})
+		} else {
+			ep, netErr = s.deps.Network.Connect(ctx, endpointRequest(&rec, netNames[0], rec.Networks[netNames[0]], true, hostname))
+			if ep != nil && ep.Network == "" {
+				ep.Network = netNames[0]
+			}
+		}
+		if ep != nil {
+			eps = append(eps, ep)
+		}
 	}
 	wg.Wait()
 	if volumes != nil {
 		undo = append(undo, volumes)
 	}
-	if ep != nil {
-		undo = append(undo, func() {
-			if err := s.deps.Network.Disconnect(ctx, ep); err != nil {
-				slog.Warn("disconnecting network after failed start", "container", id, "err", err)
-			}
-		})
+	if netErr == nil && len(netNames) > 1 && joined == nil {
+		var rest []*Endpoint
+		rest, netErr = s.connectRest(ctx, &rec, netNames, hostname)
+		eps = append(eps, rest...)
+	}
+	if len(eps) > 0 {
+		undo = append(undo, func() { s.disconnectAll(ctx, id, eps) })
 	}
 	if rootfs != "" {
 		undo = append(undo, func() {
@@ -192,11 +204,9 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 	if joined != nil {
 		filesFrom = *joined
 	} else {
-		var ip, gw netip.Addr
-		if ep != nil {
-			ip, gw = ep.IPAddress, ep.Gateway
-		}
-		if err := os.WriteFile(rec.HostsPath, s.hostsFile(hc, hostname, ip, gw, hostNet), 0o644); err != nil {
+		hostsRec := rec
+		hostsRec.Endpoints = eps
+		if err := os.WriteFile(rec.HostsPath, s.hostsFile(&hostsRec, hostname, links), 0o644); err != nil {
 			return err
 		}
 	}
@@ -204,6 +214,14 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 
 	specCfg := *cfg
 	specCfg.Hostname, specCfg.Domainname = hostname, domainname
+	if len(links) > 0 {
+		// Docker puts the links' variables before the container's own.
+		var env []string
+		for _, l := range links {
+			env = append(env, linkEnv(rec.Name, l)...)
+		}
+		specCfg.Env = append(env, specCfg.Env...)
+	}
 	in := SpecInput{
 		ID:          id,
 		Hostname:    hostname,
@@ -219,10 +237,9 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 	switch {
 	case joinNetNS != "":
 		in.NetNSPath = joinNetNS
-	case ep != nil:
-		in.NetNSPath = ep.NetNSPath
+	case len(eps) > 0:
+		in.NetNSPath = eps[0].NetNSPath
 	}
-	var err error
 	if in.IPCNSPath, err = s.namespaceOf(hc.IpcMode.Container(), "ipc"); err != nil {
 		return err
 	}
@@ -290,10 +307,13 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 	c.mu.Lock()
 	c.State.setRunning(pid, now())
 	c.HasBeenStartedBefore = true
-	c.Endpoint = ep
+	c.Endpoints = eps
 	c.restart.manualRestart = false
 	c.mu.Unlock()
 	c.saveOrLog()
+	for _, ep := range eps {
+		publishNetworkEvent(s.deps.Events, events.ActionConnect, id, ep)
+	}
 	s.publish(c, events.ActionStart, nil)
 	s.mon.watch(c, sh)
 	return nil
@@ -402,8 +422,9 @@ func (cfg *Config) cgroupsPath(hc *containertypes.HostConfig, id string) string 
 }
 
 // resolvConf is the container's /etc/resolv.conf: the host's own with
-// host networking, else the network's with the container's DNS options.
-func (s *Service) resolvConf(hc *containertypes.HostConfig, hostNet bool) []byte {
+// host networking, else the network's with the container's DNS options;
+// on a user-defined network it points at the embedded DNS server.
+func (s *Service) resolvConf(hc *containertypes.HostConfig, hostNet, embedded bool) []byte {
 	if hostNet && len(hc.DNS) == 0 && len(hc.DNSSearch) == 0 && len(hc.DNSOptions) == 0 {
 		if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 			return data
@@ -413,22 +434,28 @@ func (s *Service) resolvConf(hc *containertypes.HostConfig, hostNet bool) []byte
 	for i, a := range hc.DNS {
 		dns[i] = a.String()
 	}
-	return s.deps.Network.ResolvConfWith(dns, hc.DNSSearch, hc.DNSOptions)
+	return s.deps.Network.ResolvConfWith(dns, hc.DNSSearch, hc.DNSOptions, embedded)
 }
 
-// hostsFile is the container's /etc/hosts with --add-host entries.
-func (s *Service) hostsFile(hc *containertypes.HostConfig, hostname string, ip, gw netip.Addr, hostNet bool) []byte {
+// hostsFile is the container's /etc/hosts as Docker writes it: the
+// boilerplate (the host's file with host networking), the legacy links,
+// the --add-host entries, then the container's own addresses.
+func (s *Service) hostsFile(r *record, hostname string, links []link) []byte {
+	hc := r.HostConfig
 	var data []byte
-	if hostNet {
+	if hc.NetworkMode.IsHost() {
 		data, _ = os.ReadFile("/etc/hosts")
 	}
 	if data == nil {
-		data = s.deps.Network.Hosts(hostname, ip)
+		data = s.deps.Network.Hosts(hostname, netip.Addr{})
 	}
 	var b strings.Builder
 	b.Write(data)
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		b.WriteByte('\n')
+	}
+	for _, l := range linkHosts(links) {
+		b.WriteString(l + "\n")
 	}
 	for _, eh := range hc.ExtraHosts {
 		host, addr, ok := strings.Cut(eh, ":")
@@ -439,12 +466,30 @@ func (s *Service) hostsFile(hc *containertypes.HostConfig, hostname string, ip, 
 			continue
 		}
 		if addr == "host-gateway" {
+			gw := s.deps.Network.HostGateway()
 			if !gw.IsValid() {
 				continue
 			}
 			addr = gw.String()
 		}
 		b.WriteString(addr + "\t" + host + "\n")
+	}
+	if !hc.NetworkMode.IsHost() && hostname != "" {
+		fqdn := hostname
+		if r.Config != nil && r.Config.Domainname != "" {
+			fqdn = hostname + "." + r.Config.Domainname
+		}
+		names := fqdn
+		if short, _, ok := strings.Cut(fqdn, "."); ok && short != "" {
+			names = fqdn + " " + short
+		}
+		for _, ep := range r.Endpoints {
+			for _, ip := range []netip.Addr{ep.IPAddress, ep.IPv6Address} {
+				if ip.IsValid() {
+					b.WriteString(ip.String() + "\t" + names + "\n")
+				}
+			}
+		}
 	}
 	return []byte(b.String())
 }

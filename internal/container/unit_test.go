@@ -265,26 +265,6 @@ func TestCommandString(t *testing.T) {
 	}
 }
 
-func TestParseTimestamp(t *testing.T) {
-	ref := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	cases := map[string]time.Time{
-		"1700000000":           time.Unix(1700000000, 0),
-		"1700000000.5":         time.Unix(1700000000, 500000000),
-		"1700000000.000000001": time.Unix(1700000000, 1),
-		"10m":                  ref.Add(-10 * time.Minute),
-		"2024-12-31T23:00:00Z": ref.Add(-time.Hour),
-		"":                     {},
-	}
-	for in, want := range cases {
-		if got, err := parseTimestamp(in, ref); err != nil || !got.Equal(want) {
-			t.Errorf("parseTimestamp(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	if _, err := parseTimestamp("yesterday", ref); !errdefs.IsInvalidArgument(err) {
-		t.Errorf("bad timestamp: %v", err)
-	}
-}
-
 func TestParsePS(t *testing.T) {
 	out := []byte(`UID          PID    PPID  C STIME TTY          TIME CMD
 root           1       0  0 10:00 ?        00:00:01 /sbin/init

@@ -20,6 +20,7 @@ import (
 	"github.com/berth-dev/berth/internal/server/httputils"
 	containerrouter "github.com/berth-dev/berth/internal/server/router/container"
 	imagerouter "github.com/berth-dev/berth/internal/server/router/image"
+	networkrouter "github.com/berth-dev/berth/internal/server/router/network"
 	systemrouter "github.com/berth-dev/berth/internal/server/router/system"
 	volumerouter "github.com/berth-dev/berth/internal/server/router/volume"
 	"github.com/berth-dev/berth/internal/volume"
@@ -64,16 +65,7 @@ func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services,
 		s.close()
 		return nil, fmt.Errorf("image store: %w", err)
 	}
-	s.network, err = network.New(ctx, network.Config{
-		Root:       filepath.Join(cfg.DataRoot, "network"),
-		NetNSDir:   filepath.Join(cfg.ExecRoot, "netns"),
-		BridgeName: cfg.BridgeName,
-		BridgeCIDR: cfg.BridgeIP,
-		DNS:        cfg.DNS,
-		DNSSearch:  cfg.DNSSearch,
-		DNSOptions: cfg.DNSOptions,
-		IPForward:  cfg.IPForward,
-	})
+	s.network, err = network.New(ctx, networkConfig(cfg, bus))
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("network: %w", err)
@@ -189,6 +181,7 @@ func run(ctx context.Context, cfg config.Config) error {
 		containerrouter.New(svcs.containers, svcs.containers.Execs()),
 		imagerouter.New(svcs.images, svcs.archives, svcs.registries),
 		volumerouter.New(svcs.volumes),
+		networkrouter.New(svcs.network, svcs.containers),
 	}
 	srv := server.New(Version, routers...)
 	errc := make(chan error, len(listeners))

@@ -58,6 +58,13 @@ func parseFlags(args []string) (config.Config, error) {
 	pidfile := fs.StringP("pidfile", "p", "", "Path to use for daemon PID file")
 	bridge := fs.StringP("bridge", "b", "", "Name of the default bridge (default berth0)")
 	bip := fs.String("bip", "", "IPv4 address and prefix of the default bridge")
+	fixedCIDR := fs.String("fixed-cidr", "", "IPv4 subnet of the default bridge's subnet to hand out container addresses from")
+	pools := fs.StringArray("default-address-pool", nil, "Default address pool for new networks (base=10.10.0.0/16,size=24)")
+	netBools := map[string]**bool{"icc": &cfg.ICC, "iptables": &cfg.IPTables, "ip-forward": &cfg.IPForward, "ip-masq": &cfg.IPMasq}
+	fs.Bool("icc", true, "Enable inter-container communication on the default bridge")
+	fs.Bool("iptables", true, "Program nftables rules (NAT for published ports, masquerade, isolation)")
+	fs.Bool("ip-forward", true, "Enable IPv4 forwarding")
+	fs.Bool("ip-masq", true, "Masquerade the default bridge's outbound traffic")
 	logDriver := fs.String("log-driver", "", "Default driver for container logs")
 	insecure := fs.StringArray("insecure-registry", nil, "Enable insecure registry communication")
 	if err := fs.Parse(args); err != nil {
@@ -79,6 +86,23 @@ func parseFlags(args []string) (config.Config, error) {
 	set(&cfg.Pidfile, *pidfile)
 	set(&cfg.BridgeName, *bridge)
 	set(&cfg.BridgeIP, *bip)
+	set(&cfg.FixedCIDR, *fixedCIDR)
+	for name, dst := range netBools {
+		if fs.Changed(name) {
+			v, _ := fs.GetBool(name)
+			*dst = &v
+		}
+	}
+	if len(*pools) > 0 {
+		cfg.DefaultAddressPools = nil
+		for _, v := range *pools {
+			p, err := config.ParseAddressPool(v)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.DefaultAddressPools = append(cfg.DefaultAddressPools, p)
+		}
+	}
 	set(&cfg.LogConfig.Type, *logDriver)
 	cfg.InsecureRegistries = append(cfg.InsecureRegistries, *insecure...)
 	if len(*hosts) > 0 {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"path/filepath"
 
 	"github.com/moby/moby/api/types/container"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/berth-dev/berth/internal/config"
 	ctr "github.com/berth-dev/berth/internal/container"
 	"github.com/berth-dev/berth/internal/image"
 	"github.com/berth-dev/berth/internal/logs"
@@ -48,11 +50,17 @@ func (n networkAttacher) Restore(ctx context.Context, eps []*ctr.Endpoint) error
 	return n.s.Restore(ctx, out)
 }
 
-func (n networkAttacher) ResolvConfWith(dns, search, options []string) []byte {
-	return n.s.ResolvConfWith(dns, search, options)
+func (n networkAttacher) ResolvConfWith(dns, search, options []string, embedded bool) []byte {
+	return n.s.ResolvConfWith(dns, search, options, embedded)
 }
 
 func (n networkAttacher) Hosts(hostname string, ip netip.Addr) []byte { return n.s.Hosts(hostname, ip) }
+
+func (n networkAttacher) LookupNetwork(ref string) (id, name, driver string, err error) {
+	return n.s.LookupNetwork(ref)
+}
+
+func (n networkAttacher) HostGateway() netip.Addr { return n.s.HostGateway() }
 
 // shimLauncher re-executes binary as `berth shim` ("" = this executable).
 type shimLauncher struct{ binary string }
@@ -160,4 +168,30 @@ func ContainerDeps(images *image.Service, net *network.Service, bus ctr.EventPub
 		HostConfigDefaults: hostConfigDefaults,
 		Commits:            imageCommitter{images},
 	}
+}
+
+// networkConfig is the network service's configuration from the
+// daemon's.
+func networkConfig(cfg *config.Config, bus network.EventPublisher) network.Config {
+	nc := network.Config{
+		Root:       filepath.Join(cfg.DataRoot, "network"),
+		NetNSDir:   filepath.Join(cfg.ExecRoot, "netns"),
+		BridgeName: cfg.BridgeName,
+		BridgeCIDR: cfg.BridgeIP,
+		FixedCIDR:  cfg.FixedCIDR,
+		DNS:        cfg.DNS,
+		DNSSearch:  cfg.DNSSearch,
+		DNSOptions: cfg.DNSOptions,
+		IPForward:  cfg.IPForward,
+		ICC:        cfg.ICC,
+		IPTables:   cfg.IPTables,
+		IPMasq:     cfg.IPMasq,
+		Events:     bus,
+	}
+	for _, p := range cfg.DefaultAddressPools {
+		// Validated with the configuration.
+		base, _ := netip.ParsePrefix(p.Base)
+		nc.DefaultAddressPools = append(nc.DefaultAddressPools, network.AddressPool{Base: base, Size: p.Size})
+	}
+	return nc
 }

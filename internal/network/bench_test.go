@@ -28,23 +28,30 @@ func BenchmarkConnect(b *testing.B) {
 			network.MustParsePort("53/udp"): {{}},
 		}},
 		{"none", "none", nil},
+		// A user-defined network: its own bridge and table, and the
+		// embedded DNS server every container there gets.
+		{"user-defined", "benchnet", nil},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			if !isRoot() {
 				b.Skip("needs root")
 			}
-			e := &testEnv{root: b.TempDir() + "/network", bridge: "btbench", cidr: "10.213.200.1/22"}
+			e := &testEnv{t: b, root: b.TempDir() + "/network", bridge: "btbench", cidr: "10.213.200.1/22"}
 			b.Cleanup(e.cleanup)
 			s, err := New(ctx, Config{Root: e.root, BridgeName: e.bridge, BridgeCIDR: e.cidr})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer s.Close()
+			if tc.mode == "benchnet" {
+				e.createNet(s, "benchnet", "btbenchu", "10.213.208.0/22", nil)
+			}
 			var conn, disc []time.Duration
 			var eps []*Endpoint
 			for i := 0; b.Loop(); i++ {
 				t0 := time.Now()
-				ep, err := s.Connect(ctx, EndpointRequest{ContainerID: "bench" + strconv.Itoa(i), Mode: tc.mode, Ports: tc.ports})
+				id := "bench" + strconv.Itoa(i)
+				ep, err := s.Connect(ctx, EndpointRequest{ContainerID: id, Name: id, Network: tc.mode, Ports: tc.ports, Primary: true})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -78,7 +85,7 @@ func BenchmarkChurn(b *testing.B) {
 	if !isRoot() {
 		b.Skip("needs root")
 	}
-	e := &testEnv{root: b.TempDir() + "/network", bridge: "btchurn", cidr: "10.213.204.1/22"}
+	e := &testEnv{t: b, root: b.TempDir() + "/network", bridge: "btchurn", cidr: "10.213.204.1/22"}
 	b.Cleanup(e.cleanup)
 	s, err := New(ctx, Config{Root: e.root, BridgeName: e.bridge, BridgeCIDR: e.cidr})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -24,13 +25,16 @@ var defaultNameservers = []string{"8.8.8.8", "8.8.4.4"}
 // with Google's servers if none is left; or built from the daemon's
 // dns, dns-search and dns-opts when any is set.
 func (s *Service) ResolvConf() []byte {
-	return s.ResolvConfWith(nil, nil, nil)
+	return s.ResolvConfWith(nil, nil, nil, false)
 }
 
 // ResolvConfWith is ResolvConf with a container's own --dns,
 // --dns-search and --dns-option, each of which, when given, wins over the
-// daemon's.
-func (s *Service) ResolvConfWith(dns, search, options []string) []byte {
+// daemon's. embedded is for a container on a user-defined network: its
+// only nameserver is the embedded DNS server (which forwards to the
+// others), with "ndots:0" unless an ndots option is given, as Docker
+// writes it.
+func (s *Service) ResolvConfWith(dns, search, options []string, embedded bool) []byte {
 	if len(dns) == 0 {
 		dns = s.cfg.DNS
 	}
@@ -40,8 +44,25 @@ func (s *Service) ResolvConfWith(dns, search, options []string) []byte {
 	if len(options) == 0 {
 		options = s.cfg.DNSOptions
 	}
-	return buildResolvConf(readHostResolvConf(s.resolvConfPath), dns, search, options)
+	host := readHostResolvConf(s.resolvConfPath)
+	if !embedded {
+		return buildResolvConf(host, dns, search, options)
+	}
+	if len(search) == 0 {
+		search = directive(host, "search", "domain")
+	}
+	if len(options) == 0 {
+		options = directive(host, "options")
+	}
+	if !slices.ContainsFunc(options, func(o string) bool { return strings.HasPrefix(o, "ndots:") }) {
+		options = append(slices.Clone(options), "ndots:0")
+	}
+	return writeResolvConf([]string{embeddedNameserver}, search, options)
 }
+
+// embeddedNameserver is where the embedded DNS server answers in every
+// container (dns.Address without the port).
+const embeddedNameserver = "127.0.0.11"
 
 // readHostResolvConf reads the host's file; when it only points at
 // systemd-resolved's stub (127.0.0.53), the upstream servers resolved
@@ -76,18 +97,7 @@ func buildResolvConf(host []byte, dns, search, options []string) []byte {
 		if len(options) == 0 {
 			options = directive(host, "options")
 		}
-		// The layout of Docker's resolvconf.Build.
-		var b bytes.Buffer
-		if len(search) > 0 && strings.TrimSpace(strings.Join(search, " ")) != "." {
-			b.WriteString("search " + strings.Join(search, " ") + "\n")
-		}
-		for _, ns := range dns {
-			b.WriteString("nameserver " + ns + "\n")
-		}
-		if len(options) > 0 && strings.TrimSpace(strings.Join(options, " ")) != "" {
-			b.WriteString("options " + strings.Join(options, " ") + "\n")
-		}
-		return b.Bytes()
+		return writeResolvConf(dns, search, options)
 	}
 
 	var b bytes.Buffer
@@ -108,6 +118,21 @@ func buildResolvConf(host []byte, dns, search, options []string) []byte {
 		for _, ns := range defaultNameservers {
 			b.WriteString("nameserver " + ns + "\n")
 		}
+	}
+	return b.Bytes()
+}
+
+// writeResolvConf lays a resolv.conf out as Docker's resolvconf.Build.
+func writeResolvConf(dns, search, options []string) []byte {
+	var b bytes.Buffer
+	if len(search) > 0 && strings.TrimSpace(strings.Join(search, " ")) != "." {
+		b.WriteString("search " + strings.Join(search, " ") + "\n")
+	}
+	for _, ns := range dns {
+		b.WriteString("nameserver " + ns + "\n")
+	}
+	if len(options) > 0 && strings.TrimSpace(strings.Join(options, " ")) != "" {
+		b.WriteString("options " + strings.Join(options, " ") + "\n")
 	}
 	return b.Bytes()
 }

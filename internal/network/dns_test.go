@@ -66,8 +66,17 @@ func TestResolvConfPrecedence(t *testing.T) {
 	if got, want := string(s.ResolvConf()), "search lan\nnameserver 10.9.9.9\n"; got != want {
 		t.Fatalf("daemon dns: %q, want %q", got, want)
 	}
-	if got, want := string(s.ResolvConfWith([]string{"10.1.1.1"}, []string{"c.example"}, nil)), "search c.example\nnameserver 10.1.1.1\n"; got != want {
+	if got, want := string(s.ResolvConfWith([]string{"10.1.1.1"}, []string{"c.example"}, nil, false)), "search c.example\nnameserver 10.1.1.1\n"; got != want {
 		t.Fatalf("container dns: %q, want %q", got, want)
+	}
+	// On a user-defined network: the embedded server only, the search
+	// list kept, ndots:0 unless an ndots is given.
+	if got, want := string(s.ResolvConfWith(nil, nil, nil, true)), "search lan\nnameserver 127.0.0.11\noptions ndots:0\n"; got != want {
+		t.Fatalf("embedded: %q, want %q", got, want)
+	}
+	if got, want := string(s.ResolvConfWith([]string{"10.1.1.1"}, nil, []string{"ndots:3", "timeout:1"}, true)),
+		"search lan\nnameserver 127.0.0.11\noptions ndots:3 timeout:1\n"; got != want {
+		t.Fatalf("embedded with options: %q, want %q", got, want)
 	}
 	s.cfg.DNS = nil
 	if got, want := string(s.ResolvConf()), "nameserver 10.0.0.2\nsearch lan\n"; got != want {

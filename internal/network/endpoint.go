@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,43 +20,74 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/network/bridge"
+	"github.com/berth-dev/berth/internal/network/ipam"
 	"github.com/berth-dev/berth/internal/network/nat"
 	"github.com/berth-dev/berth/internal/network/netns"
 	"github.com/berth-dev/berth/internal/network/portmap"
 )
 
-// EndpointRequest asks for a container's network endpoint.
+// EndpointRequest asks for one of a container's endpoints.
 type EndpointRequest struct {
 	ContainerID string
-	// Name is the container's name, used in Docker's error messages
-	// ("driver failed programming external connectivity on endpoint
-	// <name> ..."); the short ID when empty.
+	// Name is the container's name without "/": its DNS name, and the
+	// name in Docker's error messages ("driver failed programming
+	// external connectivity on endpoint <name> ..."); the short ID when
+	// empty.
 	Name string
-	// Mode is the network mode: "", "default" and "bridge" mean the
-	// default bridge; "none" a namespace with only lo; "host" the host's
-	// namespace.
-	Mode       string
-	Ports      network.PortMap // requested bindings
-	Exposed    network.PortSet
-	PublishAll bool
-	Hostname   string
+	// Network is a network name, ID or ID prefix; "" and "default" mean
+	// the default bridge.
+	Network                  string
+	Aliases                  []string   // network-scoped aliases, user-defined networks only
+	IPv4Address, IPv6Address netip.Addr // --ip, --ip6; zero: allocate
+	MacAddress               string     // zero: derived from the address
+	Ports                    network.PortMap
+	Exposed                  network.PortSet
+	PublishAll               bool
+	Hostname                 string
+	// Primary is the container's first endpoint: the ports are published
+	// on it.
+	Primary bool
+	// DNS are the container's own --dns servers: the upstreams of its
+	// embedded DNS server, when it has one.
+	DNS []string
+	// Links are the container's links as "name:alias": on a user-defined
+	// network, alias resolves to the linked container for this container
+	// only, as Docker does.
+	Links []string
 }
 
-// Endpoint is a container's attachment to a default network. It is
-// JSON-serialisable: the container store persists it and hands it back to
-// Disconnect and Restore.
+// Endpoint is one attachment of a container to a network. It is
+// JSON-serialisable: the container store persists it and hands it back
+// to Disconnect and Restore. Records written before several networks have
+// no Network, Driver or IfName; NetworkID and Mode say what they were.
 type Endpoint struct {
-	ContainerID string
-	Mode        string // "bridge", "none" or "host"
-	NetworkID   string
-	EndpointID  string
-	NetNSPath   string // the namespace the container joins; "" for host
-	Bridge      string
-	MacAddress  string
-	IPAddress   netip.Addr
-	Gateway     netip.Addr
-	PrefixLen   int
-	Ports       network.PortMap // actual bindings, allocated host ports filled in
+	ContainerID, Name, Network, NetworkID, EndpointID, Driver string
+	Mode                                                      string // "bridge", "macvlan", "none" or "host"
+	NetNSPath, Bridge, MacAddress                             string
+	IfName                                                    string // eth0, eth1... in the container
+	IPAddress, Gateway                                        netip.Addr
+	PrefixLen                                                 int
+	IPv6Address, IPv6Gateway                                  netip.Addr
+	IPv6PrefixLen                                             int
+	Aliases, DNSNames                                         []string
+	Ports                                                     network.PortMap // actual bindings, allocated host ports filled in
+	// DNS are the upstreams the container's embedded DNS server forwards
+	// to, when it has one and they are its own (--dns).
+	DNS []string
+	// Links are the container's links on a user-defined network,
+	// "name:alias".
+	Links []string
+}
+
+// addrsOf are the endpoint's addresses.
+func addrsOf(ep *Endpoint) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range []netip.Addr{ep.IPAddress, ep.IPv6Address} {
+		if a.IsValid() {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // vethName is the host end of the endpoint's veth pair, derived from the
@@ -67,12 +100,13 @@ func vethName(endpointID string) string {
 	return "veth" + endpointID[:7]
 }
 
-func normMode(m string) string {
-	switch m {
-	case "", "default", "bridge":
-		return "bridge"
+// ifName is the endpoint's interface in the container; eth0 for records
+// from before several networks.
+func (ep *Endpoint) ifName() string {
+	if ep.IfName == "" {
+		return bridge.ContainerIfName
 	}
-	return m
+	return ep.IfName
 }
 
 func validID(id string) bool {
@@ -93,30 +127,51 @@ func newEndpointID() string {
 	return hex.EncodeToString(b)
 }
 
-// Connect makes the container's endpoint. For the default bridge: a
-// network namespace mounted under Root/netns, a veth pair into the bridge,
-// an address from the pool (the bridge is the gateway), the MAC Docker
-// derives from it, and the published ports (reserved on the host, DNATed
-// by nftables). For "none": a namespace with lo up. For "host": nothing.
-// On failure everything done so far is undone.
+// Docker's texts for endpoint settings that need a user-defined network.
+var (
+	errUserIP    = errdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")
+	errUserAlias = errdefs.ErrInvalidArgument.WithMessage("network-scoped alias is supported only for containers in user defined networks")
+)
+
+// Connect makes one of the container's endpoints. The container's first
+// endpoint creates its network namespace (mounted under NetNSDir); the
+// others add an interface to it, also while the container runs. On a
+// bridge network: a veth pair into the bridge, addresses from the
+// network's pools, the MAC Docker derives from the address, the default
+// route when this network is the one Docker would route through, and
+// the published ports (reserved on the host, DNATed by nftables). On
+// macvlan: a macvlan interface on the parent. On none: lo only. On host:
+// nothing. On a user-defined network the namespace gets the embedded DNS
+// server. On failure everything done so far is undone.
 func (s *Service) Connect(ctx context.Context, req EndpointRequest) (_ *Endpoint, retErr error) {
-	mode := normMode(req.Mode)
-	switch mode {
-	case "host":
-		return &Endpoint{ContainerID: req.ContainerID, Mode: "host", NetworkID: s.networkID("host"), EndpointID: newEndpointID()}, nil
-	case "bridge", "none":
-	default:
-		if strings.HasPrefix(mode, "container:") {
-			return nil, fmt.Errorf("network mode %q is resolved by the container service: %w", mode, errdefs.ErrInvalidArgument)
-		}
-		return nil, errdefs.ErrNotFound.WithMessage("network " + req.Mode + " not found")
+	n, err := s.lookup(req.Network)
+	if err != nil {
+		return nil, err
+	}
+	if n.driver() == "host" {
+		return &Endpoint{ContainerID: req.ContainerID, Name: req.Name, Network: n.name(), NetworkID: n.id(),
+			EndpointID: newEndpointID(), Driver: "host", Mode: "host"}, nil
 	}
 	if !validID(req.ContainerID) {
 		return nil, fmt.Errorf("%w %q: %w", errBadID, req.ContainerID, errdefs.ErrInvalidArgument)
 	}
+	if n.err != nil {
+		return nil, fmt.Errorf("network %s is not available: %w", n.name(), n.err)
+	}
+	if n.builtin && (req.IPv4Address.IsValid() || req.IPv6Address.IsValid()) {
+		return nil, errUserIP
+	}
+	if n.builtin && len(req.Aliases) > 0 {
+		return nil, errUserAlias
+	}
+	var mac net.HardwareAddr
+	if req.MacAddress != "" && n.hasInterface() {
+		if mac, err = net.ParseMAC(req.MacAddress); err != nil || len(mac) != 6 {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(req.MacAddress + " is not a valid mac address")
+		}
+	}
 	var requests []portRequest
-	if mode == "bridge" {
-		var err error
+	if n.driver() == "bridge" && !n.rec.Internal {
 		if requests, err = expandPorts(req.Ports, req.Exposed, req.PublishAll); err != nil {
 			return nil, err
 		}
@@ -124,10 +179,21 @@ func (s *Service) Connect(ctx context.Context, req EndpointRequest) (_ *Endpoint
 
 	ep := &Endpoint{
 		ContainerID: req.ContainerID,
-		Mode:        mode,
-		NetworkID:   s.networkID(mode),
+		Name:        strings.TrimPrefix(req.Name, "/"),
+		Network:     n.name(),
+		NetworkID:   n.id(),
 		EndpointID:  newEndpointID(),
-		NetNSPath:   filepath.Join(s.cfg.NetNSDir, req.ContainerID),
+		Driver:      n.driver(),
+		Mode:        n.mode(),
+	}
+	if n.userDefined() {
+		ep.Aliases = slices.Clone(req.Aliases)
+		ep.DNSNames = dnsNames(req)
+		ep.DNS = slices.Clone(req.DNS)
+		ep.Links = slices.Clone(req.Links)
+	}
+	if n.br != nil {
+		ep.Bridge = n.br.Name
 	}
 	var undo []func()
 	defer func() {
@@ -138,32 +204,52 @@ func (s *Service) Connect(ctx context.Context, req EndpointRequest) (_ *Endpoint
 		}
 	}()
 
-	// Claim the container's slot and its address.
+	// Claim the endpoint's place in the sandbox, and its addresses.
 	s.mu.Lock()
-	if old, ok := s.endpoints[req.ContainerID]; ok {
+	if n.removed.Load() {
 		s.mu.Unlock()
-		return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("endpoint with name %s already exists in network %s",
-			endpointName(req), networkName(old.Mode)))
+		return nil, errdefs.ErrNotFound.WithMessage("network " + n.name() + " not found")
 	}
-	if mode == "bridge" {
-		ip, err := s.pool.Allocate(req.ContainerID)
-		if err != nil {
+	sb := s.sandboxes[req.ContainerID]
+	fresh := sb == nil
+	if fresh {
+		sb = &sandbox{id: req.ContainerID, path: filepath.Join(s.cfg.NetNSDir, req.ContainerID)}
+	} else if sb.endpointOn(n.id()) != nil {
+		s.mu.Unlock()
+		return nil, errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("endpoint with name %s already exists in network %s",
+			endpointName(req), n.name()))
+	}
+	ep.NetNSPath = sb.path
+	if n.hasInterface() {
+		ep.IfName = sb.nextIfName()
+		if err := s.allocateLocked(n, ep, req); err != nil {
 			s.mu.Unlock()
 			return nil, err
 		}
-		ep.IPAddress, ep.Gateway, ep.PrefixLen = ip, s.br.Addr.Addr(), s.br.Addr.Bits()
-		ep.Bridge = s.br.Name
-		ep.MacAddress = bridge.MAC(ip).String()
+		if mac == nil {
+			mac = bridge.MAC(ep.IPAddress)
+		}
+		ep.MacAddress = mac.String()
 	}
-	s.endpoints[req.ContainerID] = ep
+	if fresh {
+		s.sandboxes[req.ContainerID] = sb
+	}
+	sb.eps = append(sb.eps, ep)
+	n.eps[ep.ContainerID] = ep
+	prevGW := sb.gateway()
+	gw := s.chooseGatewayLocked(sb)
+	sb.gw = gw
 	s.mu.Unlock()
 	undo = append(undo, func() {
 		s.mu.Lock()
-		if ep.IPAddress.IsValid() && s.pool.Owner(ep.IPAddress) == ep.ContainerID {
-			s.pool.Release(ep.IPAddress)
+		s.releaseAddrsLocked(n, ep)
+		if n.eps[ep.ContainerID] == ep {
+			delete(n.eps, ep.ContainerID)
 		}
-		if s.endpoints[ep.ContainerID] == ep {
-			delete(s.endpoints, ep.ContainerID)
+		sb.removeEndpoint(ep)
+		sb.gw = prevGW
+		if len(sb.eps) == 0 && s.sandboxes[ep.ContainerID] == sb {
+			delete(s.sandboxes, ep.ContainerID)
 		}
 		s.mu.Unlock()
 	})
@@ -174,72 +260,219 @@ func (s *Service) Connect(ctx context.Context, req EndpointRequest) (_ *Endpoint
 	}
 	for _, r := range requests {
 		proto := string(r.port.Proto())
-		hp, err := s.ports.Reserve(proto, r.hostIP, r.begin, r.end)
+		hostIP := r.hostIP
+		if !r.explicitIP {
+			hostIP = n.hostIP
+		}
+		hp, err := s.ports.Reserve(proto, hostIP, r.begin, r.end)
 		if err != nil {
 			return nil, externalConnectivityError(req, ep, err)
 		}
-		k := portmap.Key{Proto: proto, IP: r.hostIP, Port: hp}
+		k := portmap.Key{Proto: proto, IP: hostIP, Port: hp}
 		s.mu.Lock()
 		s.portOwner[k] = ep.ContainerID
 		s.mu.Unlock()
 		undo = append(undo, func() { s.releasePort(k, ep.ContainerID) })
-		ep.Ports[r.port] = append(ep.Ports[r.port], network.PortBinding{HostIP: r.hostIP, HostPort: strconv.Itoa(int(hp))})
+		ep.Ports[r.port] = append(ep.Ports[r.port], network.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(hp))})
 	}
 
 	// Write ahead: from here on, a crash leaves a record Restore cleans up.
 	if err := s.writeEndpoint(ep); err != nil {
 		return nil, err
 	}
-	undo = append(undo, func() { s.removeEndpointRecord(ep.ContainerID) })
+	undo = append(undo, func() { s.removeEndpointRecord(ep) })
 
-	// The namespace, and in it the container's end of the veth pair.
-	veth := vethName(ep.EndpointID)
-	var setup func() error
-	if mode == "bridge" {
-		addr := netip.PrefixFrom(ep.IPAddress, ep.PrefixLen)
-		setup = func() error {
+	// The namespace, and in it the container's interface.
+	setup := s.interfaceSetup(n, ep, mac, gw == ep, fresh)
+	switch {
+	case fresh:
+		err = netns.Create(ep.NetNSPath, setup)
+	case setup != nil:
+		err = netns.Do(ep.NetNSPath, setup)
+	}
+	if err != nil {
+		s.dropInterface(n, ep, !fresh)
+		return nil, fmt.Errorf("container %s network namespace: %w", shortID(req.ContainerID), err)
+	}
+	undo = append(undo, func() {
+		s.dropInterface(n, ep, !fresh)
+		if fresh {
+			_ = netns.Delete(ep.NetNSPath)
+		} else if gw == ep && prevGW != nil {
+			_ = netns.Do(ep.NetNSPath, func() error {
+				return bridge.SetDefaultRoutes(prevGW.ifName(), prevGW.Gateway, prevGW.IPv6Gateway)
+			})
+		}
+	})
+
+	if n.nat != nil {
+		if ms := mappings(ep); len(ms) > 0 {
+			if err := n.nat.Add(ms); err != nil {
+				return nil, externalConnectivityError(req, ep, err)
+			}
+			undo = append(undo, func() { _ = n.nat.Remove(ms) })
+		}
+	}
+	if n.userDefined() {
+		if err := s.startDNS(sb, req.DNS); err != nil {
+			return nil, err
+		}
+	}
+	if n.nat != nil && (!n.fwdInstalled.Load() || !s.watching.Load()) {
+		// The accept rules are checked here on the network's first
+		// endpoint, or when the iptables table cannot be watched;
+		// otherwise the watcher keeps them in place.
+		s.syncForwardNet(n)
+	}
+	return ep.clone(), nil
+}
+
+// interfaceSetup is what runs inside the container's namespace to add
+// ep's interface (nil when there is nothing to do). makeGW makes its
+// network the namespace's default route.
+func (s *Service) interfaceSetup(n *netw, ep *Endpoint, mac net.HardwareAddr, makeGW, fresh bool) func() error {
+	ifc := bridge.Interface{Name: ep.IfName}
+	if ep.IPAddress.IsValid() {
+		ifc.Addr = netip.PrefixFrom(ep.IPAddress, ep.PrefixLen)
+	}
+	if ep.IPv6Address.IsValid() {
+		ifc.Addr6 = netip.PrefixFrom(ep.IPv6Address, ep.IPv6PrefixLen)
+	}
+	if makeGW {
+		ifc.Gateway, ifc.Gateway6 = ep.Gateway, ep.IPv6Gateway
+	}
+	switch n.driver() {
+	case "bridge", "macvlan":
+		return func() error {
 			fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				return err
 			}
 			defer unix.Close(fd)
-			if err := s.nl.AddVeth(s.br, veth, fd, bridge.MAC(ep.IPAddress)); err != nil {
+			if n.driver() == "bridge" {
+				err = s.nl.AddVethNamed(n.br, vethName(ep.EndpointID), ep.IfName, fd, mac)
+			} else {
+				err = s.nl.AddMacvlan(n.rec.Options[optParent], ep.IfName, fd, mac)
+			}
+			if err != nil {
 				return err
 			}
-			return bridge.ConfigureContainer(addr, ep.Gateway)
+			return bridge.ConfigureInterface(ifc)
 		}
-	} else {
-		setup = bridge.LoopbackUp
 	}
-	if err := netns.Create(ep.NetNSPath, setup); err != nil {
-		if mode == "bridge" {
-			_ = s.nl.DelLink(veth)
-		}
-		return nil, fmt.Errorf("container %s network namespace: %w", shortID(req.ContainerID), err)
+	if !fresh {
+		return nil // none in an existing namespace: nothing to add
 	}
-	undo = append(undo, func() {
-		if mode == "bridge" {
-			_ = s.nl.DelLink(veth)
-		}
-		_ = netns.Delete(ep.NetNSPath)
-	})
+	return bridge.LoopbackUp
+}
 
-	if mode == "bridge" {
-		if ms := mappings(ep); len(ms) > 0 {
-			if err := s.nat.Add(ms); err != nil {
-				return nil, externalConnectivityError(req, ep, err)
+// dropInterface deletes ep's interface: the host end of its veth pair
+// (which takes the container's end with it), or the macvlan inside the
+// namespace (inNS: the namespace stays).
+func (s *Service) dropInterface(n *netw, ep *Endpoint, inNS bool) {
+	switch n.driver() {
+	case "bridge":
+		_ = s.nl.DelLink(vethName(ep.EndpointID))
+	case "macvlan":
+		if inNS {
+			_ = netns.Do(ep.NetNSPath, func() error { return bridge.DelLinkIn(ep.ifName()) })
+		}
+	}
+}
+
+// allocateLocked gives ep its addresses on n: the requested ones if free
+// and in a subnet of n, else the lowest free of the first pool that has
+// one. s.mu held.
+func (s *Service) allocateLocked(n *netw, ep *Endpoint, req EndpointRequest) error {
+	take := func(pools []*ipam.Pool, want netip.Addr, family string) (netip.Addr, *ipam.Pool, error) {
+		if want.IsValid() {
+			want = want.Unmap()
+			var p *ipam.Pool
+			for _, c := range pools {
+				if c.Contains(want) {
+					p = c
+				}
 			}
-			undo = append(undo, func() { _ = s.nat.Remove(ms) })
+			if p == nil {
+				return netip.Addr{}, nil, errdefs.ErrInvalidArgument.WithMessage(
+					fmt.Sprintf("Invalid address %s: It does not belong to any of this network's subnets", want))
+			}
+			if owner := p.Owner(want); (owner != "" && owner != ep.ContainerID) || want == p.Gateway() {
+				return netip.Addr{}, nil, errdefs.ErrConflict.WithMessage("Address already in use")
+			}
+			if err := p.Reserve(want, ep.ContainerID); err != nil {
+				return netip.Addr{}, nil, errdefs.ErrInvalidArgument.WithMessage(
+					fmt.Sprintf("Invalid address %s: It does not belong to any of this network's subnets", want))
+			}
+			return want, p, nil
 		}
-		// The accept rules are checked here on the first endpoint, or when
-		// the iptables table cannot be watched; otherwise the watcher
-		// keeps them in place.
-		if !s.fwdInstalled.Load() || !s.watching.Load() {
-			s.syncForward()
+		for _, p := range pools {
+			if a, err := p.Allocate(ep.ContainerID); err == nil {
+				return a, p, nil
+			}
+		}
+		return netip.Addr{}, nil, errdefs.ErrResourceExhausted.WithMessage(fmt.Sprintf(
+			"no available %s addresses on this network's address pools: %s (%s)", family, n.name(), n.id()))
+	}
+	a, p, err := take(n.pools, req.IPv4Address, "IPv4")
+	if err != nil {
+		return err
+	}
+	ep.IPAddress, ep.PrefixLen, ep.Gateway = a, p.Subnet().Bits(), p.Gateway()
+	if n.pool6 == nil {
+		if req.IPv6Address.IsValid() {
+			n.pools[0].Release(a)
+			return errdefs.ErrInvalidArgument.WithMessage(
+				fmt.Sprintf("Invalid address %s: It does not belong to any of this network's subnets", req.IPv6Address))
+		}
+		return nil
+	}
+	a6, p6, err := take([]*ipam.Pool{n.pool6}, req.IPv6Address, "IPv6")
+	if err != nil {
+		p.Release(a)
+		return err
+	}
+	ep.IPv6Address, ep.IPv6PrefixLen, ep.IPv6Gateway = a6, p6.Subnet().Bits(), p6.Gateway()
+	return nil
+}
+
+// releaseAddrsLocked frees ep's addresses, unless the container holds
+// them again through another endpoint (Restore re-marking a live one).
+// s.mu held.
+func (s *Service) releaseAddrsLocked(n *netw, ep *Endpoint) {
+	if n == nil {
+		return
+	}
+	cur := n.eps[ep.ContainerID]
+	for _, a := range []netip.Addr{ep.IPAddress, ep.IPv6Address} {
+		if !a.IsValid() {
+			continue
+		}
+		p := n.poolFor(a)
+		if p == nil || p.Owner(a) != ep.ContainerID {
+			continue
+		}
+		if cur != nil && cur != ep && (cur.IPAddress == a || cur.IPv6Address == a) {
+			continue
+		}
+		p.Release(a)
+	}
+}
+
+// dnsNames are the names a container answers to on a user-defined
+// network, as Docker lists them: name, aliases, short ID, hostname.
+func dnsNames(req EndpointRequest) []string {
+	names := []string{strings.TrimPrefix(req.Name, "/")}
+	names = append(names, req.Aliases...)
+	names = append(names, shortID(req.ContainerID))
+	names = append(names, req.Hostname)
+	var out []string
+	for _, n := range names {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
 		}
 	}
-
-	return ep.clone(), nil
+	return out
 }
 
 func endpointName(req EndpointRequest) string {
@@ -247,13 +480,6 @@ func endpointName(req EndpointRequest) string {
 		return n
 	}
 	return shortID(req.ContainerID)
-}
-
-func networkName(mode string) string {
-	if mode == "none" {
-		return "none"
-	}
-	return "bridge"
 }
 
 func shortID(id string) string {
@@ -320,23 +546,77 @@ func (s *Service) releasePort(k portmap.Key, owner string) {
 	}
 }
 
+// networkOf finds the network of an endpoint: by ID, or for records from
+// before several networks by their mode. nil when it is gone.
+func (s *Service) networkOfLocked(ep *Endpoint) *netw {
+	if n, ok := s.nets[ep.NetworkID]; ok {
+		return n
+	}
+	switch ep.Mode {
+	case "", "bridge", "default":
+		if ep.NetworkID == "" {
+			return s.def
+		}
+	case "none":
+		if ep.NetworkID == "" {
+			return s.nets[s.networkID("none")]
+		}
+	}
+	return nil
+}
+
 // Disconnect removes an endpoint: its published ports (rules and
-// reservations), the namespace, the veth pair, conntrack entries for its
-// address, and the address itself. It can be repeated, and works on an
+// reservations), its interface, conntrack entries for its address, and
+// the address itself; with the container's last endpoint, its namespace
+// and embedded DNS server too. It can be repeated, and works on an
 // endpoint from before a restart.
 //
-// What users can observe (the ports, the namespace, the record) is undone
-// before Disconnect returns. Deleting the veth pair (the kernel waits for
-// RCU grace periods, ~25 ms here) and flushing conntrack (a walk of the
-// whole table, ~10 ms) happen in the background; the address stays
-// allocated until they are done, so it is not handed out while the old
-// interface may still exist.
+// What users can observe (the ports, the interface of a container that
+// keeps running, the namespace, the record) is undone before Disconnect
+// returns. With the last endpoint, deleting the veth pair (the kernel
+// waits for RCU grace periods, ~25 ms here) and flushing conntrack (a
+// walk of the whole table, ~10 ms) happen in the background; the address
+// stays allocated until they are done, so it is not handed out while the
+// old interface may still exist.
 func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
-	if ep == nil || normMode(ep.Mode) == "host" || !validID(ep.ContainerID) {
+	if ep == nil || ep.Mode == "host" || ep.Driver == "host" || !validID(ep.ContainerID) {
 		return nil
 	}
 	var errs []error
-	mode := normMode(ep.Mode)
+
+	s.mu.Lock()
+	n := s.networkOfLocked(ep)
+	sb := s.sandboxes[ep.ContainerID]
+	var cur *Endpoint
+	if sb != nil && n != nil {
+		cur = sb.endpointOn(n.id())
+		if cur != nil && ep.EndpointID != "" && cur.EndpointID != ep.EndpointID {
+			cur = nil
+		}
+	}
+	if sb != nil && cur == nil {
+		// Already disconnected; the sandbox is the container's current one.
+		s.mu.Unlock()
+		return nil
+	}
+	last := true
+	var newGW *Endpoint
+	if cur != nil {
+		ep = cur.clone()
+		wasGW := sb.gw == cur
+		sb.removeEndpoint(cur)
+		if n.eps[ep.ContainerID] == cur {
+			delete(n.eps, ep.ContainerID)
+		}
+		last = len(sb.eps) == 0
+		if last {
+			delete(s.sandboxes, ep.ContainerID)
+		} else if wasGW {
+			newGW = s.chooseGatewayLocked(sb)
+			sb.gw = newGW
+		}
+	}
+	s.mu.Unlock()
 
 	// Only undo what is still this container's: after a restart a stale
 	// Endpoint may name ports or an address someone else holds now.
@@ -350,37 +630,61 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 			keys = append(keys, k)
 		}
 	}
-	if err := s.nat.Remove(ms); err != nil {
-		errs = append(errs, err)
+	if n != nil && n.nat != nil {
+		if err := n.nat.Remove(ms); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, k := range keys {
 		s.releasePort(k, ep.ContainerID)
 	}
-	if s.ownNetNS(ep.NetNSPath) {
-		if err := netns.Delete(ep.NetNSPath); err != nil {
-			errs = append(errs, err)
+	if cur != nil {
+		s.removeEndpointRecord(ep)
+	}
+
+	if last {
+		if sb != nil {
+			sb.stopDNS()
+		}
+		if s.ownNetNS(ep.NetNSPath) {
+			if err := netns.Delete(ep.NetNSPath); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.finishDisconnect(n, ep)
+		}()
+	} else {
+		// The container keeps running: its interface goes now.
+		if n != nil {
+			s.dropInterface(n, ep, true)
+		}
+		if newGW != nil {
+			if err := netns.Do(ep.NetNSPath, func() error {
+				return bridge.SetDefaultRoutes(newGW.ifName(), newGW.Gateway, newGW.IPv6Gateway)
+			}); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.mu.Lock()
+		s.releaseAddrsLocked(n, ep)
+		s.mu.Unlock()
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.flushConntrack(ep)
+		}()
+	}
+	if n != nil && n.nat != nil {
+		s.mu.Lock()
+		empty := len(n.eps) == 0
+		s.mu.Unlock()
+		if empty {
+			s.syncForwardNet(n)
 		}
 	}
-
-	s.mu.Lock()
-	removed := false
-	if cur, ok := s.endpoints[ep.ContainerID]; ok && (cur.EndpointID == ep.EndpointID || ep.EndpointID == "") {
-		delete(s.endpoints, ep.ContainerID)
-		removed = true
-	}
-	s.mu.Unlock()
-	if removed {
-		s.removeEndpointRecord(ep.ContainerID)
-	}
-	if mode == "bridge" && s.bridgeEndpoints() == 0 {
-		s.syncForward()
-	}
-
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		s.finishDisconnect(ep)
-	}()
 	if len(errs) > 0 {
 		return fmt.Errorf("disconnect %s: %w", shortID(ep.ContainerID), errors.Join(errs...))
 	}
@@ -388,30 +692,31 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 }
 
 // finishDisconnect is the slow half of Disconnect.
-func (s *Service) finishDisconnect(ep *Endpoint) {
-	if normMode(ep.Mode) == "bridge" {
+func (s *Service) finishDisconnect(n *netw, ep *Endpoint) {
+	if ep.Mode == "bridge" || ep.Mode == "" {
 		if v := vethName(ep.EndpointID); v != "" {
 			if err := s.nl.DelLink(v); err != nil {
 				slog.Warn("delete veth", "container", shortID(ep.ContainerID), "veth", v, "err", err)
 			}
 		}
-		if ep.IPAddress.IsValid() {
-			// Established flows (UDP above all) would otherwise keep their
-			// NAT to an address the next container may get; Docker flushes
-			// them for the same reason (moby#8795).
-			f := &netlink.ConntrackFilter{}
-			if err := f.AddIP(netlink.ConntrackNatAnyIP, ep.IPAddress.AsSlice()); err == nil {
-				_, _ = s.nl.Handle().ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, f)
-			}
-		}
 	}
+	s.flushConntrack(ep)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Release the address unless the container got it again meanwhile
-	// (Restore re-marking a live endpoint).
-	cur, again := s.endpoints[ep.ContainerID]
-	if ep.IPAddress.IsValid() && s.pool.Owner(ep.IPAddress) == ep.ContainerID && (!again || cur.IPAddress != ep.IPAddress) {
-		s.pool.Release(ep.IPAddress)
+	s.releaseAddrsLocked(n, ep)
+}
+
+// flushConntrack drops the connection tracking entries of ep's address.
+// Established flows (UDP above all) would otherwise keep their NAT to an
+// address the next container may get; Docker flushes them for the same
+// reason (moby#8795).
+func (s *Service) flushConntrack(ep *Endpoint) {
+	if !ep.IPAddress.IsValid() || ep.Mode == "macvlan" {
+		return
+	}
+	f := &netlink.ConntrackFilter{}
+	if err := f.AddIP(netlink.ConntrackNatAnyIP, ep.IPAddress.AsSlice()); err == nil {
+		_, _ = s.nl.Handle().ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, f)
 	}
 }
 
@@ -425,180 +730,7 @@ func (s *Service) ownNetNS(path string) bool {
 	if path == "" {
 		return false
 	}
-	dir := s.cfg.NetNSDir
-	return filepath.Dir(filepath.Clean(path)) == dir
-}
-
-// Restore takes over after a daemon restart. live are the endpoints of the
-// containers still running: their addresses and host ports are marked used
-// again (ports re-reserved with sockets) and their nftables mappings
-// re-created if missing. Everything else this service finds (endpoint
-// records, namespaces, veths on the bridge, mappings) belongs to containers
-// that are gone and is removed. Call it once after New, before any
-// Connect: an endpoint being connected meanwhile would count as gone.
-// Restore carries on past errors (a host port another program took while
-// the daemon was down, a namespace that vanished) and returns them joined;
-// they are for the log, everything else is restored.
-func (s *Service) Restore(ctx context.Context, live []*Endpoint) error {
-	var errs []error
-	keep := map[string]*Endpoint{}
-	for _, ep := range live {
-		if ep == nil || !validID(ep.ContainerID) {
-			continue
-		}
-		if m := normMode(ep.Mode); m == "bridge" || m == "none" {
-			keep[ep.ContainerID] = ep
-		}
-	}
-
-	// Endpoints recorded here whose containers are gone.
-	s.mu.Lock()
-	var gone []*Endpoint
-	for id, ep := range s.endpoints {
-		// A live endpoint with another endpoint ID simply replaces the
-		// record below; its namespace path is the same, so it must not be
-		// "disconnected" here. Its old veth goes with the orphans.
-		if _, ok := keep[id]; !ok {
-			gone = append(gone, ep)
-		}
-	}
-	s.mu.Unlock()
-	for _, ep := range gone {
-		if err := s.Disconnect(ctx, ep); err != nil {
-			errs = append(errs, err)
-		}
-	}
-
-	// The live ones: addresses, ports, records.
-	var want []nat.Mapping
-	for _, ep := range keep {
-		ep = ep.clone()
-		ep.Mode = normMode(ep.Mode)
-		s.mu.Lock()
-		if ep.Mode == "bridge" && ep.IPAddress.IsValid() {
-			if err := s.pool.Reserve(ep.IPAddress, ep.ContainerID); err != nil {
-				errs = append(errs, fmt.Errorf("container %s: %w", shortID(ep.ContainerID), err))
-			}
-		}
-		s.endpoints[ep.ContainerID] = ep
-		s.mu.Unlock()
-		if err := s.writeEndpoint(ep); err != nil {
-			errs = append(errs, err)
-		}
-		for _, m := range mappings(ep) {
-			k := portKey(m)
-			owner, held := s.portHolder(k)
-			if held && owner == ep.ContainerID {
-				want = append(want, m)
-				continue
-			}
-			if held {
-				errs = append(errs, fmt.Errorf("container %s: host port %s:%d/%s is held by container %s",
-					shortID(ep.ContainerID), m.HostIP, m.HostPort, m.Proto, shortID(owner)))
-				continue
-			}
-			if _, err := s.ports.Reserve(m.Proto, m.HostIP, m.HostPort, m.HostPort); err != nil {
-				// Another program took the port while the daemon was down.
-				// Keep the mapping: traffic still reaches the container.
-				errs = append(errs, fmt.Errorf("container %s: %w", shortID(ep.ContainerID), err))
-			} else {
-				s.mu.Lock()
-				s.portOwner[k] = ep.ContainerID
-				s.mu.Unlock()
-			}
-			want = append(want, m)
-		}
-		if !netns.IsNS(ep.NetNSPath) {
-			errs = append(errs, fmt.Errorf("container %s: network namespace %s is gone", shortID(ep.ContainerID), ep.NetNSPath))
-		}
-	}
-
-	// Mappings: drop strays, add what is missing.
-	if have, err := s.nat.Mappings(); err != nil {
-		errs = append(errs, err)
-	} else {
-		wanted := map[nat.Mapping]bool{}
-		for _, m := range want {
-			m.Owner = ""
-			wanted[m] = true
-		}
-		present := map[nat.Mapping]bool{}
-		var stray []nat.Mapping
-		for _, m := range have {
-			m.Owner = ""
-			if wanted[m] {
-				present[m] = true
-			} else {
-				stray = append(stray, m)
-			}
-		}
-		var missing []nat.Mapping
-		for _, m := range want {
-			k := m
-			k.Owner = ""
-			if !present[k] {
-				missing = append(missing, m)
-			}
-		}
-		if err := s.nat.Remove(stray); err != nil {
-			errs = append(errs, err)
-		}
-		if err := s.nat.Add(missing); err != nil {
-			errs = append(errs, err)
-		}
-	}
-
-	errs = append(errs, s.removeOrphans(keep)...)
-
-	s.mu.Lock()
-	for a, owner := range s.pool.Allocated() {
-		if _, ok := keep[owner]; !ok {
-			s.pool.Release(a)
-		}
-	}
-	if err := s.saveStateLocked(); err != nil {
-		errs = append(errs, err)
-	}
-	s.mu.Unlock()
-	s.syncForward()
-	if err := errors.Join(errs...); err != nil {
-		slog.Warn("network restore", "err", err)
-		return err
-	}
-	return nil
-}
-
-// removeOrphans deletes namespaces under Root/netns and veths on the bridge
-// that no live endpoint uses: leftovers of a crash between the kernel work
-// and the record, or of containers whose records were lost.
-func (s *Service) removeOrphans(keep map[string]*Endpoint) []error {
-	var errs []error
-	dir := s.cfg.NetNSDir
-	if names, err := readDirNames(dir); err == nil {
-		for _, n := range names {
-			if _, ok := keep[n]; !ok {
-				if err := netns.Delete(filepath.Join(dir, n)); err != nil {
-					errs = append(errs, err)
-				}
-			}
-		}
-	}
-	vethOK := map[string]bool{}
-	for _, ep := range keep {
-		vethOK[vethName(ep.EndpointID)] = true
-	}
-	ports, err := s.nl.Ports(s.br)
-	if err != nil {
-		return append(errs, err)
-	}
-	for _, p := range ports {
-		if strings.HasPrefix(p, "veth") && !vethOK[p] {
-			if err := s.nl.DelLink(p); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errs
+	return filepath.Dir(filepath.Clean(path)) == s.cfg.NetNSDir
 }
 
 func (ep *Endpoint) clone() *Endpoint {
@@ -609,5 +741,9 @@ func (ep *Endpoint) clone() *Endpoint {
 			c.Ports[k] = append([]network.PortBinding(nil), v...)
 		}
 	}
+	c.Aliases = slices.Clone(ep.Aliases)
+	c.DNSNames = slices.Clone(ep.DNSNames)
+	c.DNS = slices.Clone(ep.DNS)
+	c.Links = slices.Clone(ep.Links)
 	return &c
 }

@@ -10,14 +10,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/events"
 
 	"github.com/berth-dev/berth/internal/network/bridge"
 	"github.com/berth-dev/berth/internal/network/ipam"
@@ -42,44 +41,85 @@ type Config struct {
 	BridgeName string
 	// BridgeCIDR is the bridge's address and prefix (dockerd's --bip),
 	// for example 172.18.0.1/16. Empty: keep the bridge's current address,
-	// else 172.17.0.1/16 if free, else the first free subnet of Docker's
-	// default pools.
+	// else 172.17.0.1/16 if free, else the first free subnet of the
+	// default address pools.
 	BridgeCIDR string
+	// FixedCIDR limits the default bridge's addresses to a part of its
+	// subnet (dockerd's --fixed-cidr).
+	FixedCIDR string
 	// DNS, DNSSearch and DNSOptions override the host's resolv.conf for
 	// containers (daemon.json dns, dns-search, dns-opts).
 	DNS, DNSSearch, DNSOptions []string
 	// IPForward, when set to false, leaves net.ipv4.ip_forward alone
 	// (dockerd's --ip-forward=false); nil or true turns it on.
 	IPForward *bool
+	// ICC, when false, drops traffic between containers of the default
+	// bridge (dockerd's --icc=false).
+	ICC *bool
+	// IPTables, when false, programs no nftables rules at all (dockerd's
+	// --iptables=false): no published ports through NAT, no masquerade,
+	// no isolation.
+	IPTables *bool
+	// IPMasq, when false, leaves the default bridge's outbound traffic
+	// with its container sources (dockerd's --ip-masq=false).
+	IPMasq *bool
+	// DefaultAddressPools are where new networks without a --subnet get
+	// theirs (dockerd's default-address-pools); empty: Docker's defaults.
+	DefaultAddressPools []AddressPool
+	// Events receives the networks' create and destroy events; optional.
+	Events EventPublisher
 }
 
-// Service manages the default networks and container endpoints. It is safe
-// for concurrent use; calls for one container must not overlap.
+// EventPublisher is the daemon's event bus.
+type EventPublisher interface {
+	Publish(typ events.Type, action events.Action, id string, attrs map[string]string)
+}
+
+// publish sends a network event, as Docker's: the network's ID, its name
+// and driver ("type").
+func (s *Service) publish(action events.Action, n *netw) {
+	if s.cfg.Events != nil {
+		s.cfg.Events.Publish(events.NetworkEventType, action, n.id(), map[string]string{"name": n.name(), "type": n.driver()})
+	}
+}
+
+// AddressPool is one entry of dockerd's default-address-pools: subnets of
+// Size bits carved out of Base.
+type AddressPool struct {
+	Base netip.Prefix
+	Size int
+}
+
+// Service manages networks (the three default ones and those users
+// create) and container endpoints on them. It is safe for concurrent use;
+// calls for one container must not overlap.
+//
+// A container's endpoints share one network namespace, its sandbox: the
+// first Connect creates it, later ones add interfaces (eth1, eth2...), the
+// last Disconnect removes it.
 type Service struct {
 	cfg            Config
 	nl             *bridge.Conn
-	br             *bridge.Bridge
-	nat            *nat.Table
 	ports          *portmap.Allocator
 	created        time.Time
 	resolvConfPath string
+	def            *netw // the default bridge network
 
+	netMu     sync.Mutex // serialises creating and removing networks
 	mu        sync.Mutex
-	pool      *ipam.Pool
-	endpoints map[string]*Endpoint   // by container ID, bridge and none modes
+	nets      map[string]*netw       // by network ID
+	sandboxes map[string]*sandbox    // by container ID
 	portOwner map[portmap.Key]string // reserved host port → container ID
 
-	fwdMu        sync.Mutex  // serialises syncForward
-	fwdInstalled atomic.Bool // accept rules in place for the current endpoints
-	watching     atomic.Bool // watchFirewall is subscribed to changes
-	fwdChain     string      // guarded by fwdMu
-	kick         chan struct{}
-	stop         chan struct{}
-	wg           sync.WaitGroup // watchFirewall, forwardSyncer
-	bg           sync.WaitGroup // background halves of Disconnect
+	fwdMu    sync.Mutex  // serialises syncForward
+	watching atomic.Bool // watchFirewall is subscribed to changes
+	kick     chan struct{}
+	stop     chan struct{}
+	wg       sync.WaitGroup // watchFirewall, forwardSyncer
+	bg       sync.WaitGroup // background halves of Disconnect
 }
 
-// state is Root/network.json.
+// state is Root/network.json: the default bridge.
 type state struct {
 	Bridge  string       `json:"bridge"`
 	Address netip.Prefix `json:"address"`
@@ -88,9 +128,10 @@ type state struct {
 }
 
 // New brings the default bridge up (creating or adopting it), chooses its
-// subnet, enables IPv4 forwarding, programs the bridge's nftables table,
-// and reloads the endpoints a previous run left. It is idempotent across
-// restarts; running containers keep their addresses and published ports.
+// subnet, enables IPv4 forwarding, programs the bridges' nftables tables,
+// brings the user-defined networks back, and reloads the endpoints a
+// previous run left. It is idempotent across restarts; running containers
+// keep their addresses and published ports.
 func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Root == "" {
 		return nil, fmt.Errorf("network: no state directory: %w", errdefs.ErrInvalidArgument)
@@ -110,6 +151,19 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		}
 		want = p
 	}
+	var fixed netip.Prefix
+	if cfg.FixedCIDR != "" {
+		p, err := netip.ParsePrefix(cfg.FixedCIDR)
+		if err != nil || !p.Addr().Is4() {
+			return nil, fmt.Errorf("invalid fixed-cidr %q: want an IPv4 subnet: %w", cfg.FixedCIDR, errdefs.ErrInvalidArgument)
+		}
+		fixed = p.Masked()
+	}
+	for _, p := range cfg.DefaultAddressPools {
+		if !p.Base.IsValid() || !p.Base.Addr().Is4() || p.Size < p.Base.Bits() || p.Size > 30 {
+			return nil, fmt.Errorf("invalid default address pool base %s size %d: %w", p.Base, p.Size, errdefs.ErrInvalidArgument)
+		}
+	}
 	for _, d := range []string{cfg.Root, filepath.Join(cfg.Root, "endpoints")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("network: %w", err)
@@ -125,7 +179,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		cfg:            cfg,
 		resolvConfPath: hostResolvConf,
-		endpoints:      map[string]*Endpoint{},
+		nets:           map[string]*netw{},
+		sandboxes:      map[string]*sandbox{},
 		portOwner:      map[portmap.Key]string{},
 		kick:           make(chan struct{}, 1),
 		stop:           make(chan struct{}),
@@ -135,6 +190,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	prefer := netip.MustParsePrefix("172.17.0.1/16")
+	if len(cfg.DefaultAddressPools) > 0 {
+		if sub := s.candidatePools(); len(sub) > 0 {
+			prefer = netip.PrefixFrom(sub[0].Addr().Next(), sub[0].Bits())
+		}
+	}
 	if st.Bridge == cfg.BridgeName && st.Address.IsValid() {
 		prefer = st.Address
 	}
@@ -148,18 +208,19 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			s.closeHandles()
 		}
 	}()
-	if s.br, err = s.nl.Ensure(cfg.BridgeName, want, prefer); err != nil {
+	br, err := s.nl.Ensure(cfg.BridgeName, want, prefer)
+	if err != nil {
 		return nil, err
+	}
+	if fixed.IsValid() && (fixed.Bits() < br.Addr.Bits() || !br.Subnet().Contains(fixed.Addr())) {
+		return nil, fmt.Errorf("fixed-cidr %s is not within the bridge's subnet %s: %w", fixed, br.Subnet(), errdefs.ErrInvalidArgument)
 	}
 	if cfg.IPForward == nil || *cfg.IPForward {
 		if err := bridge.EnableIPForward(); err != nil {
 			return nil, err
 		}
 	}
-	if err := bridge.SetRouteLocalnet(s.br.Name); err != nil {
-		return nil, err
-	}
-	if s.nat, err = nat.Setup(s.br.Name, s.br.Subnet()); err != nil {
+	if err := bridge.SetRouteLocalnet(br.Name); err != nil {
 		return nil, err
 	}
 	first, last := portmap.EphemeralRange()
@@ -169,11 +230,20 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.created.IsZero() || st.Bridge != cfg.BridgeName {
 		s.created = time.Now().UTC()
 	}
-	s.pool = st.IPAM
-	if s.pool == nil || s.pool.Subnet() != s.br.Subnet() || s.pool.Gateway() != s.br.Addr.Addr() {
-		if s.pool, err = ipam.New(s.br.Subnet(), s.br.Addr.Addr()); err != nil {
+	pool := st.IPAM
+	if pool == nil || pool.Subnet() != br.Subnet() || pool.Gateway() != br.Addr.Addr() {
+		if pool, err = ipam.New(br.Subnet(), br.Addr.Addr()); err != nil {
 			return nil, err
 		}
+	}
+	if err := pool.SetRange(fixed); err != nil {
+		return nil, err
+	}
+	if err := s.builtinNetworks(br, pool, fixed); err != nil {
+		return nil, err
+	}
+	if err := s.loadNetworks(); err != nil {
+		return nil, err
 	}
 	if err := s.loadEndpoints(); err != nil {
 		return nil, err
@@ -183,22 +253,25 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	ok = true
 
-	if b, err := os.ReadFile("/proc/net/ip_tables_names"); err == nil && strings.Contains(string(b), "filter") {
-		slog.Warn("a legacy iptables filter table is loaded; berth programs nftables only and cannot add its accept rules there: "+
-			"if its FORWARD policy is DROP, allow the bridge by hand (iptables -I FORWARD -i BRIDGE -j ACCEPT; iptables -I FORWARD -o BRIDGE -j ACCEPT)",
-			"bridge", s.br.Name)
+	if s.iptables() {
+		if b, err := os.ReadFile("/proc/net/ip_tables_names"); err == nil && strings.Contains(string(b), "filter") {
+			slog.Warn("a legacy iptables filter table is loaded; berth programs nftables only and cannot add its accept rules there: "+
+				"if its FORWARD policy is DROP, allow the bridges by hand (iptables -I FORWARD -i BRIDGE -j ACCEPT; iptables -I FORWARD -o BRIDGE -j ACCEPT)",
+				"bridge", br.Name)
+		}
+		s.wg.Add(2)
+		go s.watchFirewall()
+		go s.forwardSyncer()
+		s.syncForward()
 	}
-	s.wg.Add(2)
-	go s.watchFirewall()
-	go s.forwardSyncer()
-	s.syncForward()
-	slog.Debug("network ready", "bridge", s.br.Name, "address", s.br.Addr.String(), "endpoints", len(s.endpoints))
+	slog.Debug("network ready", "bridge", br.Name, "address", br.Addr.String(), "networks", len(s.nets))
 	return s, nil
 }
 
-// Close stops the service's goroutines and releases its sockets (port
-// reservations included). The bridge, rules, namespaces and state stay,
-// for the containers still running and the next New.
+// Close stops the service's goroutines and embedded DNS servers and
+// releases its sockets (port reservations included). Bridges, rules,
+// namespaces and state stay, for the containers still running and the
+// next New.
 func (s *Service) Close() error {
 	select {
 	case <-s.stop:
@@ -208,6 +281,15 @@ func (s *Service) Close() error {
 	close(s.stop)
 	s.wg.Wait()
 	s.bg.Wait()
+	s.mu.Lock()
+	var servers []*sandbox
+	for _, sb := range s.sandboxes {
+		servers = append(servers, sb)
+	}
+	s.mu.Unlock()
+	for _, sb := range servers {
+		sb.stopDNS()
+	}
 	s.closeHandles()
 	// With no namespace left, drop the directory's bind mount too, so a
 	// stopped daemon leaves no mount behind; live containers keep it.
@@ -221,8 +303,10 @@ func (s *Service) closeHandles() {
 	if s.ports != nil {
 		s.ports.Close()
 	}
-	if s.nat != nil {
-		_ = s.nat.Close()
+	for _, n := range s.nets {
+		if n.nat != nil {
+			_ = n.nat.Close()
+		}
 	}
 	if s.nl != nil {
 		s.nl.Close()
@@ -230,13 +314,17 @@ func (s *Service) closeHandles() {
 }
 
 // Bridge is the default bridge's name.
-func (s *Service) Bridge() string { return s.br.Name }
+func (s *Service) Bridge() string { return s.def.br.Name }
 
 // Subnet is the default bridge's subnet.
-func (s *Service) Subnet() netip.Prefix { return s.br.Subnet() }
+func (s *Service) Subnet() netip.Prefix { return s.def.br.Subnet() }
 
 // Gateway is the default bridge's address, the containers' gateway.
-func (s *Service) Gateway() netip.Addr { return s.br.Addr.Addr() }
+func (s *Service) Gateway() netip.Addr { return s.def.br.Addr.Addr() }
+
+// HostGateway is the address --add-host name:host-gateway stands for: the
+// default bridge's.
+func (s *Service) HostGateway() netip.Addr { return s.def.br.Addr.Addr() }
 
 // networkID is a stable ID for a default network: the same across
 // restarts, different for daemons on different bridges.
@@ -245,83 +333,64 @@ func (s *Service) networkID(name string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Networks are the three default networks, as GET /networks lists them.
-func (s *Service) Networks() []network.Summary {
-	mk := func(name, driver string, ipamCfg []network.IPAMConfig, opts map[string]string) network.Summary {
-		if ipamCfg == nil {
-			ipamCfg = []network.IPAMConfig{}
-		}
-		if opts == nil {
-			opts = map[string]string{}
-		}
-		return network.Summary{Network: network.Network{
-			Name:       name,
-			ID:         s.networkID(name),
-			Created:    s.created,
-			Scope:      "local",
-			Driver:     driver,
-			EnableIPv4: true,
-			IPAM:       network.IPAM{Driver: "default", Config: ipamCfg},
-			Options:    opts,
-			Labels:     map[string]string{},
-		}}
-	}
-	return []network.Summary{
-		mk("bridge", "bridge",
-			[]network.IPAMConfig{{Subnet: s.br.Subnet(), Gateway: s.br.Addr.Addr()}},
-			map[string]string{
-				"com.docker.network.bridge.default_bridge":       "true",
-				"com.docker.network.bridge.enable_icc":           "true",
-				"com.docker.network.bridge.enable_ip_masquerade": "true",
-				"com.docker.network.bridge.host_binding_ipv4":    "0.0.0.0",
-				"com.docker.network.bridge.name":                 s.br.Name,
-				"com.docker.network.driver.mtu":                  strconv.Itoa(s.br.MTU),
-			}),
-		mk("host", "host", nil, nil),
-		mk("none", "null", nil, nil),
-	}
-}
+// iptables reports whether berth programs nftables at all (dockerd's
+// --iptables).
+func (s *Service) iptables() bool { return s.cfg.IPTables == nil || *s.cfg.IPTables }
 
-// syncForward puts the iptables accept rules in place while the bridge has
-// endpoints and takes them out when it has none ("removed when berth stops
-// using them"). It runs at start, on the first bridge endpoint, after the
-// last one goes, and whenever the iptables filter table changes (dockerd
-// starting after berth, or flushing DOCKER-USER).
+// syncForward puts the iptables accept rules of every bridge network in
+// place while it has endpoints and takes them out when it has none
+// ("removed when berth stops using them"). It runs at start, on a
+// network's first endpoint, after its last one goes, and whenever the
+// iptables filter table changes (dockerd starting after berth, or
+// flushing DOCKER-USER).
 func (s *Service) syncForward() {
-	s.fwdMu.Lock()
-	defer s.fwdMu.Unlock()
-	if s.bridgeEndpoints() > 0 {
-		chain, err := s.nat.EnsureForwardAccept()
-		if err != nil {
-			slog.Warn("cannot add accept rules for the bridge to the iptables FORWARD chain; containers may be cut off if its policy is DROP",
-				"bridge", s.br.Name, "err", err)
-			s.fwdInstalled.Store(false)
-			return
-		}
-		if chain != s.fwdChain && chain != "" {
-			slog.Info("accepting the bridge's traffic in iptables", "bridge", s.br.Name, "chain", chain)
-		}
-		s.fwdChain = chain
-		s.fwdInstalled.Store(true)
-		return
+	for _, n := range s.networks(func(n *netw) bool { return n.nat != nil }) {
+		s.syncForwardNet(n)
 	}
-	if err := s.nat.RemoveForwardAccept(); err != nil {
-		slog.Warn("cannot remove the bridge's accept rules from iptables", "bridge", s.br.Name, "err", err)
-	}
-	s.fwdChain = ""
-	s.fwdInstalled.Store(false)
 }
 
-func (s *Service) bridgeEndpoints() int {
+// networks are the networks for which keep is true, taken under s.mu.
+func (s *Service) networks(keep func(*netw) bool) []*netw {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, ep := range s.endpoints {
-		if ep.Mode == "bridge" {
-			n++
+	var out []*netw
+	for _, n := range s.nets {
+		if keep(n) {
+			out = append(out, n)
 		}
 	}
-	return n
+	return out
+}
+
+func (s *Service) syncForwardNet(n *netw) {
+	s.fwdMu.Lock()
+	defer s.fwdMu.Unlock()
+	if n.nat == nil {
+		return
+	}
+	s.mu.Lock()
+	used := len(n.eps) > 0
+	s.mu.Unlock()
+	if used && !n.removed.Load() {
+		chain, err := n.nat.EnsureForwardAccept()
+		if err != nil {
+			slog.Warn("cannot add accept rules for the bridge to the iptables FORWARD chain; containers may be cut off if its policy is DROP",
+				"bridge", n.br.Name, "err", err)
+			n.fwdInstalled.Store(false)
+			return
+		}
+		if chain != n.fwdChain && chain != "" {
+			slog.Info("accepting the bridge's traffic in iptables", "bridge", n.br.Name, "chain", chain)
+		}
+		n.fwdChain = chain
+		n.fwdInstalled.Store(true)
+		return
+	}
+	if err := n.nat.RemoveForwardAccept(); err != nil {
+		slog.Warn("cannot remove the bridge's accept rules from iptables", "bridge", n.br.Name, "err", err)
+	}
+	n.fwdChain = ""
+	n.fwdInstalled.Store(false)
 }
 
 func (s *Service) kickForward() {

@@ -17,6 +17,7 @@ import (
 type portRequest struct {
 	port       network.Port
 	hostIP     netip.Addr // 0.0.0.0 for every address
+	explicitIP bool       // hostIP was given; else the network's default applies
 	begin, end uint16
 }
 
@@ -35,7 +36,7 @@ func expandPorts(bindings network.PortMap, exposed network.PortSet, publishAll b
 			return nil, fmt.Errorf("publishing %s ports is not supported: %w", port.Proto(), errdefs.ErrNotImplemented)
 		}
 		for _, b := range list {
-			r := portRequest{port: port, hostIP: b.HostIP}
+			r := portRequest{port: port, hostIP: b.HostIP, explicitIP: b.HostIP.IsValid()}
 			if !r.hostIP.IsValid() {
 				r.hostIP = netip.IPv4Unspecified()
 			}

@@ -30,7 +30,7 @@ func TestExpandPorts(t *testing.T) {
 			name:     "ephemeral, range, specific address, udp",
 			bindings: network.PortMap{p("53/udp"): {{HostIP: lo, HostPort: ""}}, p("80/tcp"): {{HostPort: "8000-8010"}, {HostPort: "0"}}},
 			want: []portRequest{
-				{port: p("53/udp"), hostIP: lo},
+				{port: p("53/udp"), hostIP: lo, explicitIP: true},
 				{port: p("80/tcp"), hostIP: any4},
 				{port: p("80/tcp"), hostIP: any4, begin: 8000, end: 8010},
 			},

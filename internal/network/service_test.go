@@ -40,7 +40,7 @@ var ctx = context.Background()
 
 // testEnv is one Root and bridge shared by the services a test builds.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	root   string
 	bridge string
 	cidr   string
@@ -70,7 +70,15 @@ func (e *testEnv) cleanup() {
 	s, err := New(ctx, Config{Root: e.root, BridgeName: e.bridge, BridgeCIDR: e.cidr})
 	if err == nil {
 		_ = s.Restore(ctx, nil) // every container is gone
-		_ = s.nat.Destroy()
+		s.settle()
+		for _, n := range s.Networks() {
+			if n.Name != "bridge" && n.Name != "host" && n.Name != "none" {
+				if err := s.RemoveNetwork(ctx, n.ID); err != nil {
+					e.t.Errorf("cleanup: %v", err)
+				}
+			}
+		}
+		_ = s.def.nat.Destroy()
 		_ = s.nl.Delete(e.bridge)
 		s.Close()
 	}
@@ -315,7 +323,7 @@ func TestPublishedPorts(t *testing.T) {
 		t.Fatalf("port still held after Disconnect: %v", err)
 	}
 	l.Close()
-	if ms, _ := s.nat.Mappings(); len(ms) != 0 {
+	if ms, _ := s.def.nat.Mappings(); len(ms) != 0 {
 		t.Fatalf("mappings left: %+v", ms)
 	}
 }
@@ -343,14 +351,14 @@ func nothingLeft(t *testing.T, s *Service, id string, ports ...int) {
 	if _, err := os.Stat(filepath.Join(s.cfg.Root, "netns", id)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("netns left: %v", err)
 	}
-	if _, err := os.Stat(s.endpointPath(id)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("endpoint record left: %v", err)
+	if m, _ := filepath.Glob(filepath.Join(s.endpointsDir(), id+".*")); len(m) != 0 {
+		t.Errorf("endpoint records left: %v", m)
 	}
-	if p, _ := s.nl.Ports(s.br); len(p) != 0 {
+	if p, _ := s.nl.Ports(s.def.br); len(p) != 0 {
 		// Other endpoints of the test may be on the bridge: only theirs.
 		s.mu.Lock()
 		ok := map[string]bool{}
-		for _, ep := range s.endpoints {
+		for _, ep := range s.def.eps {
 			ok[vethName(ep.EndpointID)] = true
 		}
 		s.mu.Unlock()
@@ -361,13 +369,20 @@ func nothingLeft(t *testing.T, s *Service, id string, ports ...int) {
 		}
 	}
 	s.mu.Lock()
-	for a, owner := range s.pool.Allocated() {
-		if owner == id {
-			t.Errorf("address %s still allocated", a)
+	for _, n := range s.nets {
+		for _, p := range n.allPools() {
+			for a, owner := range p.Allocated() {
+				if owner == id {
+					t.Errorf("address %s still allocated in %s", a, n.name())
+				}
+			}
+		}
+		if _, ok := n.eps[id]; ok {
+			t.Errorf("endpoint still known on %s", n.name())
 		}
 	}
-	if _, ok := s.endpoints[id]; ok {
-		t.Error("endpoint still known")
+	if _, ok := s.sandboxes[id]; ok {
+		t.Error("sandbox still known")
 	}
 	for k, owner := range s.portOwner {
 		if owner == id {
@@ -383,10 +398,15 @@ func nothingLeft(t *testing.T, s *Service, id string, ports ...int) {
 			l.Close()
 		}
 	}
-	ms, _ := s.nat.Mappings()
-	for _, m := range ms {
-		if m.Owner == shortID(id) {
-			t.Errorf("mapping left: %+v", m)
+	for _, n := range s.nets {
+		if n.nat == nil {
+			continue
+		}
+		ms, _ := n.nat.Mappings()
+		for _, m := range ms {
+			if m.Owner == shortID(id) {
+				t.Errorf("mapping left in %s: %+v", n.name(), m)
+			}
 		}
 	}
 }
@@ -455,7 +475,7 @@ func TestConnectFailureCleanup(t *testing.T) {
 	// Failure in the last step, publishing the ports: the nftables maps
 	// are gone from under the service. Namespace, veth, address, record and
 	// port reservations were all made by then and must all be undone.
-	if err := s.nat.Destroy(); err != nil {
+	if err := s.def.nat.Destroy(); err != nil {
 		t.Fatal(err)
 	}
 	p2 := freePort(t)
@@ -466,20 +486,20 @@ func TestConnectFailureCleanup(t *testing.T) {
 	nothingLeft(t, s, "late", p2)
 	// The veth is deleted synchronously, not left to the namespace's
 	// (asynchronous) destruction: the bridge has no port right now.
-	if p, _ := s.nl.Ports(s.br); len(p) != 0 {
+	if p, _ := s.nl.Ports(s.def.br); len(p) != 0 {
 		t.Fatalf("bridge ports left: %v", p)
 	}
 	// Bad requests fail before doing anything.
 	for _, req := range []EndpointRequest{
 		{ContainerID: "../x"},
-		{ContainerID: "x", Mode: "nosuchnet"},
+		{ContainerID: "x", Network: "nosuchnet"},
 		{ContainerID: "x", Ports: network.PortMap{network.MustParsePort("80/tcp"): bindings("", "x")}},
 	} {
 		if _, err := s.Connect(ctx, req); err == nil {
 			t.Errorf("Connect(%+v) succeeded", req)
 		}
 	}
-	if _, err := s.Connect(ctx, EndpointRequest{ContainerID: "x", Mode: "nosuchnet"}); err == nil || err.Error() != "network nosuchnet not found" {
+	if _, err := s.Connect(ctx, EndpointRequest{ContainerID: "x", Network: "nosuchnet"}); err == nil || err.Error() != "network nosuchnet not found" {
 		t.Errorf("unknown network: %v", err)
 	}
 }
@@ -489,7 +509,7 @@ func TestDisconnectIdempotent(t *testing.T) {
 	s := e.service()
 	p := freePort(t)
 	ep := e.connect(s, "gone", network.PortMap{network.MustParsePort("80/udp"): bindings("", strconv.Itoa(p))})
-	none, err := s.Connect(ctx, EndpointRequest{ContainerID: "gone-none", Mode: "none"})
+	none, err := s.Connect(ctx, EndpointRequest{ContainerID: "gone-none", Network: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,7 +542,7 @@ func TestDisconnectIdempotent(t *testing.T) {
 func TestNoneAndHost(t *testing.T) {
 	e := newEnv(t, "btnone", "10.213.7.1/24")
 	s := e.service()
-	none, err := s.Connect(ctx, EndpointRequest{ContainerID: "n", Mode: "none"})
+	none, err := s.Connect(ctx, EndpointRequest{ContainerID: "n", Network: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,7 +559,7 @@ func TestNoneAndHost(t *testing.T) {
 		}
 		return nil
 	})
-	host, err := s.Connect(ctx, EndpointRequest{ContainerID: "h", Mode: "host",
+	host, err := s.Connect(ctx, EndpointRequest{ContainerID: "h", Network: "host",
 		Ports: network.PortMap{network.MustParsePort("80/tcp"): bindings("", "80")}})
 	if err != nil {
 		t.Fatal(err)
@@ -566,7 +586,7 @@ func TestRestore(t *testing.T) {
 	// The daemon stops: its sockets go, the kernel state stays. While it is
 	// down, someone deletes the live container's DNAT mapping.
 	s1.Close()
-	if err := s1.nat.Remove(mappings(live)); err != nil {
+	if err := s1.def.nat.Remove(mappings(live)); err != nil {
 		t.Fatal(err)
 	}
 	// A namespace and veth with no record at all (a crash mid-Connect).
@@ -580,7 +600,7 @@ func TestRestore(t *testing.T) {
 		t.Fatalf("subnet changed: %s", s2.Subnet())
 	}
 	// Before Restore, the recorded addresses are already taken.
-	if ip := s2.pool.Owner(live.IPAddress); ip != "live" {
+	if ip := s2.def.pools[0].Owner(live.IPAddress); ip != "live" {
 		t.Fatalf("address of live not reserved after New: %q", ip)
 	}
 	if err := s2.Restore(ctx, []*Endpoint{live}); err != nil {
@@ -614,7 +634,7 @@ func TestRestore(t *testing.T) {
 	if err := s2.Restore(ctx, []*Endpoint{live}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(s2.endpointPath("new")); !errors.Is(err, os.ErrNotExist) {
+	if m, _ := filepath.Glob(filepath.Join(s2.endpointsDir(), "new.*")); len(m) != 0 {
 		t.Fatal("an endpoint not passed to Restore was kept")
 	}
 	mustAsk(t, "", "tcp", "127.0.0.1:"+ps, "live ")
@@ -635,8 +655,8 @@ func TestBridgeAdoptionAndNetworks(t *testing.T) {
 	// creation time are stable.
 	e.cidr = ""
 	s2 := e.service()
-	if s2.br.Addr.String() != "10.213.9.1/24" {
-		t.Fatalf("adopted %s", s2.br.Addr)
+	if s2.def.br.Addr.String() != "10.213.9.1/24" {
+		t.Fatalf("adopted %s", s2.def.br.Addr)
 	}
 	n2 := s2.Networks()
 	for i := range nets {
@@ -658,8 +678,8 @@ func TestBridgeAdoptionAndNetworks(t *testing.T) {
 func TestTableNamedAfterBridge(t *testing.T) {
 	e := newEnv(t, "btname", "10.213.11.1/24")
 	s := e.service()
-	if s.nat.Name() != nat.TableName("btname") || s.nat.Name() != "berth-btname" {
-		t.Fatalf("table %s", s.nat.Name())
+	if s.def.nat.Name() != nat.TableName("btname") || s.def.nat.Name() != "berth-btname" {
+		t.Fatalf("table %s", s.def.nat.Name())
 	}
 	if _, err := New(ctx, Config{Root: t.TempDir(), BridgeName: "averyveryverylongname"}); err == nil {
 		t.Fatal("a bridge name over 15 characters was accepted")
@@ -711,7 +731,7 @@ func TestConcurrentConnect(t *testing.T) {
 	for i := range n {
 		nothingLeft(t, s, "c"+strconv.Itoa(i))
 	}
-	if a := s.pool.Allocated(); len(a) != 0 {
+	if a := s.def.pools[0].Allocated(); len(a) != 0 {
 		t.Fatalf("addresses left: %v", a)
 	}
 }

@@ -17,35 +17,6 @@ import (
 	"github.com/berth-dev/berth/test/internal/e2e"
 )
 
-// newConfiguredDaemon starts a private berth daemon with daemon.json and
-// extra flags, imports busybox into it, and tears it down at the end.
-func newConfiguredDaemon(t *testing.T, daemonJSON string, extra ...string) *e2e.Daemon {
-	t.Helper()
-	bin, err := e2e.BerthBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := e2e.NewBerthDaemon(bin, filepath.Join(t.TempDir(), "d"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(d.Dir, "daemon.json"), []byte(daemonJSON), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d.ExtraArgs = extra
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	t.Cleanup(func() {
-		if err := d.Cleanup(); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // TestDaemonConfiguration: daemon.json keys and flags as Docker's: several
 // -H listeners (unix and tcp), --pidfile, --add-runtime, log-driver and
 // log-opts defaults for new containers.
@@ -54,7 +25,7 @@ func TestDaemonConfiguration(t *testing.T) {
 	e := e2e.Current(t)
 	e.BerthOnly(t)
 	port := e2e.FreePort(t)
-	d := newConfiguredDaemon(t, `{"log-driver": "local", "log-opts": {"max-size": "1m"}}`,
+	d := e2e.StartConfiguredBerth(t, `{"log-driver": "local", "log-opts": {"max-size": "1m"}}`,
 		"-H", fmt.Sprintf("tcp://127.0.0.1:%d", port), "--add-runtime", "myrunc=/usr/sbin/runc")
 	unix := e.Docker().WithEnv("DOCKER_HOST=unix://" + d.Socket)
 	tcp := e.Docker().WithEnv(fmt.Sprintf("DOCKER_HOST=tcp://127.0.0.1:%d", port))

@@ -10,30 +10,12 @@ import (
 	"github.com/berth-dev/berth/test/internal/e2e"
 )
 
-// linkNames parses `ip -o link` output into interface names (without the
-// @peer suffix).
-func linkNames(out string) []string {
-	var names []string
-	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		n := strings.TrimSuffix(f[1], ":")
-		if i := strings.Index(n, "@"); i >= 0 {
-			n = n[:i]
-		}
-		names = append(names, n)
-	}
-	return names
-}
-
 func TestNetworkNone(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
 		r := c.Run(t, "run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").OK(t)
-		if got := linkNames(r.Stdout); len(got) != 1 || got[0] != "lo" {
+		if got := e2e.IfaceNames(r.Stdout); len(got) != 1 || got[0] != "lo" {
 			t.Fatalf("--network none: links %q, want only lo\n%s", got, r.Stdout)
 		}
 		r = c.Run(t, "run", "--rm", "--network", "none", "busybox", "ip", "-o", "-4", "addr").OK(t)
@@ -59,7 +41,7 @@ func TestNetworkHost(t *testing.T) {
 	hostname, _ := os.Hostname()
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
 		r := c.Run(t, "run", "--rm", "--network", "host", "busybox", "ip", "-o", "link").OK(t)
-		got := linkNames(r.Stdout)
+		got := e2e.IfaceNames(r.Stdout)
 		// Links come and go as other tests run; the host's long-lived ones
 		// (loopback, the default route's) must be there.
 		for _, l := range hostLinks {

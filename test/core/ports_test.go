@@ -107,7 +107,7 @@ func TestPublishForms(t *testing.T) {
 		// UDP: busybox has no UDP server, so count what arrives in the
 		// container's network namespace: datagrams to a port nobody
 		// listens on are counted as Udp NoPorts (per namespace).
-		base := udpInCount(t, c, name)
+		base := e2e.UDPDatagramsIn(t, c, name)
 		conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", udp))
 		if err != nil {
 			t.Fatal(err)
@@ -116,7 +116,7 @@ func TestPublishForms(t *testing.T) {
 		e.WaitFor(t, name, "UDP datagrams arriving", 20*time.Second, func(containerState) bool {
 			// Resend until seen: UDP has no handshake to wait on.
 			conn.Write([]byte("udp-hello\n"))
-			return udpInCount(t, c, name) > base
+			return e2e.UDPDatagramsIn(t, c, name) > base
 		})
 	})
 }
@@ -152,25 +152,4 @@ func TestPortAllocated(t *testing.T) {
 			t.Fatalf("first container no longer serves: %d %q", r.Status, r.Body)
 		}
 	})
-}
-
-// udpInCount is the number of UDP datagrams the container's network
-// namespace received (delivered or not): InDatagrams + NoPorts.
-func udpInCount(t *testing.T, c e2e.CLI, name string) int {
-	t.Helper()
-	r := c.Run(t, "exec", name, "grep", "^Udp:", "/proc/net/snmp").OK(t)
-	lines := r.Lines()
-	if len(lines) < 2 {
-		t.Fatalf("/proc/net/snmp: %q", r.Stdout)
-	}
-	keys, vals := strings.Fields(lines[0]), strings.Fields(lines[1])
-	n := 0
-	for i, k := range keys {
-		if (k == "InDatagrams" || k == "NoPorts") && i < len(vals) {
-			var v int
-			fmt.Sscan(vals[i], &v)
-			n += v
-		}
-	}
-	return n
 }

@@ -193,6 +193,12 @@ func (c *Conn) Ports(br *Bridge) ([]string, error) {
 // proxy: with br_netfilter, a container's packet to its own published port
 // is DNATed at the bridge and must go back out the port it came in on.
 func (c *Conn) AddVeth(br *Bridge, hostName string, nsFD int, mac net.HardwareAddr) error {
+	return c.AddVethNamed(br, hostName, ContainerIfName, nsFD, mac)
+}
+
+// AddVethNamed is AddVeth with the container end called peerName: a
+// container on several networks has eth0, eth1, ...
+func (c *Conn) AddVethNamed(br *Bridge, hostName, peerName string, nsFD int, mac net.HardwareAddr) error {
 	// NLM_F_ECHO returns the new link (Linux 6.1+), saving a lookup of its
 	// index.
 	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK|unix.NLM_F_ECHO)
@@ -210,7 +216,7 @@ func (c *Conn) AddVeth(br *Bridge, hostName string, nsFD int, mac net.HardwareAd
 	// The peer cannot be brought up here: veth refuses to open an end
 	// before its pair is linked (ENOTCONN). ConfigureContainer does it.
 	nl.NewIfInfomsgChild(peer, unix.AF_UNSPEC)
-	peer.AddRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(ContainerIfName))
+	peer.AddRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(peerName))
 	peer.AddRtAttr(unix.IFLA_MTU, nl.Uint32Attr(uint32(br.MTU)))
 	peer.AddRtAttr(unix.IFLA_ADDRESS, mac)
 	peer.AddRtAttr(unix.IFLA_NET_NS_FD, nl.Uint32Attr(uint32(nsFD)))
@@ -261,6 +267,23 @@ const ContainerIfName = "eth0"
 // netns.Create locked there): lo and eth0 up, eth0 addressed, and the
 // default route through gw.
 func ConfigureContainer(addr netip.Prefix, gw netip.Addr) error {
+	return ConfigureInterface(Interface{Name: ContainerIfName, Addr: addr, Gateway: gw})
+}
+
+// Interface is how a container's interface is set up.
+type Interface struct {
+	Name  string
+	Addr  netip.Prefix // IPv4 address and prefix
+	Addr6 netip.Prefix // IPv6, optional
+	// Gateway and Gateway6, when valid, become the namespace's default
+	// routes, replacing any other: one network routes to the world.
+	Gateway, Gateway6 netip.Addr
+}
+
+// ConfigureInterface runs inside a container's namespace: lo and the
+// interface up, addressed (IPv6 without duplicate address detection, as
+// Docker does, so the address is usable at once), and the default routes.
+func ConfigureInterface(ifc Interface) error {
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in container netns: %w", err)
@@ -269,20 +292,137 @@ func ConfigureContainer(addr netip.Prefix, gw netip.Addr) error {
 	if err := loopbackUp(h); err != nil {
 		return err
 	}
-	eth, err := h.LinkByName(ContainerIfName)
+	eth, err := h.LinkByName(ifc.Name)
 	if err != nil {
-		return fmt.Errorf("%s in container netns: %w", ContainerIfName, err)
+		return fmt.Errorf("%s in container netns: %w", ifc.Name, err)
+	}
+	if ifc.Addr6.IsValid() {
+		// Before the link goes up, so that it never runs autoconfiguration
+		// on a network berth addresses itself.
+		_ = writeSysctl("/proc/sys/net/ipv6/conf/"+ifc.Name+"/accept_ra", "0")
 	}
 	if err := h.LinkSetUp(eth); err != nil {
-		return fmt.Errorf("%s up: %w", ContainerIfName, err)
+		return fmt.Errorf("%s up: %w", ifc.Name, err)
 	}
-	ipnet := &net.IPNet{IP: addr.Addr().AsSlice(), Mask: net.CIDRMask(addr.Bits(), 32)}
-	if err := h.AddrAdd(eth, &netlink.Addr{IPNet: ipnet}); err != nil {
-		return fmt.Errorf("address %s on %s: %w", addr, ContainerIfName, err)
+	for _, a := range []netip.Prefix{ifc.Addr, ifc.Addr6} {
+		if !a.IsValid() {
+			continue
+		}
+		addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.Addr().AsSlice(), Mask: net.CIDRMask(a.Bits(), a.Addr().BitLen())}}
+		if a.Addr().Is6() {
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if err := h.AddrAdd(eth, addr); err != nil {
+			return fmt.Errorf("address %s on %s: %w", a, ifc.Name, err)
+		}
 	}
-	if err := h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice()}); err != nil {
-		return fmt.Errorf("default route via %s: %w", gw, err)
+	return setDefaultRoutes(h, eth.Attrs().Index, ifc.Gateway, ifc.Gateway6)
+}
+
+// SetDefaultRoutes runs inside a container's namespace: the default
+// routes go through the interface called ifname (the gateway moved to
+// another network).
+func SetDefaultRoutes(ifname string, gw, gw6 netip.Addr) error {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink in container netns: %w", err)
 	}
+	defer h.Close()
+	eth, err := h.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("%s in container netns: %w", ifname, err)
+	}
+	return setDefaultRoutes(h, eth.Attrs().Index, gw, gw6)
+}
+
+func setDefaultRoutes(h *netlink.Handle, index int, gw, gw6 netip.Addr) error {
+	for _, g := range []netip.Addr{gw, gw6} {
+		if !g.IsValid() {
+			continue
+		}
+		r := &netlink.Route{LinkIndex: index, Gw: g.AsSlice()}
+		if g.Is6() {
+			r.Family = netlink.FAMILY_V6
+			r.Dst = &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
+		}
+		if err := h.RouteReplace(r); err != nil {
+			return fmt.Errorf("default route via %s: %w", g, err)
+		}
+	}
+	return nil
+}
+
+// DelLinkIn runs inside a container's namespace: it deletes the
+// interface called name (a macvlan endpoint has no host end to delete).
+// A missing interface is fine.
+func DelLinkIn(name string) error {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(name)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	return nil
+}
+
+// AddMacvlan creates a macvlan interface in bridge mode on parent,
+// directly inside the namespace nsFD, called ifname, with mac.
+func (c *Conn) AddMacvlan(parent, ifname string, nsFD int, mac net.HardwareAddr) error {
+	p, err := c.h.LinkByName(parent)
+	if err != nil {
+		return fmt.Errorf("parent interface %s: %w", parent, err)
+	}
+	mv := &netlink.Macvlan{
+		LinkAttrs: netlink.LinkAttrs{Name: ifname, ParentIndex: p.Attrs().Index, MTU: p.Attrs().MTU,
+			HardwareAddr: mac, Namespace: netlink.NsFd(nsFD), TxQLen: -1},
+		Mode: netlink.MACVLAN_MODE_BRIDGE,
+	}
+	if err := c.h.LinkAdd(mv); err != nil {
+		return fmt.Errorf("create macvlan on %s: %w", parent, err)
+	}
+	return nil
+}
+
+// AddAddr adds an address to a bridge (a network's second subnet, its
+// IPv6 gateway); an address already there is fine.
+func (c *Conn) AddAddr(br *Bridge, p netip.Prefix) error {
+	link := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: br.Index, Name: br.Name}}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+	if p.Addr().Is6() {
+		_ = writeSysctl("/proc/sys/net/ipv6/conf/"+br.Name+"/disable_ipv6", "0")
+		addr.Flags = unix.IFA_F_NODAD
+	}
+	err := c.h.AddrAdd(link, addr)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("bridge %s: add address %s: %w", br.Name, p, err)
+	}
+	return nil
+}
+
+// LinkExists reports whether the host has an interface called name.
+func (c *Conn) LinkExists(name string) bool {
+	_, err := c.h.LinkByName(name)
+	return err == nil
+}
+
+// SetMTU changes a bridge's MTU.
+func (c *Conn) SetMTU(br *Bridge, mtu int) error {
+	if mtu <= 0 || mtu == br.MTU {
+		return nil
+	}
+	if err := c.h.LinkSetMTU(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: br.Index, Name: br.Name}}, mtu); err != nil {
+		return fmt.Errorf("bridge %s mtu %d: %w", br.Name, mtu, err)
+	}
+	br.MTU = mtu
 	return nil
 }
 

@@ -72,3 +72,10 @@ func (c *Conn) usedPrefixes(exclude int) ([]netip.Prefix, error) {
 	}
 	return used, nil
 }
+
+// UsedPrefixes are the IPv4 networks the host uses (addresses and routes),
+// for choosing a new network's subnet.
+func (c *Conn) UsedPrefixes() ([]netip.Prefix, error) { return c.usedPrefixes(-1) }
+
+// Overlaps reports whether p overlaps any of used.
+func Overlaps(p netip.Prefix, used []netip.Prefix) bool { return overlapsAny(p, used) }

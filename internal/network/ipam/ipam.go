@@ -15,21 +15,44 @@ import (
 type Pool struct {
 	subnet  netip.Prefix
 	gateway netip.Addr
+	// rng, when valid, limits Allocate to a part of the subnet (Docker's
+	// --ip-range and --fixed-cidr); Reserve may still use the whole subnet.
+	rng netip.Prefix
 	// used maps each allocated address to its owner (a container ID).
 	used map[netip.Addr]string
 }
 
-// New makes an empty pool. The subnet must be IPv4 with room for at least
-// two hosts besides the gateway, and the gateway must lie inside it.
+// SetRange limits Allocate to the addresses of r, which must lie within
+// the subnet. An invalid r lifts the limit.
+func (p *Pool) SetRange(r netip.Prefix) error {
+	if !r.IsValid() {
+		p.rng = netip.Prefix{}
+		return nil
+	}
+	r = r.Masked()
+	if r.Addr().Is4() != p.subnet.Addr().Is4() || r.Bits() < p.subnet.Bits() || !p.subnet.Contains(r.Addr()) {
+		return fmt.Errorf("ipam: range %s is not within %s: %w", r, p.subnet, errdefs.ErrInvalidArgument)
+	}
+	p.rng = r
+	return nil
+}
+
+// Contains reports whether a is in the pool's subnet.
+func (p *Pool) Contains(a netip.Addr) bool { return p.subnet.Contains(a) }
+
+// New makes an empty pool. The subnet must have room for at least two
+// hosts besides the gateway, and the gateway must lie inside it. An IPv6
+// subnet has no broadcast address; its first (subnet-router anycast)
+// address is never handed out either.
 func New(subnet netip.Prefix, gateway netip.Addr) (*Pool, error) {
 	subnet = subnet.Masked()
-	if !subnet.IsValid() || !subnet.Addr().Is4() {
-		return nil, fmt.Errorf("ipam: subnet %s is not IPv4: %w", subnet, errdefs.ErrInvalidArgument)
+	if !subnet.IsValid() {
+		return nil, fmt.Errorf("ipam: invalid subnet: %w", errdefs.ErrInvalidArgument)
 	}
-	if subnet.Bits() > 30 {
+	if subnet.Bits() > subnet.Addr().BitLen()-2 {
 		return nil, fmt.Errorf("ipam: subnet %s is too small: %w", subnet, errdefs.ErrInvalidArgument)
 	}
-	if !gateway.Is4() || !subnet.Contains(gateway) || gateway == subnet.Addr() || gateway == broadcast(subnet) {
+	if gateway.Is4() != subnet.Addr().Is4() || !subnet.Contains(gateway) || gateway == subnet.Addr() || gateway == broadcast(subnet) {
 		return nil, fmt.Errorf("ipam: gateway %s is not a host address of %s: %w", gateway, subnet, errdefs.ErrInvalidArgument)
 	}
 	return &Pool{subnet: subnet, gateway: gateway, used: map[netip.Addr]string{}}, nil
@@ -46,17 +69,28 @@ func (p *Pool) Gateway() netip.Addr { return p.gateway }
 // and the MAC derived from it, so peers' ARP caches stay right.
 func (p *Pool) Allocate(owner string) (netip.Addr, error) {
 	last := broadcast(p.subnet)
-	for a := p.subnet.Addr().Next(); a.IsValid() && a != last; a = a.Next() {
-		if a == p.gateway {
+	first := p.subnet.Addr().Next()
+	if p.rng.IsValid() {
+		first = p.rng.Addr()
+	}
+	for a := first; a.IsValid() && a != last && p.subnet.Contains(a); a = a.Next() {
+		if a == p.gateway || a == p.subnet.Addr() {
 			continue
+		}
+		if p.rng.IsValid() && !p.rng.Contains(a) {
+			break
 		}
 		if _, taken := p.used[a]; !taken {
 			p.used[a] = owner
 			return a, nil
 		}
 	}
-	return netip.Addr{}, fmt.Errorf("no available IPv4 addresses on this network's address pools: bridge (%s): %w",
-		p.subnet, errdefs.ErrResourceExhausted)
+	family := "IPv4"
+	if !p.subnet.Addr().Is4() {
+		family = "IPv6"
+	}
+	return netip.Addr{}, fmt.Errorf("no available %s addresses on this network's address pools: %s: %w",
+		family, p.subnet, errdefs.ErrResourceExhausted)
 }
 
 // Reserve marks a specific address as used by owner, for restoring live
@@ -91,16 +125,28 @@ func (p *Pool) Allocated() map[netip.Addr]string {
 }
 
 // Size is the number of addresses the pool can hand out.
+// It is capped at 1<<30 for large IPv6 subnets.
 func (p *Pool) Size() int {
-	return int(uint64(1)<<(32-p.subnet.Bits())) - 3 // network, broadcast, gateway
+	host := p.subnet.Addr().BitLen() - p.subnet.Bits()
+	if host >= 30 {
+		return 1 << 30
+	}
+	if !p.subnet.Addr().Is4() {
+		return 1<<host - 2 // anycast, gateway
+	}
+	return 1<<host - 3 // network, broadcast, gateway
 }
 
 func (p *Pool) hostAddr(a netip.Addr) bool {
-	return a.Is4() && p.subnet.Contains(a) && a != p.subnet.Addr() && a != broadcast(p.subnet) && a != p.gateway
+	return a.Is4() == p.subnet.Addr().Is4() && p.subnet.Contains(a) && a != p.subnet.Addr() && a != broadcast(p.subnet) && a != p.gateway
 }
 
-// broadcast is the last address of an IPv4 prefix.
+// broadcast is the last address of an IPv4 prefix; IPv6 has none (the
+// invalid Addr).
 func broadcast(pfx netip.Prefix) netip.Addr {
+	if !pfx.Addr().Is4() {
+		return netip.Addr{}
+	}
 	b := pfx.Masked().Addr().As4()
 	host := uint32(1)<<(32-pfx.Bits()) - 1
 	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])

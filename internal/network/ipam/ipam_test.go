@@ -29,7 +29,10 @@ func TestNewValidation(t *testing.T) {
 		{"10.0.0.0/24", "10.0.1.1", false},   // gateway outside
 		{"10.0.0.0/24", "10.0.0.0", false},   // network address
 		{"10.0.0.0/24", "10.0.0.255", false}, // broadcast
-		{"fd00::/64", "fd00::1", false},
+		{"fd00::/64", "fd00::1", true},
+		{"fd00::/127", "fd00::1", false},
+		{"fd00::/64", "10.0.0.1", false}, // families differ
+		{"fd00::/64", "fd00::", false},   // subnet-router anycast
 	} {
 		_, err := New(netip.MustParsePrefix(tc.subnet), netip.MustParseAddr(tc.gw))
 		if (err == nil) != tc.ok {
@@ -189,5 +192,32 @@ func TestPersistence(t *testing.T) {
 		if err := json.Unmarshal([]byte(bad), &r); err == nil {
 			t.Errorf("Unmarshal(%s) accepted", bad)
 		}
+	}
+}
+
+func TestIPv6Pool(t *testing.T) {
+	p := mustPool(t, "fd00:50::/64", "fd00:50::1")
+	a, err := p.Allocate("c1")
+	if err != nil || a.String() != "fd00:50::2" {
+		t.Fatalf("first v6 address %v, %v", a, err)
+	}
+	if err := p.Reserve(netip.MustParseAddr("fd00:50::ffff"), "c2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Reserve(netip.MustParseAddr("fd00:51::2"), "c3"); err == nil {
+		t.Fatal("address outside the subnet reserved")
+	}
+	if p.Size() != 1<<30 {
+		t.Fatalf("size %d", p.Size())
+	}
+	small := mustPool(t, "fd00:50::/126", "fd00:50::1")
+	if _, err := small.Allocate("a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := small.Allocate("b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := small.Allocate("c"); !errdefs.IsResourceExhausted(err) {
+		t.Fatalf("/126 handed out a third address: %v", err)
 	}
 }

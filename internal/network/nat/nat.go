@@ -42,6 +42,7 @@ type Table struct {
 	conn   *nftables.Conn
 	bridge string
 	subnet netip.Prefix
+	opts   options
 	table  *nftables.Table
 	ports  *nftables.Set // proto . port → addr . port
 	hports *nftables.Set // addr . proto . port → addr . port
@@ -50,10 +51,27 @@ type Table struct {
 // Option configures Setup.
 type Option func(*options)
 
-type options struct{ netnsFD int }
+type options struct {
+	netnsFD  int
+	internal bool
+	noICC    bool
+	noMasq   bool
+}
 
 // WithNetNS programs the tables of another network namespace (tests).
 func WithNetNS(fd int) Option { return func(o *options) { o.netnsFD = fd } }
+
+// Internal closes the bridge to everything but itself (--internal): no
+// forwarding in or out, no masquerade.
+func Internal() Option { return func(o *options) { o.internal = true } }
+
+// NoICC drops traffic between containers of the bridge
+// (com.docker.network.bridge.enable_icc=false, dockerd --icc=false).
+func NoICC() Option { return func(o *options) { o.noICC = true } }
+
+// NoMasquerade leaves the bridge's outbound traffic with its container
+// sources (com.docker.network.bridge.enable_ip_masquerade=false).
+func NoMasquerade() Option { return func(o *options) { o.noMasq = true } }
 
 var (
 	protoPort     = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
@@ -78,7 +96,7 @@ func Setup(bridge string, subnet netip.Prefix, opts ...Option) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
-	t := &Table{conn: conn, bridge: bridge, subnet: subnet.Masked()}
+	t := &Table{conn: conn, bridge: bridge, subnet: subnet.Masked(), opts: o}
 	t.table = &nftables.Table{Name: TableName(bridge), Family: nftables.TableFamilyIPv4}
 	t.ports = &nftables.Set{Table: t.table, Name: "ports", IsMap: true, Concatenation: true,
 		KeyType: protoPort, DataType: addrPort}
@@ -141,8 +159,10 @@ func (t *Table) program() error {
 	}
 
 	// ip saddr <subnet> oifname != <bridge> masquerade
-	c.AddRule(&nftables.Rule{Table: t.table, Chain: post, Exprs: concat(
-		srcIn(t.subnet), ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, t.bridge), []expr.Any{&expr.Masq{}})})
+	if !t.opts.internal && !t.opts.noMasq {
+		c.AddRule(&nftables.Rule{Table: t.table, Chain: post, Exprs: concat(
+			srcIn(t.subnet), ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, t.bridge), []expr.Any{&expr.Masq{}})})
+	}
 	// oifname <bridge> ip saddr 127.0.0.0/8 masquerade: the host reaching a
 	// published port on 127.0.0.1 (DNATed in output) must not keep a
 	// loopback source on the wire.
@@ -155,8 +175,24 @@ func (t *Table) program() error {
 	c.AddRule(&nftables.Rule{Table: t.table, Chain: post, Exprs: concat(
 		ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, t.bridge), srcIn(t.subnet), ctStatusDNAT(), []expr.Any{&expr.Masq{}})})
 
+	// An internal bridge talks to itself only: iifname <bridge> oifname !=
+	// <bridge> drop, and the reverse.
+	if t.opts.internal {
+		c.AddRule(&nftables.Rule{Table: t.table, Chain: fwd, Exprs: concat(
+			ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, t.bridge), ifnameReg(expr.MetaKeyOIFNAME, expr.CmpOpNeq, t.bridge, 2), verdict(expr.VerdictDrop))})
+		c.AddRule(&nftables.Rule{Table: t.table, Chain: fwd, Exprs: concat(
+			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, t.bridge), ifnameReg(expr.MetaKeyIIFNAME, expr.CmpOpNeq, t.bridge, 2), verdict(expr.VerdictDrop))})
+	}
+	// No inter-container traffic: iifname <bridge> oifname <bridge> drop
+	// (bridged frames reach this hook through br_netfilter).
+	if t.opts.noICC {
+		c.AddRule(&nftables.Rule{Table: t.table, Chain: fwd, Exprs: concat(
+			ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, t.bridge), ifnameReg(expr.MetaKeyOIFNAME, expr.CmpOpEq, t.bridge, 2), verdict(expr.VerdictDrop))})
+	}
 	// Forward: replies and published ports in, anything out, and the
 	// bridge closed to everything else, as Docker's FORWARD rules do.
+	// Another bridge network's traffic meets the last rule: networks are
+	// isolated from each other.
 	c.AddRule(&nftables.Rule{Table: t.table, Chain: fwd, Exprs: concat(
 		ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, t.bridge), ctStateEstablished(), verdict(expr.VerdictAccept))})
 	c.AddRule(&nftables.Rule{Table: t.table, Chain: fwd, Exprs: concat(
@@ -418,6 +454,14 @@ func ifname(key expr.MetaKey, op expr.CmpOp, name string) []expr.Any {
 	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: op, Register: 1, Data: b}}
 }
 
+// ifnameReg is ifname in another register, for a second comparison in
+// the same rule.
+func ifnameReg(key expr.MetaKey, op expr.CmpOp, name string, reg uint32) []expr.Any {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, name)
+	return []expr.Any{&expr.Meta{Key: key, Register: reg}, &expr.Cmp{Op: op, Register: reg, Data: b}}
+}
+
 func ctStateEstablished() []expr.Any {
 	return []expr.Any{
 		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
@@ -442,4 +486,26 @@ func ctStatusDNAT() []expr.Any {
 
 func verdict(k expr.VerdictKind) []expr.Any {
 	return []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: k}}
+}
+
+// DestroyTable removes a bridge's table without setting it up first (a
+// network that could not be brought up). A missing table is fine.
+func DestroyTable(bridge string, opts ...Option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var connOpts []nftables.ConnOption
+	if o.netnsFD != 0 {
+		connOpts = append(connOpts, nftables.WithNetNSFd(o.netnsFD))
+	}
+	conn, err := nftables.New(connOpts...)
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	conn.DelTable(&nftables.Table{Name: TableName(bridge), Family: nftables.TableFamilyIPv4})
+	if err := conn.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("delete nftables table %s: %w", TableName(bridge), err)
+	}
+	return nil
 }

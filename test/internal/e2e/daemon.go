@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -328,11 +329,26 @@ func (d *Daemon) Cleanup() error {
 		if l, err := netlink.LinkByName(d.Bridge); err == nil {
 			netlink.LinkDel(l)
 		}
+		if d.Kind == KindBerth {
+			// berth keeps its bridge's nftables table for live restore;
+			// the bridge is gone, so is the table.
+			DeleteNFTable("berth-" + d.Bridge)
+		}
 	}
 	if len(leaks) > 0 {
 		return fmt.Errorf("%s daemon cleanup (%s): %s", d.Kind, d.Dir, strings.Join(leaks, "; "))
 	}
 	return nil
+}
+
+// DeleteNFTable deletes the ip table called name, if there is one.
+func DeleteNFTable(name string) {
+	c, err := nftables.New()
+	if err != nil {
+		return
+	}
+	c.DelTable(&nftables.Table{Name: name, Family: nftables.TableFamilyIPv4})
+	_ = c.Flush()
 }
 
 // waitPing waits until the engine answers GET /_ping with 200. It polls

@@ -472,9 +472,11 @@ func reapStale() {
 		killRuntimeContainers(dir)
 		unmountAll(mountsUnder(dir))
 		if br, err := os.ReadFile(filepath.Join(dir, "d", "bridge")); err == nil {
-			if l, err := netlink.LinkByName(strings.TrimSpace(string(br))); err == nil {
+			name := strings.TrimSpace(string(br))
+			if l, err := netlink.LinkByName(name); err == nil {
 				netlink.LinkDel(l)
 			}
+			DeleteNFTable("berth-" + name)
 		}
 		os.RemoveAll(dir)
 		fmt.Fprintf(os.Stderr, "e2e: cleaned up %s, left by a run that died\n", dir)

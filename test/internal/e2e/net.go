@@ -167,3 +167,43 @@ func TryHTTPGet(url string, timeout time.Duration) (HTTPResponse, error) {
 		}
 	}
 }
+
+// UDPDatagramsIn is the number of UDP datagrams the running container's
+// network namespace received, delivered or not (InDatagrams + NoPorts):
+// the test image has no UDP server, so tests count what arrives.
+func UDPDatagramsIn(t testing.TB, c CLI, name string) int {
+	t.Helper()
+	r := c.Run(t, "exec", name, "grep", "^Udp:", "/proc/net/snmp").OK(t)
+	lines := r.Lines()
+	if len(lines) < 2 {
+		t.Fatalf("/proc/net/snmp: %q", r.Stdout)
+	}
+	keys, vals := strings.Fields(lines[0]), strings.Fields(lines[1])
+	n := 0
+	for i, k := range keys {
+		if (k == "InDatagrams" || k == "NoPorts") && i < len(vals) {
+			var v int
+			fmt.Sscan(vals[i], &v)
+			n += v
+		}
+	}
+	return n
+}
+
+// IfaceNames parses `ip -o link` output into interface names (without
+// the @peer suffix).
+func IfaceNames(out string) []string {
+	var names []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		n := strings.TrimSuffix(f[1], ":")
+		if i := strings.Index(n, "@"); i >= 0 {
+			n = n[:i]
+		}
+		names = append(names, n)
+	}
+	return names
+}

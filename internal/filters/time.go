@@ -1,4 +1,4 @@
-package container
+package filters
 
 import (
 	"fmt"
@@ -9,11 +9,11 @@ import (
 	"github.com/containerd/errdefs"
 )
 
-// parseTimestamp reads the since/until values clients send: Unix
+// ParseTime reads the since/until values clients send: Unix
 // seconds with optional fraction ("1700000000.123456789", what the docker
 // CLI sends), RFC 3339 times, or a Go duration meaning "that long before
 // ref".
-func parseTimestamp(v string, ref time.Time) (time.Time, error) {
+func ParseTime(v string, ref time.Time) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, nil
