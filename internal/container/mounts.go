@@ -2,6 +2,7 @@ package container
 
 import (
 	"fmt"
+	"log/slog"
 	"path"
 	"sort"
 	"strings"
@@ -339,4 +340,25 @@ func mountSpecs(hc *containertypes.HostConfig, sourceExists func(string) bool) (
 		}
 	}
 	return out, nil
+}
+
+// upgradeMounts gives records written before mount points were recorded
+// (berth had binds and tmpfs mounts only then) their mount points, so
+// that an upgrade keeps every bind. A spec that no longer parses is
+// dropped with a warning rather than losing the container.
+func upgradeMounts(r *record) {
+	if r.MountPoints != nil || r.HostConfig == nil || len(r.HostConfig.Binds)+len(r.HostConfig.Mounts) == 0 {
+		return
+	}
+	specs, err := mountSpecs(r.HostConfig, func(string) bool { return true })
+	if err != nil {
+		slog.Warn("container mounts cannot be read again", "container", r.ID, "err", err)
+		return
+	}
+	for _, sp := range specs {
+		if sp.Type == mount.TypeBind || sp.Type == mount.TypeTmpfs {
+			r.MountPoints = append(r.MountPoints, sp.MountPoint)
+		}
+	}
+	sort.Slice(r.MountPoints, func(i, j int) bool { return r.MountPoints[i].Destination < r.MountPoints[j].Destination })
 }

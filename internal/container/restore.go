@@ -47,6 +47,7 @@ func (s *Service) Restore(ctx context.Context) error {
 			continue
 		}
 		upgradeRecord(&rec)
+		upgradeMounts(&rec)
 		c := newContainer(rec, dir)
 		if err := s.idx.reserveName(rec.Name, rec.ID); err != nil {
 			slog.Warn("container name taken twice", "container", rec.ID, "name", rec.Name)
