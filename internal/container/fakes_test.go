@@ -94,6 +94,10 @@ func (f *fakeLayers) RemoveRWLayer(id string) error {
 
 func (f *fakeLayers) RWLayerSize(id string) (int64, int64, error) { return 42, 4242, nil }
 
+func (f *fakeLayers) RWLayerGraphDriver(id string) (map[string]string, error) {
+	return map[string]string{"UpperDir": "/fake/" + id}, nil
+}
+
 func (f *fakeLayers) count() (layers, mounted int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
