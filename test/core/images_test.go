@@ -44,6 +44,10 @@ func TestImages(t *testing.T) {
 		if want := repo + ":v1 " + busyboxID[7:19] + "\n"; !strings.Contains(r.Stdout, want) || len(r.Lines()) != 2 {
 			t.Errorf("images %s: want v1 and v2 of %s:\n%s", repo, busyboxID[7:19], r.Stdout)
 		}
+		r = c.Run(t, "images", repo).OK(t)
+		if header := regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(r.Lines()[0]), -1); strings.Join(header, "|") != "REPOSITORY|TAG|IMAGE ID|CREATED|SIZE" {
+			t.Errorf("images header %q", header)
+		}
 		// -q lists the image once per tag.
 		if r := c.Run(t, "image", "ls", "-q", repo).OK(t); r.Out() != busyboxID[7:19]+"\n"+busyboxID[7:19] {
 			t.Errorf("image ls -q %s: %q", repo, r.Stdout)
