@@ -401,6 +401,12 @@ func (sh *fakeShim) Wait(ctx context.Context) (Exit, error) {
 }
 
 func (sh *fakeShim) Kill(ctx context.Context, sig syscall.Signal, all bool) error {
+	select {
+	case <-sh.exited:
+		// As the real shim: the process is gone, its exit on the way.
+		return errdefs.ErrConflict.WithMessage("container is not running")
+	default:
+	}
 	sh.mu.Lock()
 	sh.signals = append(sh.signals, sig)
 	prog := sh.args[0]
