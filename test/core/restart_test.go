@@ -160,6 +160,12 @@ func TestRestartPolicies(t *testing.T) {
 		c.Run(t, "run", "-d", "--restart", "always", "--name", name, "busybox", "false").OK(t)
 		e.WaitFor(t, name, "restarting", 30*time.Second, func(st containerState) bool { return st.State.Restarting })
 		c.Run(t, "rm", "-f", name).Assert(t, 0, name)
+		if e.Kind != e2e.KindBerth {
+			// Docker 20.10 loses the race below now and then: "Could not
+			// kill running container …, cannot remove - Container … is
+			// not running". berth must not.
+			return
+		}
 		for i := 0; i < 10; i++ {
 			c.Run(t, "run", "-d", "--restart", "always", "--name", name, "busybox", "false").OK(t)
 			time.Sleep(time.Duration(i) * 60 * time.Millisecond)
