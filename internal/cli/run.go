@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/versions"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -182,7 +185,14 @@ func runContainer(ctx context.Context, c *CLI, apiClient *client.Client, runOpts
 			cancelFun()
 			<-errCh
 		}
-		if copts.autoRemove {
+		switch {
+		case copts.autoRemove && versions.LessThan(apiClient.ClientVersion(), "1.25"):
+			// No server-side --rm before 1.25, and no die event for a
+			// container that never ran: remove it here, without waiting
+			// (docker's CLI waits forever).
+			cancelStatusCtx()
+			_, _ = apiClient.ContainerRemove(context.WithoutCancel(ctx), containerID, client.ContainerRemoveOptions{RemoveVolumes: true, Force: true})
+		case copts.autoRemove:
 			<-statusChan
 		}
 		return toStatusError(err)
@@ -238,6 +248,9 @@ func attachContainer(ctx context.Context, apiClient *client.Client, streams *cli
 // waitExitOrRemoved waits for the next exit (or, with --rm, the removal)
 // and delivers the exit status; 125 if waiting failed.
 func waitExitOrRemoved(ctx context.Context, apiClient *client.Client, streams *cliStreams, containerID string, waitRemove bool) <-chan int {
+	if versions.LessThan(apiClient.ClientVersion(), "1.30") {
+		return legacyWaitExitOrRemoved(ctx, apiClient, streams, containerID, waitRemove)
+	}
 	condition := container.WaitConditionNextExit
 	if waitRemove {
 		condition = container.WaitConditionRemoved
@@ -262,6 +275,62 @@ func waitExitOrRemoved(ctx context.Context, apiClient *client.Client, streams *c
 			}
 			logError(streams.err, "error waiting for container: "+err.Error())
 			statusC <- 125
+		}
+	}()
+	return statusC
+}
+
+// legacyWaitExitOrRemoved is waitExitOrRemoved for API versions before
+// 1.30, whose wait has no conditions (it returns at once for a container
+// not started yet): it follows the container's events instead, as docker's
+// CLI does, and before 1.25, which has no server-side --rm, removes the
+// container itself once it died.
+func legacyWaitExitOrRemoved(ctx context.Context, apiClient *client.Client, streams *cliStreams, containerID string, waitRemove bool) <-chan int {
+	eventCtx, cancel := context.WithCancel(ctx)
+	res := apiClient.Events(eventCtx, client.EventsListOptions{
+		Filters: client.Filters{}.Add("type", "container").Add("container", containerID),
+	})
+	clientRemoves := waitRemove && versions.LessThan(apiClient.ClientVersion(), "1.25")
+	statusC := make(chan int, 1)
+	go func() {
+		defer close(statusC)
+		defer cancel()
+		status := 125
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case err := <-res.Err:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					logError(streams.err, "error getting events from daemon: "+err.Error())
+				}
+				statusC <- status
+				return
+			case m := <-res.Messages:
+				switch m.Action {
+				case events.ActionDie:
+					if code, err := strconv.Atoi(m.Actor.Attributes["exitCode"]); err == nil {
+						status = code
+					}
+					if !waitRemove {
+						statusC <- status
+						return
+					}
+					if clientRemoves {
+						if _, err := apiClient.ContainerRemove(ctx, containerID, client.ContainerRemoveOptions{RemoveVolumes: true}); err != nil {
+							logError(streams.err, "error removing container: "+err.Error())
+							statusC <- status
+							return
+						}
+					}
+				case events.ActionDetach:
+					statusC <- 0
+					return
+				case events.ActionDestroy:
+					statusC <- status
+					return
+				}
+			}
 		}
 	}()
 	return statusC

@@ -51,3 +51,16 @@ func TestValidate(t *testing.T) {
 		t.Fatal("bad --add-runtime accepted")
 	}
 }
+
+// The defaults: the data and exec roots, and the socket on the
+// exec root (/run/berth/berth.sock, where the berth CLI looks).
+func TestDefaults(t *testing.T) {
+	cfg := Defaults()
+	if cfg.DataRoot != "/var/lib/berth" || cfg.ExecRoot != "/run/berth" || cfg.DefaultRuntime != "runc" ||
+		cfg.LogConfig.Type != "json-file" || cfg.ConfigFile != "/etc/berth/daemon.json" {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	if got := cfg.DefaultSocket(); got != "unix:///run/berth/berth.sock" {
+		t.Errorf("default socket %s", got)
+	}
+}

@@ -44,6 +44,8 @@ type RWLayers interface {
 	UnmountRWLayer(containerID string) error
 	RemoveRWLayer(containerID string) error
 	RWLayerSize(containerID string) (rw, rootfs int64, err error)
+	// RWLayerGraphDriver is inspect's GraphDriver.Data (UpperDir, ...).
+	RWLayerGraphDriver(containerID string) (map[string]string, error)
 }
 
 // VolumeRequest names a volume a container uses: an empty Name asks for

@@ -94,6 +94,10 @@ func (f *fakeLayers) RemoveRWLayer(id string) error {
 
 func (f *fakeLayers) RWLayerSize(id string) (int64, int64, error) { return 42, 4242, nil }
 
+func (f *fakeLayers) RWLayerGraphDriver(id string) (map[string]string, error) {
+	return map[string]string{"UpperDir": "/fake/" + id}, nil
+}
+
 func (f *fakeLayers) count() (layers, mounted int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -480,6 +484,12 @@ func (sh *fakeShim) Wait(ctx context.Context) (Exit, error) {
 }
 
 func (sh *fakeShim) Kill(ctx context.Context, sig syscall.Signal, all bool) error {
+	select {
+	case <-sh.exited:
+		// As the real shim: the process is gone, its exit on the way.
+		return errdefs.ErrConflict.WithMessage("container is not running")
+	default:
+	}
 	sh.mu.Lock()
 	sh.signals = append(sh.signals, sig)
 	prog := sh.args[0]

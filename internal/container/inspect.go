@@ -43,6 +43,9 @@ func (s *Service) Inspect(ctx context.Context, ref string, size bool) (*containe
 		Config:          &cfg,
 		NetworkSettings: networkSettings(r),
 	}
+	if data, err := s.deps.Layers.RWLayerGraphDriver(r.ID); err == nil {
+		resp.GraphDriver.Data = data
+	}
 	if resp.Args == nil {
 		resp.Args = []string{}
 	}

@@ -236,7 +236,7 @@ func (m *monitor) policyRestart(c *Container) {
 	}
 	c.op.Lock()
 	c.mu.Lock()
-	if c.restart.timer == nil || !c.State.Restarting || m.life.ctx.Err() != nil {
+	if c.restart.timer == nil || !c.State.Restarting || c.State.RemovalInProgress || m.life.ctx.Err() != nil {
 		// Cancelled by stop, kill or remove meanwhile.
 		c.mu.Unlock()
 		c.op.Unlock()

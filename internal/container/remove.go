@@ -45,11 +45,10 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: %s", name, refuse))
 	}
 	c.State.RemovalInProgress = true
-	notice := c.exit
 	c.mu.Unlock()
 
 	if refuse != "" {
-		if err := s.killAndWait(c, notice); err != nil {
+		if err := s.killForRemoval(c); err != nil {
 			c.mu.Lock()
 			c.State.RemovalInProgress = false
 			c.mu.Unlock()
@@ -62,6 +61,24 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 		return fmt.Errorf("cannot remove container %q: %w", name, err)
 	}
 	return nil
+}
+
+// killForRemoval kills the container until it is down for good: no
+// restart policy brings it back meanwhile, and a run that a pending
+// policy restart started after rm -f looked is killed too.
+func (s *Service) killForRemoval(c *Container) error {
+	for {
+		c.mu.Lock()
+		c.restart.cancelled = true
+		running, notice := c.State.Running, c.exit
+		c.mu.Unlock()
+		if !running {
+			return nil
+		}
+		if err := s.killAndWait(c, notice); err != nil {
+			return err
+		}
+	}
 }
 
 // autoRemove is --rm after the container exited.

@@ -412,6 +412,29 @@ func TestStopWhileRestarting(t *testing.T) {
 	}
 }
 
+// TestRemoveForceWhileRestarting: rm -f wins over a restart policy at
+// any moment of a container that keeps exiting: between runs, during a
+// run, or while the shim already reports the process gone.
+func TestRemoveForceWhileRestarting(t *testing.T) {
+	h := newHarness(t)
+	for i := 0; i < 40; i++ {
+		id := h.createWith(CreateOptions{Config: cfgWith("false"), HostConfig: &containertypes.HostConfig{
+			RestartPolicy: containertypes.RestartPolicy{Name: "always"}}})
+		c := h.inspect(id)
+		c.mu.Lock()
+		c.restart.timeout = time.Millisecond // back-off from 2 ms: many runs
+		c.mu.Unlock()
+		h.start(id)
+		time.Sleep(time.Duration(i%8) * time.Millisecond)
+		if err := h.s.Remove(context.Background(), id, RemoveOptions{Force: true}); err != nil {
+			t.Fatalf("rm -f #%d: %v", i, err)
+		}
+		if _, err := h.s.idx.get(id); err == nil {
+			t.Fatalf("container #%d still exists after rm -f", i)
+		}
+	}
+}
+
 func TestRestartCommand(t *testing.T) {
 	h := newHarness(t)
 	id := h.createWith(CreateOptions{Config: cfgWith("sleep"), HostConfig: &containertypes.HostConfig{AutoRemove: true}})

@@ -127,6 +127,11 @@ func (s *Service) signal(ctx context.Context, c *Container, sh Shim, sig syscall
 		if errdefs.IsNotFound(err) {
 			return nil // already gone; the monitor reports the exit
 		}
+		if errdefs.IsConflict(err) {
+			// The process exited a moment ago (a run that ends at once,
+			// under a restart policy): its exit is on the way.
+			return errNotRunning(c.ID)
+		}
 		return fmt.Errorf("Cannot kill container %s: %w", c.ID, err)
 	}
 	if paused {
@@ -163,7 +168,7 @@ func (s *Service) killAndWait(c *Container, notice *exitNotice) error {
 	c.mu.Unlock()
 	err := s.signal(ctx, c, sh, syscall.SIGKILL, paused)
 	c.op.Unlock()
-	if err != nil {
+	if err != nil && !errdefs.IsConflict(err) {
 		return err
 	}
 	return awaitKilled(c, notice)

@@ -311,4 +311,54 @@ func (r *RWLayers) RWLayerSize(containerID string) (rw, rootfs int64, err error)
 	return u.Size, rootfs, nil
 }
 
+// RWLayerGraphDriver describes the container's root filesystem in
+// overlay2's terms, as inspect's GraphDriver.Data does for Docker: the rw
+// layer's UpperDir and WorkDir, the image layers under it (LowerDir, top
+// first) and where the rootfs is mounted while it runs (MergedDir). Tools
+// read them to look at a container's files from the host.
+func (r *RWLayers) RWLayerGraphDriver(containerID string) (map[string]string, error) {
+	if err := validContainerID(containerID); err != nil {
+		return nil, err
+	}
+	if !r.has(containerID) {
+		return nil, noRWLayer(containerID)
+	}
+	d, ok := r.layers.sn.(dirOf)
+	if !ok {
+		return map[string]string{}, nil
+	}
+	ctx := context.Background()
+	key := rwKey(containerID)
+	dir, err := d.Dir(key)
+	if err != nil {
+		return nil, err
+	}
+	data := map[string]string{
+		"UpperDir":  filepath.Join(dir, "fs"),
+		"WorkDir":   filepath.Join(dir, "work"),
+		"MergedDir": r.mountPath(containerID),
+	}
+	info, err := r.layers.sn.Stat(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	var lowers []string
+	for p := info.Parent; p != ""; {
+		pdir, err := d.Dir(p)
+		if err != nil {
+			return nil, err
+		}
+		lowers = append(lowers, filepath.Join(pdir, "fs"))
+		pi, err := r.layers.sn.Stat(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		p = pi.Parent
+	}
+	if len(lowers) > 0 {
+		data["LowerDir"] = strings.Join(lowers, ":")
+	}
+	return data, nil
+}
+
 func nowUTC() time.Time { return time.Now().UTC() }

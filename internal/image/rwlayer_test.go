@@ -43,6 +43,17 @@ func TestRWLayerLifecycle(t *testing.T) {
 	// Writes and deletes go to the container's layer only.
 	os.WriteFile(filepath.Join(rootfs, "new.txt"), make([]byte, 4096), 0o644)
 	os.Remove(filepath.Join(rootfs, "etc/group"))
+	// GraphDriver data names where the change is, and the image under it.
+	gd, err := s.RWLayers().RWLayerGraphDriver(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(gd["UpperDir"], "new.txt")); err != nil || gd["MergedDir"] != rootfs {
+		t.Errorf("GraphDriver %v: UpperDir without the change (%v) or MergedDir not the rootfs", gd, err)
+	}
+	if _, err := os.Stat(filepath.Join(gd["LowerDir"], "etc/passwd")); err != nil {
+		t.Errorf("GraphDriver LowerDir %q is not the image: %v", gd["LowerDir"], err)
+	}
 	rw, total, err := s.RWLayers().RWLayerSize(id)
 	im, _ := s.Get(context.Background(), "busybox")
 	if err != nil || rw != 4096 || total != 4096+im.Size {

@@ -72,7 +72,7 @@ func (m *mux) match(method, path string) (*route, map[string]string, error) {
 	if pathKnown {
 		return nil, nil, errMethodNotAllowed
 	}
-	return nil, nil, fmt.Errorf("page not found: %w", errdefs.ErrNotFound)
+	return nil, nil, errdefs.ErrNotFound.WithMessage("page not found")
 }
 
 var errMethodNotAllowed = fmt.Errorf("method not allowed")

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -44,43 +46,63 @@ func TestCLIForms(t *testing.T) {
 func TestLogDrivers(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
-	c := e.Docker()
-	t.Run("none", func(t *testing.T) {
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
 		t.Parallel()
-		name := e.Name(t)
-		c.Run(t, "run", "--name", name, "--log-driver", "none", "busybox", "echo", "hi").Assert(t, 0, "hi")
-		c.Run(t, "logs", name).Assert(t, 1, "configured logging driver does not support reading")
-	})
-	t.Run("local", func(t *testing.T) {
-		t.Parallel()
-		name := e.Name(t)
-		c.Run(t, "run", "--name", name, "--log-driver", "local", "busybox", "sh", "-c", "echo one; sleep 0.2; echo two >&2").OK(t)
-		r := c.Run(t, "logs", name).OK(t)
-		if r.Stdout != "one\n" || r.Stderr != "two\n" {
-			t.Fatalf("local driver logs: %q %q", r.Stdout, r.Stderr)
-		}
-		// (The pause above orders the two streams in the log.)
-		if r := c.Run(t, "logs", "--tail", "1", name).OK(t); r.Stdout != "" || r.Stderr != "two\n" {
-			t.Fatalf("local driver logs --tail 1: %q %q", r.Stdout, r.Stderr)
-		}
-	})
-	t.Run("json-file-rotation", func(t *testing.T) {
-		t.Parallel()
-		name := e.Name(t)
-		// 200 lines of ~100 bytes: about 20 KiB through a 2 KiB x 2 window.
-		c.Run(t, "run", "--name", name, "--log-opt", "max-size=2k", "--log-opt", "max-file=2", "busybox", "sh", "-c",
-			`i=0; while [ $i -lt 200 ]; do i=$((i+1)); printf "line %03d %090d\n" $i 0; done`).OK(t)
-		got := e.Inspect(t, name)
-		if got.HostConfig.LogConfig.Type != "json-file" {
-			t.Fatalf("log driver %q", got.HostConfig.LogConfig.Type)
-		}
-		r := c.Run(t, "logs", name).OK(t)
-		lines := r.Lines()
-		if len(lines) == 0 || len(lines) >= 200 || !strings.HasPrefix(lines[len(lines)-1], "line 200 ") {
-			t.Fatalf("rotated logs: %d lines, last %q", len(lines), lines[len(lines)-1:])
-		}
-		if strings.Contains(r.Stdout, "line 001 ") {
-			t.Fatal("rotated logs still hold the first line")
-		}
+		t.Run("none", func(t *testing.T) {
+			t.Parallel()
+			name := e.Name(t)
+			c.Run(t, "run", "--name", name, "--log-driver", "none", "busybox", "echo", "hi").Assert(t, 0, "hi")
+			c.Run(t, "logs", name).Assert(t, 1, "configured logging driver does not support reading")
+		})
+		t.Run("local", func(t *testing.T) {
+			t.Parallel()
+			name := e.Name(t)
+			c.Run(t, "run", "--name", name, "--log-driver", "local", "busybox", "sh", "-c", "echo one; sleep 0.2; echo two >&2").OK(t)
+			r := c.Run(t, "logs", name).OK(t)
+			if r.Stdout != "one\n" || r.Stderr != "two\n" {
+				t.Fatalf("local driver logs: %q %q", r.Stdout, r.Stderr)
+			}
+			// (The pause above orders the two streams in the log.)
+			if r := c.Run(t, "logs", "--tail", "1", name).OK(t); r.Stdout != "" || r.Stderr != "two\n" {
+				t.Fatalf("local driver logs --tail 1: %q %q", r.Stdout, r.Stderr)
+			}
+			c.Run(t, "inspect", "--format", "{{.HostConfig.LogConfig.Type}}", name).Assert(t, 0, "local")
+		})
+		t.Run("json-file-rotation", func(t *testing.T) {
+			t.Parallel()
+			name := e.Name(t)
+			// 200 lines of ~100 bytes: about 20 KiB through a 2 KiB x 2 window.
+			c.Run(t, "run", "--name", name, "--log-opt", "max-size=2k", "--log-opt", "max-file=2", "busybox", "sh", "-c",
+				`i=0; while [ $i -lt 200 ]; do i=$((i+1)); printf "line %03d %090d\n" $i 0; done`).OK(t)
+			got := e.Inspect(t, name)
+			if got.HostConfig.LogConfig.Type != "json-file" {
+				t.Fatalf("log driver %q", got.HostConfig.LogConfig.Type)
+			}
+			r := c.Run(t, "logs", name).OK(t)
+			lines := r.Lines()
+			if len(lines) == 0 || len(lines) >= 200 || !strings.HasPrefix(lines[len(lines)-1], "line 200 ") {
+				t.Fatalf("rotated logs: %d lines, last %q", len(lines), lines[len(lines)-1:])
+			}
+			if strings.Contains(r.Stdout, "line 001 ") {
+				t.Fatal("rotated logs still hold the first line")
+			}
+			// Lines come in order, none lost inside the window.
+			var prev int
+			for i, l := range lines {
+				var n int
+				fmt.Sscanf(l, "line %d ", &n)
+				if i > 0 && n != prev+1 {
+					t.Fatalf("rotated logs skip from line %d to %d", prev, n)
+				}
+				prev = n
+			}
+			// Two files at most, as max-file says, each near max-size.
+			if e.Private() {
+				files, _ := filepath.Glob(got.LogPath + "*")
+				if len(files) == 0 || len(files) > 2 {
+					t.Errorf("log files %v, want at most 2", files)
+				}
+			}
+		})
 	})
 }

@@ -156,3 +156,35 @@ func TestDaemonSocketActivation(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestDaemonDefaultRuntime: --runtime makes crun the runtime of new
+// containers, and --log-level warn keeps the daemon's log to warnings.
+func TestDaemonDefaultRuntime(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	e.BerthOnly(t)
+	if ok, why := crunUsable(); !ok {
+		t.Skip(why)
+	}
+	d := newConfiguredDaemon(t, "{}", "--runtime", "crun", "--log-level", "warn")
+	c := e.Docker().WithEnv("DOCKER_HOST=unix://" + d.Socket)
+	tar, err := e2e.BusyboxTar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.RunWith(t, e2e.RunOpts{Stdin: bytes.NewReader(tar)}, "import", "-", "busybox").OK(t)
+	c.Run(t, "info", "--format", "{{.DefaultRuntime}}").Assert(t, 0, "crun")
+	c.Run(t, "run", "-d", "--name", "dflt", "busybox", "sleep", "1000").OK(t)
+	id := c.Run(t, "inspect", "--format", "{{.Id}} {{.HostConfig.Runtime}}", "dflt").Assert(t, 0, " crun").Stdout[:64]
+	if m, _ := filepath.Glob(filepath.Join(d.ExecRoot, "*", id, "status")); len(m) == 0 {
+		t.Errorf("no crun state for %s under %s", id, d.ExecRoot)
+	}
+	c.Run(t, "run", "--rm", "--runtime", "runc", "busybox", "echo", "runc still there").Assert(t, 0, "runc still there")
+	c.Run(t, "rm", "-f", "dflt").OK(t)
+	for _, l := range strings.Split(d.LogTail(1000), "\n") {
+		if strings.Contains(l, "level=DEBUG") || strings.Contains(l, "level=INFO") {
+			t.Errorf("--log-level warn logged: %s", l)
+			break
+		}
+	}
+}

@@ -83,9 +83,15 @@ func TestEventsLive(t *testing.T) {
 		c.Run(t, "unpause", name).OK(t)
 		ev.Stdout.Expect(t, "unpause "+name+"\n", 20*time.Second)
 		c.Run(t, "exec", name, "true").OK(t)
+		ev.Stdout.Expect(t, `exec_create: true\s+`+name+"\n", 20*time.Second)
 		ev.Stdout.Expect(t, `exec_start: true\s+`+name+"\n", 20*time.Second)
+		ev.Stdout.Expect(t, "exec_die "+name+"\n", 20*time.Second)
 		c.Run(t, "rename", name, nu).OK(t)
 		ev.Stdout.Expect(t, "rename "+nu+"\n", 20*time.Second)
+		c.Run(t, "restart", "-t", "0", nu).OK(t)
+		for _, action := range []string{"kill", "die", "stop", "start", "restart"} {
+			ev.Stdout.Expect(t, action+" "+nu+"\n", 20*time.Second)
+		}
 		c.Run(t, "kill", "-s", "KILL", nu).OK(t)
 		ev.Stdout.Expect(t, "kill "+nu+"\n", 20*time.Second)
 		ev.Stdout.Expect(t, "die "+nu+"\n", 20*time.Second)

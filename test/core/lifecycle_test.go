@@ -244,3 +244,55 @@ func TestUpdateRestartPolicy(t *testing.T) {
 		c.Run(t, "update", "--restart", "bogus", name).Assert(t, 1, "invalid restart policy")
 	})
 }
+
+// TestStopSignals: the exit codes of a process killed by a signal (143 for
+// SIGTERM, 137 for SIGKILL), the image's STOPSIGNAL, and --stop-timeout
+// as the default grace. A container's pid 1 ignores signals it has no
+// handler for, so the SIGTERM case runs in the host's PID namespace,
+// where sleep is not an init.
+func TestStopSignals(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	img := strings.ToLower(e.Name(t)) + ":usr1"
+	loadWithConfig(t, e, img, func(cfg map[string]any) { cfg["StopSignal"] = "SIGUSR1" })
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		t.Parallel()
+		stop := func(name string, args ...string) time.Duration {
+			t.Helper()
+			start := time.Now()
+			c.RunWith(t, e2e.RunOpts{Timeout: 60 * time.Second}, append(append([]string{"stop"}, args...), name)...).Assert(t, 0, name)
+			return time.Since(start)
+		}
+		term := e.Name(t, "term")
+		c.Run(t, "run", "-d", "--name", term, "--pid", "host", "busybox", "sleep", "1000").OK(t)
+		e.WaitRunning(t, term)
+		if d := stop(term); d > 8*time.Second {
+			t.Errorf("stop of a process that dies of SIGTERM took %v", d)
+		}
+		c.Run(t, "ps", "-a", "--filter", "name="+term, "--format", "{{.Status}}").Assert(t, 0, "Exited (143)")
+		c.Run(t, "start", term).OK(t)
+		e.WaitRunning(t, term)
+		c.Run(t, "kill", "-s", "TERM", term).OK(t)
+		if code := e.WaitExit(t, term, 20*time.Second); code != 143 {
+			t.Errorf("kill -s TERM: exit code %d, want 143", code)
+		}
+
+		usr1 := e.Name(t, "usr1")
+		c.Run(t, "run", "-d", "--name", usr1, img, "sh", "-c", `trap 'exit 9' USR1; echo ready; while true; do sleep 0.1; done`).OK(t)
+		e.WaitLog(t, usr1, "ready", 20*time.Second)
+		c.Run(t, "inspect", "--format", "{{.Config.StopSignal}}", usr1).Assert(t, 0, "SIGUSR1")
+		if d := stop(usr1); d > 8*time.Second {
+			t.Errorf("stop with the image's STOPSIGNAL took %v: not sent?", d)
+		}
+		c.Run(t, "inspect", "--format", "{{.State.ExitCode}}", usr1).Assert(t, 0, "9")
+
+		grace := e.Name(t, "grace")
+		c.Run(t, "run", "-d", "--name", grace, "--stop-timeout", "1", "busybox", "sleep", "1000").OK(t)
+		e.WaitRunning(t, grace)
+		c.Run(t, "inspect", "--format", "{{.Config.StopTimeout}}", grace).Assert(t, 0, "1")
+		if d := stop(grace); d < 900*time.Millisecond || d > 8*time.Second {
+			t.Errorf("stop with --stop-timeout 1 took %v", d)
+		}
+		c.Run(t, "inspect", "--format", "{{.State.ExitCode}}", grace).Assert(t, 0, "137")
+	})
+}

@@ -86,11 +86,13 @@ func TestLogs(t *testing.T) {
 func TestLogsTTY(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
-	name := e.Name(t)
-	e.Docker().Run(t, "run", "-t", "--name", name, "busybox", "sh", "-c", "echo out; echo err >&2").OK(t)
-	// With a tty, both streams are one and lines end in \r\n.
-	r := e.Docker().Run(t, "logs", name).OK(t)
-	if r.Stdout != "out\r\nerr\r\n" {
-		t.Fatalf("logs of a tty container: %q", r.Stdout)
-	}
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		name := e.Name(t)
+		c.Run(t, "run", "-t", "--name", name, "busybox", "sh", "-c", "echo out; echo err >&2").OK(t)
+		// With a tty, both streams are one and lines end in \r\n.
+		r := c.Run(t, "logs", name).OK(t)
+		if r.Stdout != "out\r\nerr\r\n" || r.Stderr != "" {
+			t.Fatalf("logs of a tty container: %q %q", r.Stdout, r.Stderr)
+		}
+	})
 }

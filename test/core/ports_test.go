@@ -121,6 +121,67 @@ func TestPublishForms(t *testing.T) {
 	})
 }
 
+// TestPublishAddresses covers the forms that bind one address or let the
+// engine pick the host port: ip::port, a bare container port, a host
+// range for one container port, and the host's own address.
+func TestPublishAddresses(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	host := e2e.HostAddr(t)
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		name := e.Name(t)
+		rng := e2e.FreePortRange(t, 3)
+		onHost := e2e.FreePort(t)
+		c.Run(t, "run", "-d", "--name", name,
+			"-p", "127.0.0.1::80",
+			"-p", "81",
+			"-p", fmt.Sprintf("%d-%d:82", rng, rng+2),
+			"-p", fmt.Sprintf("%s:%d:83", host, onHost),
+			"busybox", "sh", "-c",
+			"for p in 80 81 82 83; do httpd -p $p -h /var/www; done; echo ready; exec sleep 1000").OK(t)
+		e.WaitLog(t, name, "ready", 20*time.Second)
+		port := func(spec, addr string) int {
+			t.Helper()
+			r := c.Run(t, "port", name, spec).OK(t)
+			m := regexp.MustCompile(regexp.QuoteMeta(addr) + `:(\d+)`).FindStringSubmatch(r.Stdout)
+			if m == nil {
+				t.Fatalf("port %s: no %s binding in %q", spec, addr, r.Stdout)
+			}
+			var p int
+			fmt.Sscan(m[1], &p)
+			return p
+		}
+		serves := func(addr string, p int) bool {
+			t.Helper()
+			r, err := e2e.TryHTTPGet(fmt.Sprintf("http://%s:%d/", addr, p), 20*time.Second)
+			return err == nil && r.Body == e2e.IndexHTML
+		}
+		refuses := func(addr string, p int) bool {
+			t.Helper()
+			_, err := e2e.TryHTTPGet(fmt.Sprintf("http://%s:%d/", addr, p), 300*time.Millisecond)
+			return err != nil
+		}
+
+		lo := port("80", "127.0.0.1")
+		if !serves("127.0.0.1", lo) || !refuses(host, lo) {
+			t.Errorf("127.0.0.1::80 -> %d: want served on 127.0.0.1 only", lo)
+		}
+		wild := port("81", "0.0.0.0")
+		if !serves("127.0.0.1", wild) || !serves(host, wild) {
+			t.Errorf("81 -> %d: want served on every address", wild)
+		}
+		inRange := port("82", "0.0.0.0")
+		if inRange < rng || inRange > rng+2 || !serves(host, inRange) {
+			t.Errorf("%d-%d:82 -> %d: want a served port of the range", rng, rng+2, inRange)
+		}
+		if got := port("83", host); got != onHost || !serves(host, onHost) || !refuses("127.0.0.1", onHost) {
+			t.Errorf("%s:%d:83 -> %d: want served on %s only", host, onHost, got, host)
+		}
+		c.Run(t, "ps", "--filter", "name="+name, "--format", "{{.Ports}}").
+			Assert(t, 0, fmt.Sprintf("127.0.0.1:%d->80/tcp", lo), fmt.Sprintf("%s:%d->83/tcp", host, onHost))
+	})
+}
+
 // TestPortAllocated: a second container asking for a host port that is
 // taken fails to start with Docker's message and leaves nothing behind;
 // the first keeps serving. Not parallel: it compares the engine's

@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,6 +62,38 @@ func TestPs(t *testing.T) {
 		if !contains(r.Lines(), exited) {
 			t.Errorf("exited=3 filter:\n%s", r.Stdout)
 		}
+		// More filters, -n/-l and -s, on containers of this test only.
+		labelled, created := e.Name(t, "labelled"), e.Name(t, "created")
+		c.Run(t, "run", "-d", "--name", labelled, "--label", "tier=web", "busybox", "sleep", "1000").OK(t)
+		c.Run(t, "create", "--name", created, "busybox", "true").OK(t)
+		mine := "name=" + e.Name(t) // a prefix of all of the above
+		for _, tc := range []struct {
+			filter string
+			want   []string
+		}{
+			{"label=tier=web", []string{labelled}},
+			{"label=tier", []string{labelled}},
+			{"ancestor=busybox", []string{running, exited, labelled, created}},
+			{"status=created", []string{created}},
+			{"status=running", []string{running, labelled}},
+			{"before=" + labelled, []string{running, exited}},
+			{"since=" + exited, []string{labelled, created}},
+		} {
+			r := c.Run(t, "ps", "-a", "--filter", mine, "--filter", tc.filter, "--format", "{{.Names}}").OK(t)
+			got := r.Lines()
+			slices.Sort(got)
+			slices.Sort(tc.want)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("ps -a --filter %s: %q, want %q", tc.filter, got, tc.want)
+			}
+		}
+		c.Run(t, "ps", "-a", "-n", "1", "--filter", mine, "--format", "{{.Names}}").Assert(t, 0, created)
+		c.Run(t, "ps", "-l", "--filter", mine, "--format", "{{.Names}}").Assert(t, 0, created)
+		c.Run(t, "ps", "-s", "--filter", "name="+running, "--format", "{{.Size}}").Assert(t, 0, "(virtual ")
+		// Docker 20.10 capitalises "Invalid filter", newer releases not.
+		c.Run(t, "ps", "--filter", "bogus=1").AssertAny(t, 1, "nvalid filter 'bogus'")
+		c.Run(t, "ps", "--filter", "status=bogus").AssertAny(t, 1, "nvalid filter 'status=bogus'")
+
 		r = c.Run(t, "container", "ls", "--filter", "name="+running, "--format", "json").OK(t)
 		var obj map[string]any
 		if err := json.Unmarshal([]byte(r.Lines()[0]), &obj); err != nil {

@@ -118,6 +118,63 @@ func TestRestartPolicies(t *testing.T) {
 			t.Fatal("same pid after restart")
 		}
 	})
+	t.Run("backoff", func(t *testing.T) {
+		t.Parallel()
+		// Docker waits 100 ms before the first restart, then twice as
+		// long each time: die → start gaps of at least 100, 200, 400 ms.
+		name := e.Name(t)
+		since := time.Now().Add(-time.Second)
+		c.Run(t, "run", "-d", "--restart", "always", "--name", name, "busybox", "false").OK(t)
+		// (Docker counts a restart when it schedules it: wait for the
+		// fourth so that the third start is in the events.)
+		e.WaitFor(t, name, "restarting after 4 restarts", 30*time.Second, func(st containerState) bool {
+			return st.RestartCount >= 4 && st.State.Restarting && st.State.Status == "restarting"
+		})
+		var lastDie int64
+		var gaps []time.Duration
+		for _, m := range e.Events(t, name, since, time.Now()) {
+			switch m.Action {
+			case "die":
+				lastDie = m.TimeNano
+			case "start":
+				if lastDie != 0 {
+					gaps = append(gaps, time.Duration(m.TimeNano-lastDie))
+				}
+			}
+		}
+		if len(gaps) < 3 {
+			t.Fatalf("want 3 restarts in the events, got gaps %v", gaps)
+		}
+		for i, want := range []time.Duration{100, 200, 400} {
+			if want *= time.Millisecond; gaps[i] < want*9/10 {
+				t.Errorf("restart %d came %v after the exit, want at least %v (gaps %v)", i+1, gaps[i], want, gaps)
+			}
+		}
+		c.Run(t, "rm", "-f", name).OK(t)
+	})
+	t.Run("rm-f-while-restarting", func(t *testing.T) {
+		t.Parallel()
+		// rm -f wins over the policy at any moment: while the container
+		// waits out its back-off, and whenever it happens to run.
+		name := e.Name(t)
+		c.Run(t, "run", "-d", "--restart", "always", "--name", name, "busybox", "false").OK(t)
+		e.WaitFor(t, name, "restarting", 30*time.Second, func(st containerState) bool { return st.State.Restarting })
+		c.Run(t, "rm", "-f", name).Assert(t, 0, name)
+		if e.Kind != e2e.KindBerth {
+			// Docker 20.10 loses the race below now and then: "Could not
+			// kill running container …, cannot remove - Container … is
+			// not running". berth must not.
+			return
+		}
+		for i := 0; i < 10; i++ {
+			c.Run(t, "run", "-d", "--restart", "always", "--name", name, "busybox", "false").OK(t)
+			time.Sleep(time.Duration(i) * 60 * time.Millisecond)
+			c.Run(t, "rm", "-f", name).Assert(t, 0, name)
+		}
+		if e.Exists(t, name) {
+			t.Fatal("container exists after rm -f")
+		}
+	})
 	t.Run("invalid", func(t *testing.T) {
 		t.Parallel()
 		name := e.Name(t)

@@ -135,6 +135,7 @@ type server struct {
 	init      *process
 	execs     map[string]*process
 	started   bool
+	starting  sync.WaitGroup // a `runtime start` in flight: delete waits for it
 	paused    bool
 	lifelines int
 	deleted   chan struct{} // closed once `runtime delete` ran after the exit
@@ -338,6 +339,10 @@ func (s *server) waitProcess(p *process, exitc <-chan int) {
 // cleanup removes the dead container from the runtime; the shim exits
 // then unless a daemon holds a lifeline (it will call Shutdown).
 func (s *server) cleanup() {
+	// A process that exits at once (`false`) may be reaped while
+	// `runtime start` still finishes: deleting the container under it
+	// would fail that start (runc: remove exec.fifo: no such file).
+	s.starting.Wait()
 	if err := s.rt.Delete(context.Background(), s.cfg.ID, true); err != nil && !runtime.IsNotFound(err) {
 		fmt.Fprintln(os.Stderr, "shim: runtime delete:", err)
 	}
@@ -525,8 +530,13 @@ func (s *server) start(execID string) (int, error) {
 		return 0, errNotRunning
 	}
 	s.started = true
+	// Added before the init can have exited (checked above under mu), so
+	// cleanup, which runs after the exit, always sees it.
+	s.starting.Add(1)
 	s.mu.Unlock()
-	if err := s.rt.Start(context.Background(), s.cfg.ID); err != nil {
+	err := s.rt.Start(context.Background(), s.cfg.ID)
+	s.starting.Done()
+	if err != nil {
 		return 0, err
 	}
 	return s.init.pid, nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -223,6 +224,55 @@ func TestExitCodes(t *testing.T) {
 					t.Errorf("kill after exit: %v, want conflict", err)
 				}
 			})
+		}
+	})
+}
+
+// TestStartOfInstantExit: a process that exits the moment it starts is
+// reaped while `runtime start` may still be finishing; the shim must not
+// delete the container under it (runc's start then fails: remove
+// exec.fifo: no such file). A wrapper around the runtime holds start
+// open a little after it is done and logs the calls, so that the order
+// is checked every time, not only when the race is lost.
+func TestStartOfInstantExit(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, rt string) {
+		bin, err := exec.LookPath(rt)
+		if err != nil {
+			t.Skip(err)
+		}
+		dir := t.TempDir()
+		calls := filepath.Join(dir, "calls")
+		wrapper := filepath.Join(dir, rt)
+		script := `#!/bin/sh
+for a; do case $a in create|start|delete) op=$a; break;; esac; done
+echo "$op begin" >>` + calls + `
+` + bin + ` "$@"; rc=$?
+[ "$op" = start ] && sleep 0.3
+echo "$op end" >>` + calls + `
+exit $rc
+`
+		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cfg := newConfig(t, rt, []string{"true"}, false, nil)
+		cfg.Runtime = wrapper
+		ct := spawn(t, cfg)
+		c := ctx(t)
+		if _, err := ct.client.Start(c); err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		if exit, err := ct.client.Wait(c); err != nil || exit.Code != 0 {
+			t.Fatalf("wait: %+v %v", exit, err)
+		}
+		var log string
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			b, _ := os.ReadFile(calls)
+			if log = string(b); strings.Contains(log, "delete end") {
+				break
+			}
+		}
+		if strings.Index(log, "delete begin") < strings.Index(log, "start end") || !strings.Contains(log, "delete end") {
+			t.Fatalf("runtime calls:\n%s\nwant the delete after the start returned", log)
 		}
 	})
 }

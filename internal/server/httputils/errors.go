@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/containerd/errdefs"
 )
@@ -54,5 +55,29 @@ type errorBody struct {
 func WriteError(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(StatusFromError(err))
-	_ = json.NewEncoder(w).Encode(errorBody{Message: err.Error()})
+	_ = json.NewEncoder(w).Encode(errorBody{Message: Message(err)})
+}
+
+// classes are the error classes whose names wrapping appends to a message
+// ("...: not found"); the class is for the status, not for the user.
+var classes = []error{
+	errdefs.ErrNotFound, errdefs.ErrInvalidArgument, errdefs.ErrAlreadyExists,
+	errdefs.ErrConflict, errdefs.ErrNotModified, errdefs.ErrFailedPrecondition,
+	errdefs.ErrUnauthenticated, errdefs.ErrPermissionDenied, errdefs.ErrNotImplemented,
+	errdefs.ErrUnavailable, errdefs.ErrResourceExhausted, errdefs.ErrInternal,
+	errdefs.ErrDataLoss, errdefs.ErrUnknown,
+}
+
+// Message is the text a client sees for err: its message without the
+// trailing class name that fmt.Errorf("...: %w", errdefs.ErrX) leaves, so
+// that messages read as Docker's ("No such container: x", not "...: not
+// found").
+func Message(err error) string {
+	msg := err.Error()
+	for _, c := range classes {
+		if suffix := ": " + c.Error(); strings.HasSuffix(msg, suffix) && errors.Is(err, c) {
+			return strings.TrimSuffix(msg, suffix)
+		}
+	}
+	return msg
 }

@@ -40,3 +40,23 @@ func TestStatusFromErrorMapsEveryClass(t *testing.T) {
 		}
 	}
 }
+
+// Messages read as Docker's: the class a handler wrapped is not shown.
+func TestMessageDropsTheClassName(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("client version 1.99 is too new: %w", errdefs.ErrInvalidArgument), "client version 1.99 is too new"},
+		{fmt.Errorf("page not found: %w", errdefs.ErrNotFound), "page not found"},
+		{errdefs.ErrNotFound.WithMessage("No such container: x"), "No such container: x"},
+		// Only the class the error is: text that merely ends alike stays.
+		{errors.New("lookup x: not found"), "lookup x: not found"},
+		{fmt.Errorf("dial: %w", errors.New("connection refused")), "dial: connection refused"},
+		{errdefs.ErrConflict, "conflict"},
+	} {
+		if got := Message(c.err); got != c.want {
+			t.Errorf("Message(%q) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}

@@ -78,10 +78,10 @@ func SplitVersion(path string) (version, rest string, err error) {
 		rest = "/"
 	}
 	if CompareVersions(candidate, APIVersion) > 0 {
-		return "", "", fmt.Errorf("client version %s is too new. Maximum supported API version is %s: %w", candidate, APIVersion, errdefs.ErrInvalidArgument)
+		return "", "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("client version %s is too new. Maximum supported API version is %s", candidate, APIVersion))
 	}
 	if CompareVersions(candidate, MinAPIVersion) < 0 {
-		return "", "", fmt.Errorf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version: %w", candidate, MinAPIVersion, errdefs.ErrInvalidArgument)
+		return "", "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", candidate, MinAPIVersion))
 	}
 	return candidate, rest, nil
 }

@@ -319,6 +319,12 @@ func (b *Buffer) Expect(t testing.TB, pattern string, timeout time.Duration) []s
 	return m
 }
 
+// TryExpect is Expect returning an error instead of failing the test:
+// for output that a test provokes again until it comes.
+func (b *Buffer) TryExpect(pattern string, timeout time.Duration) ([]string, error) {
+	return b.expect(regexp.MustCompile(pattern), timeout)
+}
+
 func (b *Buffer) expect(re *regexp.Regexp, timeout time.Duration) ([]string, error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 )
 
@@ -23,6 +24,13 @@ type Snapshot struct {
 	Mounts map[string]bool
 	Paths  map[string]bool
 	Procs  map[int]string
+	// NAT counts what berth's nftables table for the engine's bridge
+	// holds: map elements (published ports) and rules. (The reference
+	// dockerd runs with --iptables=false: its port proxies are Procs.)
+	NAT map[string]int
+
+	dir  string // the engine's private dir, which Paths are under
+	kind Kind
 }
 
 // TakeSnapshot records what the engine holds now. Take the "before"
@@ -31,7 +39,7 @@ type Snapshot struct {
 // know (roots and bridge of an engine it did not start) stay empty.
 func (e *Engine) TakeSnapshot(t testing.TB) Snapshot {
 	t.Helper()
-	s := Snapshot{Veths: map[string]bool{}, Mounts: map[string]bool{}, Paths: map[string]bool{}, Procs: map[int]string{}}
+	s := Snapshot{Veths: map[string]bool{}, Mounts: map[string]bool{}, Paths: map[string]bool{}, Procs: map[int]string{}, NAT: map[string]int{}}
 	if e.Bridge != "" {
 		if br, err := netlink.LinkByName(e.Bridge); err == nil {
 			links, _ := netlink.LinkList()
@@ -43,6 +51,7 @@ func (e *Engine) TakeSnapshot(t testing.TB) Snapshot {
 		}
 	}
 	if e.Private() {
+		s.dir, s.kind = e.Daemon.Dir, e.Kind
 		for _, m := range mountsUnder(e.Daemon.Dir) {
 			s.Mounts[m] = true
 		}
@@ -58,7 +67,9 @@ func (e *Engine) TakeSnapshot(t testing.TB) Snapshot {
 			if err != nil {
 				return
 			}
-			mine := bytes.Contains(b, []byte(e.Daemon.Dir))
+			// Named by the engine's dir, or the daemon's child (dockerd's
+			// docker-proxy for a published port).
+			mine := bytes.Contains(b, []byte(e.Daemon.Dir)) || parentPid(pid) == daemon
 			if e.Kind == KindBerth && runs(pid, e.Daemon.Bin) && !isCLI(b) {
 				mine = true
 			}
@@ -67,7 +78,63 @@ func (e *Engine) TakeSnapshot(t testing.TB) Snapshot {
 			}
 		})
 	}
+	if e.Kind == KindBerth && e.Bridge != "" {
+		s.NAT = natState("berth-" + e.Bridge)
+	}
 	return s
+}
+
+// natState lists the elements of every map of an nftables table and its
+// rules (by chain and content), counted.
+func natState(table string) map[string]int {
+	out := map[string]int{}
+	conn, err := nftables.New()
+	if err != nil {
+		return out
+	}
+	tbl, err := conn.ListTableOfFamily(table, nftables.TableFamilyIPv4)
+	if err != nil {
+		return out
+	}
+	sets, _ := conn.GetSets(tbl)
+	for _, set := range sets {
+		els, _ := conn.GetSetElements(set)
+		for _, el := range els {
+			out[fmt.Sprintf("nft %s map %s element %x", table, set.Name, el.Key)]++
+		}
+	}
+	chains, _ := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	for _, ch := range chains {
+		if ch.Table == nil || ch.Table.Name != table {
+			continue
+		}
+		rules, _ := conn.GetRules(tbl, ch)
+		for _, r := range rules {
+			var b strings.Builder
+			for _, x := range r.Exprs {
+				fmt.Fprintf(&b, "%+v;", x)
+			}
+			out[fmt.Sprintf("nft %s chain %s rule %s", table, ch.Name, b.String())]++
+		}
+	}
+	return out
+}
+
+// parentPid is a process's parent (0 if it is gone).
+func parentPid(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	var state string
+	var ppid int
+	fmt.Sscan(string(b[i+1:]), &state, &ppid)
+	return ppid
 }
 
 // isCLI tells a berth CLI process (of a concurrently running test) from a
@@ -78,7 +145,8 @@ func isCLI(cmdline []byte) bool {
 }
 
 // transientPath is state an engine may create lazily for reasons that
-// have nothing to do with one container (image caches, logs of the daemon).
+// have nothing to do with one container (image caches, logs of the daemon);
+// p is relative to the engine's dir.
 func transientPath(p string) bool {
 	for _, s := range []string{"/tmp/", "/network/files/local-kv.db", "/buildkit/", "/daemon.log"} {
 		if strings.Contains(p, s) {
@@ -116,8 +184,19 @@ func (s Snapshot) New(after Snapshot) []string {
 		}
 	}
 	for p := range after.Paths {
-		if !s.Paths[p] && !transientPath(p) {
+		rel := strings.TrimPrefix(p, after.dir)
+		// Docker 20.10 leaves the (unmounted, empty) namespace files of
+		// failed starts in exec/netns until it restarts: not berth's bar.
+		if after.kind == KindDocker && strings.HasPrefix(rel, "/exec/netns/") {
+			continue
+		}
+		if !s.Paths[p] && !transientPath(rel) {
 			out = append(out, "path "+p)
+		}
+	}
+	for k, n := range after.NAT {
+		if n > s.NAT[k] {
+			out = append(out, k)
 		}
 	}
 	// Processes are compared by command line, as a multiset: an engine

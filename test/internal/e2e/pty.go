@@ -75,6 +75,15 @@ func (tm *Term) Send(t testing.TB, s string) {
 	}
 }
 
+// Resize changes the terminal's size, as a user resizing the window: the
+// CLI gets SIGWINCH.
+func (tm *Term) Resize(t testing.TB, rows, cols uint16) {
+	t.Helper()
+	if err := pty.Setsize(tm.pty, &pty.Winsize{Rows: rows, Cols: cols}); err != nil {
+		t.Fatalf("resizing the terminal: %v", err)
+	}
+}
+
 // Expect waits for a regexp in the terminal's output (see Buffer.Expect).
 func (tm *Term) Expect(t testing.TB, pattern string, timeout time.Duration) []string {
 	t.Helper()

@@ -302,7 +302,8 @@ func (r *Router) update(ctx context.Context, w http.ResponseWriter, req *http.Re
 func uint32Value(req *http.Request, key, what string) (uint32, error) {
 	v := req.Form.Get(key)
 	if v == "" {
-		return 0, nil
+		// A resize to 0x0 would blank the terminal: both are required.
+		return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid resize %s %q: required form value missing", what, v))
 	}
 	n, err := strconv.ParseUint(v, 10, 32)
 	if err != nil {

@@ -105,7 +105,7 @@ func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Re
 		}
 		resp, err := r.client.Do(hreq)
 		if err != nil {
-			return fmt.Errorf("%s: %w", err.Error(), errdefs.ErrUnavailable)
+			return errdefs.ErrUnavailable.WithMessage(err.Error())
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode >= 400 {

@@ -94,7 +94,8 @@ func (p *jsonProgress) Aux(v any) { p.write(message{Progress: &jsonstream.Progre
 func (p *jsonProgress) Stream(text string) { p.write(message{Stream: text}) }
 
 func (p *jsonProgress) Error(err error) {
-	p.write(message{Error: &jsonstream.Error{Message: err.Error()}, ErrorText: err.Error()})
+	msg := httputils.Message(err)
+	p.write(message{Error: &jsonstream.Error{Message: msg}, ErrorText: msg})
 }
 
 // progressBar renders the bar older clients print verbatim.
