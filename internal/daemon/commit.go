@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"io"
 
 	ctr "github.com/berth-dev/berth/internal/container"
 	"github.com/berth-dev/berth/internal/image"
@@ -24,7 +25,7 @@ func (c imageCommitter) Changes(ctx context.Context, containerID string) ([]cont
 	return out, nil
 }
 
-func (c imageCommitter) Export(ctx context.Context, containerID string) (ctr.ExportStream, error) {
+func (c imageCommitter) Export(ctx context.Context, containerID string) (io.ReadCloser, error) {
 	return c.images.RWLayers().ExportRWLayer(ctx, containerID)
 }
 

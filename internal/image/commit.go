@@ -98,6 +98,22 @@ func (r *RWLayers) rwMounts(ctx context.Context, containerID string) ([]layer.Mo
 	return r.layers.sn.Mounts(ctx, rwKey(containerID))
 }
 
+// RootfsMounts returns the mounts that make the root filesystem of a
+// container that is not running, and the directory they go on, for a
+// private view of it (docker cp). A root filesystem still mounted there
+// is bound rather than mounted twice over the same upper directory.
+func (r *RWLayers) RootfsMounts(ctx context.Context, containerID string) (target string, mounts []layer.Mount, err error) {
+	mounts, err = r.rwMounts(ctx, containerID)
+	if err != nil {
+		return "", nil, err
+	}
+	target = r.mountPath(containerID)
+	if mounted, _ := layer.IsMountpoint(target); mounted {
+		mounts = []layer.Mount{{Type: "bind", Source: target, Options: []string{"rbind"}}}
+	}
+	return target, mounts, nil
+}
+
 // withoutEngineMountPoints drops the engine's mount points from changes
 // and returns the paths it dropped (for the commit's tar).
 func withoutEngineMountPoints(mounts []layer.Mount, changes []archive.Change) ([]archive.Change, []string) {

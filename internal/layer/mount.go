@@ -245,15 +245,16 @@ func inMountTable(path string) (bool, error) {
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		fields := strings.Fields(line)
-		if len(fields) > 4 && unescapeMountPath(fields[4]) == abs {
+		if len(fields) > 4 && UnescapeMountPath(fields[4]) == abs {
 			return true, nil
 		}
 	}
 	return false, nil
 }
 
-// unescapeMountPath undoes the octal escapes (\040 for a space) of mountinfo.
-func unescapeMountPath(s string) string {
+// UnescapeMountPath undoes the octal escapes (\040 for a space) of a path
+// in /proc/*/mountinfo.
+func UnescapeMountPath(s string) string {
 	if !strings.Contains(s, "\\") {
 		return s
 	}
