@@ -230,8 +230,9 @@ func (s *Service) ExtractToDir(ctx context.Context, ref, p string, opts ExtractO
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("read archive: %v", err))
 	}
 	defer plain.Close()
+	// Errors here are about the tar's entries, not the destination.
 	if err := v.Extract(dir, plain, opts.NoOverwriteDirNonDir, chownUser); err != nil {
-		return fileNotFound(err, p, ref)
+		return err
 	}
 	s.publish(c, events.ActionExtractToDir, nil)
 	return nil
