@@ -111,7 +111,7 @@ func TestCopyToContainerRules(t *testing.T) {
 
 		c.Run(t, "cp", at("file"), app+":/dst/new").OK(t)
 		c.Run(t, "cp", at("file"), app+":/dst/existing").OK(t)
-		c.Run(t, "cp", at("file"), app+":/dst/link").OK(t) // a symlink to a directory: into it
+		c.Run(t, "cp", at("file"), app+":/dst/link").OK(t)  // a symlink to a directory: into it
 		c.Run(t, "cp", at("file"), app+":/dst/afile").OK(t) // overwrites
 		if got := sh(t, c, app, "cat /dst/new /dst/existing/file /dst/afile"); got != "f\nf\nf\n" {
 			t.Errorf("files copied: %q", got)
