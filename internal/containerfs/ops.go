@@ -1,13 +1,11 @@
 package containerfs
 
 import (
-	"archive/tar"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -16,6 +14,8 @@ import (
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/handoff"
 )
 
 // Paths given to a View are paths in the container: relative ones are
@@ -122,15 +122,14 @@ func (v *View) Stat(p string) (containertypes.PathStat, error) {
 // Archive streams a tar of the container path p and returns its stat
 // (GET /containers/{id}/archive). Entries are named after the last
 // element of p: "dir/..." for "dir" and "dir/", "./..." for "dir/.";
-// symlinks inside are archived as symlinks. The tar is read from the
+// symlinks inside are archived as symlinks. The tar is written on the
 // view's thread while the caller reads; closing the reader stops it.
 // The view must stay open until the reader is closed.
 func (v *View) Archive(p string) (io.ReadCloser, containertypes.PathStat, error) {
 	abs := absPath(p)
 	var (
-		st   containertypes.PathStat
-		opts *archive.TarOptions
-		dir  string
+		st  containertypes.PathStat
+		src string
 	)
 	err := v.run(func() error {
 		var err error
@@ -138,37 +137,26 @@ func (v *View) Archive(p string) (io.ReadCloser, containertypes.PathStat, error)
 			return err
 		}
 		// The parent is resolved; the last element only when p asks
-		// for it to be followed (then stat followed it too).
+		// for it to be followed ("dir/", "dir/."; stat followed it too).
 		parent, base := filepath.Split(abs)
-		resolved, err := resolve(parent)
-		if err != nil {
+		if src, err = resolve(parent); err != nil {
 			return err
 		}
-		if base == "" || base == "." {
-			// "dir/" and "dir/.": the directory the path leads to.
-		} else {
-			resolved = filepath.Join(resolved, base)
-		}
-		if resolved == "/" {
-			dir, opts = "/", archive.TarResourceRebaseOpts(".", filepath.Base(abs))
-		} else {
-			d, b := filepath.Split(resolved)
-			dir, opts = d, archive.TarResourceRebaseOpts(b, filepath.Base(abs))
+		if base != "" && base != "." {
+			src = filepath.Join(src, base)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, st, err
 	}
-	tb, err := archive.NewTarballer(dir, opts)
+	pr, pw := handoff.Pipe()
+	err = v.goRun(func() { pw.CloseWithError(pack(pw, src, filepath.Base(abs))) })
 	if err != nil {
+		pr.Close()
 		return nil, st, err
 	}
-	if err := v.goRun(tb.Do); err != nil {
-		tb.Reader().Close()
-		return nil, st, err
-	}
-	return tb.Reader(), st, nil
+	return pr, st, nil
 }
 
 // ExtractDir resolves the container path p as the directory a tar is to
@@ -202,97 +190,17 @@ func (v *View) ExtractDir(p string) (string, error) {
 // and /etc/group) is given. With noOverwriteDirNonDir a directory is
 // never replaced by a non-directory, nor the reverse.
 func (v *View) Extract(dir string, r io.Reader, noOverwriteDirNonDir bool, chownUser string) error {
-	opts := &archive.TarOptions{NoOverwriteDirNonDir: noOverwriteDirNonDir}
-	// Chmod may go through /proc/self/fd, which is not in the view: it
-	// is opened here, on the host side.
-	opts, closeOpts, err := archive.WithProcSelfFD(opts)
-	if err != nil {
-		return err
-	}
-	defer closeOpts()
-	rebased := rebaseUnder(r, dir)
-	defer rebased.Close()
-	err = v.run(func() error {
+	in := handoff.Prefetch(r)
+	defer in.Close()
+	return v.run(func() error {
+		o := unpackOptions{noOverwriteDirNonDir: noOverwriteDirNonDir}
 		if chownUser != "" {
 			u, err := user.GetExecUserPath(chownUser, nil, "/etc/passwd", "/etc/group")
 			if err != nil {
 				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("copyUIDGID: user %q of the container: %v", chownUser, err))
 			}
-			opts.ChownOpts = &archive.ChownOpts{UID: u.Uid, GID: u.Gid}
+			o.owner = &[2]int{u.Uid, u.Gid}
 		}
-		return archive.Unpack(rebased, "/", opts)
+		return unpack(in, dir, o)
 	})
-	return classifyUnpackError(err)
-}
-
-// rebaseUnder renames the entries of the tar r to be under dir (absolute,
-// in the container), so that the tar unpacks at the container's root and
-// its symlinks resolve as the container's do. Entries naming dir itself
-// ("." or "/") are dropped, as Docker's extraction skips them; entries
-// and hard link targets that leave dir are refused.
-func rebaseUnder(r io.Reader, dir string) io.ReadCloser {
-	prefix := strings.TrimPrefix(dir, "/")
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(copyRebased(tar.NewReader(r), tar.NewWriter(pw), prefix))
-	}()
-	return pr
-}
-
-func copyRebased(tr *tar.Reader, tw *tar.Writer, prefix string) error {
-	under := func(name, what string) (string, error) {
-		clean := path.Clean(strings.TrimLeft(name, "/"))
-		if clean != "." && !filepath.IsLocal(clean) {
-			return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid %s %q: it leads out of the destination directory", what, name))
-		}
-		return path.Join(prefix, clean), nil
-	}
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return tw.Close()
-		}
-		if err != nil {
-			return err
-		}
-		switch hdr.Typeflag {
-		case tar.TypeXGlobalHeader:
-			continue
-		case tar.TypeLink:
-			if hdr.Linkname, err = under(hdr.Linkname, "hard link target"); err != nil {
-				return err
-			}
-		}
-		name, err := under(hdr.Name, "entry name")
-		if err != nil {
-			return err
-		}
-		if name == prefix {
-			continue
-		}
-		hdr.Name = name
-		// A longer name may not fit the format the entry came in.
-		hdr.Format = tar.FormatUnknown
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return err
-		}
-	}
-}
-
-// classifyUnpackError marks go-archive's refusals of entries that would
-// leave the root (it has no error type for them) as bad input.
-func classifyUnpackError(err error) error {
-	if err == nil || errdefs.IsInvalidArgument(err) {
-		return err
-	}
-	msg := err.Error()
-	for _, s := range []string{"path escapes from parent", "invalid entry name", "invalid hardlink target", "cannot overwrite"} {
-		if strings.Contains(msg, s) {
-			return errdefs.ErrInvalidArgument.WithMessage(msg)
-		}
-	}
-	return err
 }
