@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/containerd/errdefs"
 
@@ -359,4 +360,72 @@ func statOwner(t *testing.T, p string) (uid, gid int) {
 	must(t, err)
 	st := fi.Sys().(*syscall.Stat_t)
 	return int(st.Uid), int(st.Gid)
+}
+
+// TestArchiveExtractRoundTrip: what Archive writes, Extract puts back the
+// same: contents, modes, owners, mtimes, symlinks, hard links (one
+// inode), empty directories, a fifo.
+func TestArchiveExtractRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	src := filepath.Join(f.root, "src")
+	writeFile := func(p, body string, mode os.FileMode) {
+		must(t, os.MkdirAll(filepath.Dir(filepath.Join(src, p)), 0o755))
+		must(t, os.WriteFile(filepath.Join(src, p), []byte(body), mode))
+		must(t, os.Chmod(filepath.Join(src, p), mode))
+	}
+	writeFile("a", "alpha", 0o640)
+	writeFile("sub/b", "beta", 0o4755)
+	must(t, os.Link(filepath.Join(src, "a"), filepath.Join(src, "sub/hard")))
+	must(t, os.Symlink("../a", filepath.Join(src, "sub/soft")))
+	must(t, os.MkdirAll(filepath.Join(src, "empty"), 0o700))
+	must(t, syscall.Mkfifo(filepath.Join(src, "fifo"), 0o600))
+	must(t, os.Lchown(filepath.Join(src, "sub/b"), 1234, 5678))
+	mtime := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	must(t, os.Chtimes(filepath.Join(src, "a"), mtime, mtime))
+
+	rc, _, err := f.v.Archive("/src/.")
+	must(t, err)
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	must(t, err)
+	must(t, os.MkdirAll(filepath.Join(f.root, "dst"), 0o755))
+	must(t, f.v.Extract("/dst", bytes.NewReader(data), true, ""))
+
+	dst := filepath.Join(f.root, "dst")
+	for _, p := range []string{"a", "sub/b", "sub/hard", "sub/soft", "empty", "fifo"} {
+		a, err := os.Lstat(filepath.Join(src, p))
+		must(t, err)
+		b, err := os.Lstat(filepath.Join(dst, p))
+		if err != nil {
+			t.Errorf("%s not extracted: %v", p, err)
+			continue
+		}
+		if a.Mode() != b.Mode() {
+			t.Errorf("%s: mode %v, want %v", p, b.Mode(), a.Mode())
+		}
+		if a.Mode().IsRegular() && !a.ModTime().Truncate(time.Second).Equal(b.ModTime()) {
+			t.Errorf("%s: mtime %v, want %v", p, b.ModTime(), a.ModTime())
+		}
+	}
+	if uid, gid := statOwner(t, filepath.Join(dst, "sub/b")); uid != 1234 || gid != 5678 {
+		t.Errorf("owner %d:%d", uid, gid)
+	}
+	if l, _ := os.Readlink(filepath.Join(dst, "sub/soft")); l != "../a" {
+		t.Errorf("symlink -> %q", l)
+	}
+	a, _ := os.Stat(filepath.Join(dst, "a"))
+	h, _ := os.Stat(filepath.Join(dst, "sub/hard"))
+	if !os.SameFile(a, h) {
+		t.Error("hard link extracted as a copy")
+	}
+	if got := readString(t, filepath.Join(dst, "sub/hard")); got != "alpha" {
+		t.Errorf("hard link content %q", got)
+	}
+}
+
+func readString(t *testing.T, p string) string {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	must(t, err)
+	return string(data)
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/test/internal/e2e"
 )
@@ -236,4 +237,27 @@ func TestCopyReadOnly(t *testing.T) {
 			c.Run(t, "stop", "-t", "0", app).OK(t)
 		}
 	})
+}
+
+// TestCopyLeavesNothing: copies in and out of a stopped container mount
+// its filesystem privately: once the container is gone, the engine holds
+// no mount, file or process of it. Not parallel: it compares the
+// engine's resources before and after.
+func TestCopyLeavesNothing(t *testing.T) {
+	e := e2e.Current(t)
+	c := e.Docker()
+	c.Run(t, "run", "--rm", "busybox", "true").OK(t) // the engine is warm: see TakeSnapshot
+	before := e.TakeSnapshot(t)
+	name := e.Name(t)
+	bind := t.TempDir()
+	host := t.TempDir()
+	writeTree(t, host, map[string]string{"file": "f\n"})
+	id := c.Run(t, "create", "--name", name, "-v", bind+":/data", "busybox", "true").OK(t).Out()
+	c.Run(t, "cp", filepath.Join(host, "file"), name+":/data/").OK(t)
+	c.Run(t, "cp", filepath.Join(host, "file"), name+":/tmp/").OK(t)
+	c.Run(t, "cp", name+":/tmp/file", filepath.Join(host, "back")).OK(t)
+	c.Run(t, "start", "-a", name).OK(t)
+	c.Run(t, "cp", name+":/data/file", "-").OK(t)
+	c.Run(t, "rm", name).OK(t)
+	e.AssertNoLeaks(t, before, 10*time.Second, id)
 }
