@@ -20,6 +20,7 @@ func TestCopyIssueExample(t *testing.T) {
 		app := runApp(t, e, c)
 		dir := t.TempDir()
 		writeTree(t, dir, map[string]string{"file": "hello\n"})
+		since := time.Now()
 		c.RunWith(t, e2e.RunOpts{Dir: dir}, "cp", "./file", app+":/tmp/").OK(t)
 		if got := sh(t, c, app, "cat /tmp/file"); got != "hello\n" {
 			t.Fatalf("copied file reads %q", got)
@@ -29,6 +30,16 @@ func TestCopyIssueExample(t *testing.T) {
 		hostname := e.Inspect(t, app).Config.Hostname
 		if !slices.Equal(names, []string{"hostname"}) || entries["hostname"].body != hostname+"\n" {
 			t.Fatalf("cp app:/etc/hostname - gave %q, want one entry \"hostname\" with %q: %+v", names, hostname, entries)
+		}
+		// Each copy is an event, as in Docker (the stat before is none).
+		var actions []string
+		for _, m := range e.Events(t, app, since, time.Now()) {
+			if a := string(m.Action); !strings.HasPrefix(a, "exec_") {
+				actions = append(actions, a)
+			}
+		}
+		if !slices.Equal(actions, []string{"extract-to-dir", "archive-path"}) {
+			t.Errorf("events of the copies: %q", actions)
 		}
 	})
 }
