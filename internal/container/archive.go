@@ -105,19 +105,23 @@ func (s *Service) openView(c *Container) (v FilesystemView, rec record, release 
 	}, nil
 }
 
+// mountsOf is the seam between docker cp and the container's mounts:
+// its binds, volumes and tmpfs mounts as inspect lists them, each with
+// its source on the host. Once create persists resolved mount points
+// (named and anonymous volumes with their directories), this returns
+// those, and copies reach volumes with no other change.
+func mountsOf(rec record) []containertypes.MountPoint {
+	return mountPoints(rec.HostConfig)
+}
+
 // viewMounts are the host paths a stopped container's view mounts over
 // its root: the engine's files (/etc/hostname, /etc/hosts,
 // /etc/resolv.conf, once written by a start) and the container's binds
-// and volumes as inspect lists them, each with its source on the host.
-// tmpfs mounts have no content while the container is stopped.
-//
-// Volumes: this reads the mount points mountPoints reports; once the
-// volume service resolves named and anonymous volumes there (Source the
-// volume's directory), they are mounted here too with no change.
+// and volumes. tmpfs mounts have no content while it is stopped.
 func viewMounts(rec record) []ViewMount {
 	var out []ViewMount
 	taken := map[string]bool{}
-	for _, mp := range mountPoints(rec.HostConfig) {
+	for _, mp := range mountsOf(rec) {
 		if mp.Source == "" || (mp.Type != mount.TypeBind && mp.Type != mount.TypeVolume) {
 			continue
 		}
@@ -249,7 +253,7 @@ func checkWritable(v FilesystemView, rec record, dir string) error {
 		rw   bool
 	}
 	var dests []dest
-	for _, mp := range mountPoints(hc) {
+	for _, mp := range mountsOf(rec) {
 		if mp.Type == mount.TypeTmpfs && !rec.State.Running {
 			continue // not mounted: writes go to the root filesystem
 		}
