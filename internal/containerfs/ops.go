@@ -159,6 +159,18 @@ func (v *View) Archive(p string) (io.ReadCloser, containertypes.PathStat, error)
 	return pr, st, nil
 }
 
+// Export streams a tar of the whole view, its entries named by their
+// paths ("bin/", "bin/sh"), as docker export writes a container. The
+// view must stay open until the reader is closed.
+func (v *View) Export() (io.ReadCloser, error) {
+	pr, pw := handoff.Pipe()
+	if err := v.goRun(func() { pw.CloseWithError(pack(pw, "/", "")) }); err != nil {
+		pr.Close()
+		return nil, err
+	}
+	return pr, nil
+}
+
 // ExtractDir resolves the container path p as the directory a tar is to
 // be extracted into: every symlink followed, the last one too.
 func (v *View) ExtractDir(p string) (string, error) {

@@ -17,7 +17,9 @@ import (
 // pack writes a tar of the tree at src (a resolved path, on the view's
 // thread) to w. Entries are named after name: name itself for src, then
 // name/<path under src>; "/" for the root gives "/" and "/etc", as
-// Docker names them. Headers are those go-archive writes for docker cp
+// Docker names them. With name "" src itself has no entry and the rest
+// are named by their paths under it ("bin/", "bin/sh"), as in docker
+// export. Headers are those go-archive writes for docker cp
 // (PAX, whole-second mtimes, no user names, hard links as links,
 // security.capability kept); symlinks are archived as symlinks.
 //
@@ -44,6 +46,9 @@ func pack(w io.Writer, src, name string) error {
 		if err != nil {
 			return err
 		}
+		if name == "" && rel == "." {
+			return nil
+		}
 		return a.add(p, entryName(name, rel))
 	})
 	if err != nil {
@@ -58,6 +63,8 @@ func entryName(name, rel string) string {
 	switch {
 	case rel == ".":
 		return name
+	case name == "":
+		return rel
 	case name == "/":
 		return "/" + rel
 	}

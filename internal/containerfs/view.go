@@ -164,7 +164,7 @@ func OpenRootfs(target string, rootfs []layer.Mount, binds []Bind) (*View, error
 			}
 			trees = append(trees, t)
 		}
-		if err := layer.MountAll(rootfs, target); err != nil {
+		if err := layer.MountAllOnThread(rootfs, target); err != nil {
 			return err
 		}
 		if err := unix.Chroot(target); err != nil {

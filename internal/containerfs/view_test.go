@@ -221,6 +221,14 @@ func TestArchiveEntryNames(t *testing.T) {
 	if _, _, err := f.v.Archive("/host/keep"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("archive of a host path through a symlink: %v", err)
 	}
+	// docker export's names: paths under the root, no entry for it.
+	rc, err = f.v.Export()
+	must(t, err)
+	got = tarNames(t, rc)
+	rc.Close()
+	if len(got) == 0 || got[0] != "broken" || !slices.Contains(got, "d/sub/f") || !slices.Contains(got, "data/b") || slices.Contains(got, "/") {
+		t.Fatalf("export names: %q", got)
+	}
 }
 
 func TestArchiveReaderClosedEarly(t *testing.T) {
