@@ -27,9 +27,10 @@ lint: ## gofmt, go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 
-bench: build ## run, create+start, memory, pull and push: berth beside the reference dockerd, with ratios
+bench: build ## run, create+start, memory, pull and push, cp and commit: berth beside the reference dockerd, with ratios
 	bench/bench.sh
 	bench/pull.sh
+	bench/files.sh
 
 demo: build ## start a daemon, import busybox, run a container, publish a port
 	scripts/demo.sh

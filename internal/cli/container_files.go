@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -8,11 +9,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// addContainerFilesCommands adds diff and export, which read a container's
-// filesystem, at top level and under "berth container".
+// addContainerFilesCommands adds diff, export, commit and cp, which read
+// or write a container's filesystem, at top level and under "berth
+// container".
 func addContainerFilesCommands(c *CLI, g commandGroups) {
 	for _, parent := range []*cobra.Command{g.root, g.container} {
-		parent.AddCommand(newDiffCommand(c), newExportCommand(c))
+		parent.AddCommand(newDiffCommand(c), newExportCommand(c), newCommitCommand(c), newCopyCommand(c))
 	}
 }
 
@@ -57,5 +59,49 @@ func newExportCommand(c *CLI) *cobra.Command {
 		Annotations: map[string]string{"aliases": "berth container export, berth export"},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
+	return cmd
+}
+
+func newCommitCommand(c *CLI) *cobra.Command {
+	var (
+		opts    client.ContainerCommitOptions
+		changes stringsFlag
+		pause   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+		Short: "Create a new image from a container's changes",
+		Args:  requiresRangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				opts.Reference = args[1]
+			}
+			if cmd.Flag("pause").Changed {
+				if cmd.Flag("no-pause").Changed {
+					return errors.New("conflicting options: --no-pause and --pause cannot be used together")
+				}
+				opts.NoPause = !pause
+			}
+			opts.Changes = changes.values
+			cl, err := c.Client()
+			if err != nil {
+				return err
+			}
+			res, err := cl.ContainerCommit(cmd.Context(), args[0], opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.Out, res.ID)
+			return nil
+		},
+		Annotations: map[string]string{"aliases": "berth container commit, berth commit"},
+	}
+	flags := cmd.Flags()
+	flags.SetInterspersed(false)
+	flags.BoolVarP(&pause, "pause", "p", true, "Pause container during commit")
+	flags.BoolVar(&opts.NoPause, "no-pause", false, "Disable pausing container during commit")
+	flags.StringVarP(&opts.Comment, "message", "m", "", "Commit message")
+	flags.StringVarP(&opts.Author, "author", "a", "", `Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")`)
+	flags.VarP(&changes, "change", "c", "Apply Dockerfile instruction to the created image")
 	return cmd
 }

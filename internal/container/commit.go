@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/containerd/errdefs"
@@ -17,17 +18,12 @@ type ImageCommitter interface {
 	// path, without the mount points the engine itself adds.
 	Changes(ctx context.Context, containerID string) ([]containertypes.FilesystemChange, error)
 	// Export streams a tar of the container's whole filesystem, read
-	// from a view of its layers: the container may run meanwhile.
-	Export(ctx context.Context, containerID string) (ExportStream, error)
+	// from a view of its layers: the container may run meanwhile. Close
+	// releases the view.
+	Export(ctx context.Context, containerID string) (io.ReadCloser, error)
 	// Commit stores the container's changes as a new image on its image
 	// and returns the image ID.
 	Commit(ctx context.Context, req CommitRequest) (string, error)
-}
-
-// ExportStream is an export's tar; Close releases its view.
-type ExportStream interface {
-	Read(p []byte) (int, error)
-	Close() error
 }
 
 // CommitRequest asks for an image made of a container.
@@ -74,16 +70,16 @@ func (s *Service) Commit(ctx context.Context, ref string, opts CommitOptions) (s
 		return "", err
 	}
 	c.mu.Lock()
-	id, name := c.ID, c.Name
+	id := c.ID
 	running, paused := c.State.Running, c.State.Paused
 	removing, dead := c.State.RemovalInProgress, c.State.Dead
 	cfg := cloneConfig(c.Config)
 	c.mu.Unlock()
 	switch {
-	case removing:
-		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot commit container %s: container is being removed", name[1:]))
 	case dead:
-		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot commit container %s which is Dead", name[1:]))
+		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot commit container %s which is Dead", id))
+	case removing:
+		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot commit container %s which is being removed", id))
 	}
 	if opts.Pause && running && !paused {
 		if err := s.Pause(ctx, id); err != nil {

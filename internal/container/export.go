@@ -2,13 +2,14 @@ package container
 
 import (
 	"context"
+	"io"
 
 	"github.com/moby/moby/api/types/events"
 )
 
 // Export streams a tar of the container ref's whole filesystem (docker
 // export), running or not. The caller closes the stream.
-func (s *Service) Export(ctx context.Context, ref string) (ExportStream, error) {
+func (s *Service) Export(ctx context.Context, ref string) (io.ReadCloser, error) {
 	cm, err := s.committer()
 	if err != nil {
 		return nil, err

@@ -167,7 +167,7 @@ func TestBadInput(t *testing.T) {
 		{"GET", "/v1.51/containers/nosuch/logs", "", 400, "Bad parameters: you must choose at least one stream"},
 		{"POST", "/v1.51/containers/nosuch/exec", `{"Cmd":[]}`, 400, "No exec command specified"},
 		{"GET", "/v1.51/exec/nosuch/json", "", 404, "No such exec instance: nosuch"},
-		{"GET", "/v1.51/containers/nosuch/export", "", 501, "not implemented"},
+		{"GET", "/v1.51/containers/nosuch/export", "", 501, "container filesystems cannot be read by this engine"},
 	}
 	for _, c := range cases {
 		status, body := e.raw(t, c.method, c.path, c.body)

@@ -63,6 +63,9 @@ type Deps struct {
 	// Commits reads and commits rw layers (diff, export, commit); without
 	// it those answer "not implemented".
 	Commits ImageCommitter
+	// Files views containers' filesystems for the archive endpoints
+	// (docker cp); without it those answer "not implemented".
+	Files FilesystemViews
 }
 
 // Service manages every container of the daemon: create, start, stop,

@@ -167,6 +167,7 @@ func ContainerDeps(images *image.Service, net *network.Service, bus ctr.EventPub
 		ValidateHostConfig: oci.ValidateHostConfig,
 		HostConfigDefaults: hostConfigDefaults,
 		Commits:            imageCommitter{images},
+		Files:              filesystemViews{images.RWLayers()},
 	}
 }
 

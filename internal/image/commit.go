@@ -4,15 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/internal/layer"
-	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/go-archive"
@@ -96,6 +95,22 @@ func (r *RWLayers) rwMounts(ctx context.Context, containerID string) ([]layer.Mo
 		return nil, noRWLayer(containerID)
 	}
 	return r.layers.sn.Mounts(ctx, rwKey(containerID))
+}
+
+// RootfsMounts returns the mounts that make the root filesystem of a
+// container that is not running, and the directory they go on, for a
+// private view of it (docker cp). A root filesystem still mounted there
+// is bound rather than mounted twice over the same upper directory.
+func (r *RWLayers) RootfsMounts(ctx context.Context, containerID string) (target string, mounts []layer.Mount, err error) {
+	mounts, err = r.rwMounts(ctx, containerID)
+	if err != nil {
+		return "", nil, err
+	}
+	target = r.mountPath(containerID)
+	if mounted, _ := layer.IsMountpoint(target); mounted {
+		mounts = []layer.Mount{{Type: "bind", Source: target, Options: []string{"rbind"}}}
+	}
+	return target, mounts, nil
 }
 
 // withoutEngineMountPoints drops the engine's mount points from changes
@@ -421,81 +436,32 @@ func mergeCommitConfig(user, ctr *dockerspec.DockerOCIImageConfig) {
 	}
 }
 
-// ExportRWLayer streams a tar of a container's whole filesystem: its
-// image with its changes, from a read-only view of the layers of its
-// rw layer, so that neither a running container nor its start and stop
-// are disturbed and no mount of the container is followed.
-func (r *RWLayers) ExportRWLayer(ctx context.Context, containerID string) (io.ReadCloser, error) {
-	mounts, err := r.rwMounts(ctx, containerID)
+// ExportMounts returns the mounts of a read-only view of a container's
+// whole filesystem (its image with its changes: the layers of its rw
+// layer, upper first, whiteouts and all, never its own mounts), and a
+// directory to mount them on in a private mount namespace (docker
+// export). The container may run meanwhile.
+func (r *RWLayers) ExportMounts(ctx context.Context, containerID string) (target string, mounts []layer.Mount, err error) {
+	rw, err := r.rwMounts(ctx, containerID)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	upper, lowers, err := layer.Layers(mounts)
+	upper, lowers, err := layer.Layers(rw)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	view, err := newROView(r.dir, containerID, append([]string{upper}, lowers...))
-	if err != nil {
-		return nil, err
-	}
-	tr, err := archive.TarWithOptions(view.dir, &archive.TarOptions{})
-	if err != nil {
-		view.close()
-		return nil, err
-	}
-	return &viewReader{ReadCloser: tr, view: view}, nil
-}
-
-// viewReader unmounts its view once the tar is read or abandoned.
-type viewReader struct {
-	io.ReadCloser
-	view *roView
-}
-
-func (v *viewReader) Close() error {
-	err := v.ReadCloser.Close()
-	if e := v.view.close(); err == nil {
-		err = e
-	}
-	return err
-}
-
-// roView is a private read-only mount of layer directories (top first)
-// under the container's rw dir, for export.
-type roView struct {
-	dir string
-}
-
-func newROView(rwDir, containerID string, dirs []string) (*roView, error) {
-	if len(dirs) == 0 {
-		return nil, fmt.Errorf("no layers to view: %w", errdefs.ErrInvalidArgument)
-	}
-	// Beside the containers' dirs, not in one: removing a container
-	// while it is exported must not walk into the view.
-	dir, err := os.MkdirTemp(rwDir, ".export-"+containerID[:min(12, len(containerID))]+"-")
-	if err != nil {
-		return nil, err
-	}
-	m := layer.Mount{Type: "bind", Source: dirs[0], Options: []string{"ro"}}
+	dirs := append([]string{upper}, lowers...)
+	m := layer.Mount{Type: "bind", Source: upper, Options: []string{"ro"}}
 	if len(dirs) > 1 {
 		// Without an upperdir an overlay is read-only; the rw layer's own
-		// directory is its top lower layer, whiteouts and all.
+		// directory is its top lower layer.
 		opts := []string{"ro"}
 		if _, err := os.Stat("/sys/module/overlay/parameters/index"); err == nil {
 			opts = append(opts, "index=off")
 		}
 		m = layer.Mount{Type: "overlay", Source: "overlay", Options: append(opts, "lowerdir="+strings.Join(dirs, ":"))}
 	}
-	if err := layer.MountAll([]layer.Mount{m}, dir); err != nil {
-		os.Remove(dir)
-		return nil, err
-	}
-	return &roView{dir: dir}, nil
-}
-
-func (v *roView) close() error {
-	if err := layer.Unmount(v.dir); err != nil {
-		return err
-	}
-	return os.Remove(v.dir)
+	// The container's own directory: mounted over only in the view's
+	// namespace, it stays as it is for everyone else.
+	return filepath.Join(r.dir, containerID), []layer.Mount{m}, nil
 }

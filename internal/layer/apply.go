@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/berth-dev/berth/internal/ctxio"
+	"github.com/berth-dev/berth/internal/handoff"
 	"github.com/containerd/errdefs"
 	"github.com/moby/go-archive"
 	"golang.org/x/sys/unix"
@@ -31,7 +32,10 @@ func Apply(ctx context.Context, mounts []Mount, tarStream io.Reader) error {
 	if err != nil {
 		return err
 	}
-	r := ctxio.NewReader(ctx, tarStream)
+	// Read ahead in large chunks: the unpack runs on a locked thread,
+	// for which every small read of a pipe is a context switch.
+	r := handoff.Prefetch(ctxio.NewReader(ctx, tarStream))
+	defer r.Close()
 	if err := untarChrooted(r, dest); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

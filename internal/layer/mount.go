@@ -17,8 +17,20 @@ import (
 // would not fit in the one page mount(2) accepts is mounted with paths
 // relative to the snapshot directory (see mountOverlayShort).
 func MountAll(mounts []Mount, target string) error {
+	return mountAll(mounts, target, onPrivateThread)
+}
+
+// MountAllOnThread is MountAll for a caller on a locked OS thread with a
+// filesystem context (unshare CLONE_FS) and mount namespace of its own:
+// every mount, a shortened overlay's too, is made by this thread, so all
+// land in its namespace. The thread's working directory may change.
+func MountAllOnThread(mounts []Mount, target string) error {
+	return mountAll(mounts, target, func(fn func() error) error { return fn() })
+}
+
+func mountAll(mounts []Mount, target string, onThread func(func() error) error) error {
 	for i, m := range mounts {
-		if err := mountOne(m, target); err != nil {
+		if err := mountOne(m, target, onThread); err != nil {
 			if i > 0 {
 				_ = Unmount(target)
 			}
@@ -28,7 +40,7 @@ func MountAll(mounts []Mount, target string) error {
 	return nil
 }
 
-func mountOne(m Mount, target string) error {
+func mountOne(m Mount, target string, onThread func(func() error) error) error {
 	flags, data := parseOptions(m.Options)
 	switch m.Type {
 	case "bind":
@@ -54,7 +66,7 @@ func mountOne(m Mount, target string) error {
 			}
 			return nil
 		}
-		return mountOverlayShort(m.Options, flags, target)
+		return mountOverlayShort(m.Options, flags, target, onThread)
 	default:
 		return fmt.Errorf("mount type %q: %w", m.Type, errdefs.ErrNotImplemented)
 	}
@@ -65,9 +77,9 @@ func mountOne(m Mount, target string) error {
 // snapshotter's snapshots/ dir), so the paths are rewritten relative to it
 // and mount(2) runs with that directory as the working directory. The
 // working directory is per process; to leave the rest of the daemon
-// undisturbed the mount runs on a dedicated OS thread that unshared its
-// filesystem context (CLONE_FS) and is thrown away afterwards.
-func mountOverlayShort(options []string, flags uintptr, target string) error {
+// undisturbed the mount runs on a thread with a filesystem context of its
+// own (onThread: a dedicated OS thread, thrown away afterwards).
+func mountOverlayShort(options []string, flags uintptr, target string, onThread func(func() error) error) error {
 	absTarget, err := filepath.Abs(target)
 	if err != nil {
 		return err
@@ -113,7 +125,7 @@ func mountOverlayShort(options []string, flags uintptr, target string) error {
 	if len(data) >= pageSize() {
 		return fmt.Errorf("overlay mount options are %d bytes even with relative paths (limit %d): %w", len(data), pageSize(), errdefs.ErrInvalidArgument)
 	}
-	return onPrivateThread(func() error {
+	return onThread(func() error {
 		if err := unix.Chdir(base); err != nil {
 			return err
 		}
@@ -245,15 +257,16 @@ func inMountTable(path string) (bool, error) {
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		fields := strings.Fields(line)
-		if len(fields) > 4 && unescapeMountPath(fields[4]) == abs {
+		if len(fields) > 4 && UnescapeMountPath(fields[4]) == abs {
 			return true, nil
 		}
 	}
 	return false, nil
 }
 
-// unescapeMountPath undoes the octal escapes (\040 for a space) of mountinfo.
-func unescapeMountPath(s string) string {
+// UnescapeMountPath undoes the octal escapes (\040 for a space) of a path
+// in /proc/*/mountinfo.
+func UnescapeMountPath(s string) string {
 	if !strings.Contains(s, "\\") {
 		return s
 	}

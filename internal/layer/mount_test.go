@@ -7,7 +7,7 @@ import (
 )
 
 func TestUnescapeMountPath(t *testing.T) {
-	if got := unescapeMountPath(`/a\040b\134c`); got != `/a b\c` {
+	if got := UnescapeMountPath(`/a\040b\134c`); got != `/a b\c` {
 		t.Fatalf("got %q", got)
 	}
 	if ok, err := inMountTable("/proc"); !ok || err != nil {

@@ -166,7 +166,7 @@ func TestDaemonDefaultRuntime(t *testing.T) {
 	if ok, why := crunUsable(); !ok {
 		t.Skip(why)
 	}
-	d := newConfiguredDaemon(t, "{}", "--runtime", "crun", "--log-level", "warn")
+	d := e2e.StartConfiguredBerth(t, "{}", "--runtime", "crun", "--log-level", "warn")
 	c := e.Docker().WithEnv("DOCKER_HOST=unix://" + d.Socket)
 	tar, err := e2e.BusyboxTar()
 	if err != nil {

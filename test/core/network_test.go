@@ -202,7 +202,7 @@ func TestDefaultBridgeSubnet(t *testing.T) {
 		}
 	}
 	usedBefore := hostPrefixes(t, "")
-	d := newConfiguredDaemon(t, "{}")
+	d := e2e.StartConfiguredBerth(t, "{}")
 	got := bridgePrefix(t, d.Bridge)
 	sub := got.Masked()
 	if got.Addr() != sub.Addr().Next() {

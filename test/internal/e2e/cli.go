@@ -217,6 +217,9 @@ func (c CLI) Run(t testing.TB, args ...string) *Result {
 type RunOpts struct {
 	Stdin   io.Reader
 	Timeout time.Duration
+	// Dir is the working directory (relative paths in arguments, such
+	// as `cp ./file app:/tmp/`); the test's own when empty.
+	Dir string
 }
 
 // RunWith runs the CLI with stdin and/or a timeout.
@@ -227,7 +230,7 @@ func (c CLI) RunWith(t testing.TB, o RunOpts, args ...string) *Result {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
 	defer cancel()
-	r := c.run(ctx, o.Stdin, args...)
+	r := c.runIn(ctx, o.Dir, o.Stdin, args...)
 	if testing.Verbose() {
 		t.Logf("$ %s %s -> %d (%v)", c.Name, strings.Join(args, " "), r.Code, r.Duration.Round(time.Millisecond))
 	}
@@ -243,7 +246,12 @@ func (c CLI) command(ctx context.Context, args ...string) *exec.Cmd {
 }
 
 func (c CLI) run(ctx context.Context, stdin io.Reader, args ...string) *Result {
+	return c.runIn(ctx, "", stdin, args...)
+}
+
+func (c CLI) runIn(ctx context.Context, dir string, stdin io.Reader, args ...string) *Result {
 	cmd := c.command(ctx, args...)
+	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
 	start := time.Now()

@@ -1,7 +1,8 @@
 // Package container serves the container and exec endpoints of the
 // Engine API: create, start, stop, restart, kill, wait, pause, unpause,
 // rename, update, resize, attach, remove, list, inspect, logs, top,
-// prune and exec create/start/resize/inspect. Version quirks of the wire
+// prune, exec create/start/resize/inspect, and the filesystem endpoints:
+// changes, export, commit and archive (docker cp). Version quirks of the wire
 // format live here, not in the container service.
 package container
 
@@ -50,6 +51,7 @@ type Backend interface {
 	stateBackend
 	monitorBackend
 	attachBackend
+	filesBackend
 }
 
 // ExecBackend runs processes in running containers (the /exec routes and
