@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -235,6 +236,7 @@ type registryProxy struct {
 	hold    time.Duration
 	cutAt   int
 	stallAt int
+	tamper  bool
 	release chan struct{}
 	once    sync.Once
 
@@ -256,6 +258,8 @@ type proxyOptions struct {
 	hold    time.Duration
 	cutAt   int
 	stallAt int
+	// tamperManifests adds a byte to manifests fetched by digest.
+	tamperManifests bool
 }
 
 func newRegistryProxy(t *testing.T, registry string, o proxyOptions) *registryProxy {
@@ -264,7 +268,7 @@ func newRegistryProxy(t *testing.T, registry string, o proxyOptions) *registryPr
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &registryProxy{target: target, hold: o.hold, cutAt: o.cutAt, stallAt: o.stallAt,
+	p := &registryProxy{target: target, hold: o.hold, cutAt: o.cutAt, stallAt: o.stallAt, tamper: o.tamperManifests,
 		gets: map[string]int{}, seen: map[string]bool{}, Stalled: make(chan struct{}, 16), release: make(chan struct{})}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -293,6 +297,17 @@ func (p *registryProxy) firstTime(key string) bool {
 
 func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rp := httputil.NewSingleHostReverseProxy(p.target)
+	if p.tamper && strings.Contains(r.URL.Path, "/manifests/sha256:") {
+		rp.ModifyResponse = func(resp *http.Response) error {
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = append(body, ' ')
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			resp.ContentLength = int64(len(body))
+			resp.Header.Set("Content-Length", fmt.Sprint(len(body)))
+			return err
+		}
+	}
 	m := blobPath.FindStringSubmatch(r.URL.Path)
 	switch {
 	case m != nil && r.Method == http.MethodGet:

@@ -237,7 +237,7 @@ type Manifest struct {
 }
 
 // Manifest fetches the manifest or index that ref (a tag or a digest)
-// names. A digest reference is verified against what arrives.
+// names, unverified: see Verify.
 func (r *Repository) Manifest(ctx context.Context, ref string) (*Manifest, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("manifests", ref), http.NoBody)
 	if err != nil {
@@ -260,15 +260,21 @@ func (r *Repository) Manifest(ctx context.Context, ref string) (*Manifest, error
 		return nil, fmt.Errorf("manifest %s is larger than %d bytes: %w", ref, maxManifestSize, errdefs.ErrInvalidArgument)
 	}
 	m := &Manifest{Raw: raw, MediaType: manifestType(resp.Header.Get("Content-Type"), raw), Digest: digest.FromBytes(raw)}
-	if want, err := digest.Parse(ref); err == nil {
-		if want.Algorithm() != digest.Canonical {
-			m.Digest = want.Algorithm().FromBytes(raw)
-		}
-		if m.Digest != want {
-			return nil, fmt.Errorf("manifest verification failed for digest %s: %w", want, errdefs.ErrInvalidArgument)
-		}
+	if want, err := digest.Parse(ref); err == nil && want.Algorithm() != digest.Canonical {
+		m.Digest = want.Algorithm().FromBytes(raw)
 	}
 	return m, nil
+}
+
+// Verify checks that a manifest fetched by digest is the one the digest
+// names (a tag names whatever the registry says). Docker checks this
+// once it has said "Pulling from", so the error comes in the pull's
+// progress stream.
+func (m *Manifest) Verify(ref string) error {
+	if want, err := digest.Parse(ref); err == nil && m.Digest != want {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("manifest verification failed for digest %s", want))
+	}
+	return nil
 }
 
 // manifestType is the media type of a manifest: the Content-Type unless
@@ -320,7 +326,7 @@ func (r *Repository) SmallBlob(ctx context.Context, desc ocispec.Descriptor) ([]
 		return nil, fmt.Errorf("blob %s is larger than %d bytes: %w", desc.Digest, maxManifestSize, errdefs.ErrInvalidArgument)
 	}
 	if desc.Digest.Algorithm().FromBytes(data) != desc.Digest {
-		return nil, fmt.Errorf("image config verification failed for digest %s: %w", desc.Digest, errdefs.ErrInvalidArgument)
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("image config verification failed for digest %s", desc.Digest))
 	}
 	return data, nil
 }
