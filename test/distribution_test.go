@@ -84,8 +84,8 @@ func TestPushPullRoundTrip(t *testing.T) {
 	}
 }
 
-// TestPullProgressBars: on a terminal the CLIs draw Docker's bars from
-// the daemon's JSON messages; the raw messages are Docker's.
+// TestPullJSONMessages: the progress messages of a pull, as the API
+// sends them (the CLIs draw their bars from these), are Docker's.
 func TestPullJSONMessages(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
