@@ -23,44 +23,36 @@ func TestLoginPullPushWithAuth(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
 	htpasswd := registrytest.Htpasswd(t, "ci", "s3cret")
-	for _, reg := range []string{"berth", "docker-registry"} {
-		t.Run(reg, func(t *testing.T) {
-			var addr string
-			if reg == "docker-registry" {
-				addr = registrytest.DockerRegistry(t, registrytest.Config{Htpasswd: htpasswd})
-			} else {
-				addr, _ = registryServe(t, "--htpasswd", htpasswd)
+	forEachRegistry(t, htpasswd, func(t *testing.T, addr, _ string) {
+		addr = strings.Replace(addr, "127.0.0.1", "localhost", 1)
+		e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+			cfgDir := t.TempDir()
+			c = c.WithEnv("DOCKER_CONFIG=" + cfgDir)
+			ref := addr + "/team/" + repoName(t) + ":v1"
+			uniqueImage(t, c, ref)
+			t.Cleanup(func() { c.Run(t, "rmi", ref) })
+
+			c.Run(t, "push", ref).Assert(t, 1, "no basic auth credentials")
+			c.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader("wrong\n")}, "login", addr, "-u", "ci", "--password-stdin").
+				Assert(t, 1, "login attempt to http://"+addr+"/v2/ failed with status: 401 Unauthorized")
+			c.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader("s3cret\n")}, "login", addr, "-u", "ci", "--password-stdin").
+				Assert(t, 0, "Login Succeeded")
+			cfg, _ := os.ReadFile(filepath.Join(cfgDir, "config.json"))
+			if !bytes.Contains(cfg, []byte(`"`+addr+`"`)) || !bytes.Contains(cfg, []byte(`"auth": "Y2k6czNjcmV0"`)) {
+				t.Errorf("config.json:\n%s", cfg)
 			}
-			addr = strings.Replace(addr, "127.0.0.1", "localhost", 1)
-			e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
-				cfgDir := t.TempDir()
-				c = c.WithEnv("DOCKER_CONFIG=" + cfgDir)
-				ref := addr + "/team/" + repoName(t) + ":v1"
-				uniqueImage(t, c, ref)
-				t.Cleanup(func() { c.Run(t, "rmi", ref) })
+			c.Run(t, "push", ref).Assert(t, 0, "v1: digest: sha256:")
+			c.Run(t, "rmi", ref).OK(t)
+			c.Run(t, "pull", ref).Assert(t, 0, "Status: Downloaded newer image for "+ref)
+			c.Run(t, "logout", addr).Assert(t, 0, "Removing login credentials for "+addr)
+			c.Run(t, "pull", ref).Assert(t, 1, "no basic auth credentials")
 
-				c.Run(t, "push", ref).Assert(t, 1, "no basic auth credentials")
-				c.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader("wrong\n")}, "login", addr, "-u", "ci", "--password-stdin").
-					Assert(t, 1, "login attempt to http://"+addr+"/v2/ failed with status: 401 Unauthorized")
-				c.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader("s3cret\n")}, "login", addr, "-u", "ci", "--password-stdin").
-					Assert(t, 0, "Login Succeeded")
-				cfg, _ := os.ReadFile(filepath.Join(cfgDir, "config.json"))
-				if !bytes.Contains(cfg, []byte(`"`+addr+`"`)) || !bytes.Contains(cfg, []byte(`"auth": "Y2k6czNjcmV0"`)) {
-					t.Errorf("config.json:\n%s", cfg)
-				}
-				c.Run(t, "push", ref).Assert(t, 0, "v1: digest: sha256:")
-				c.Run(t, "rmi", ref).OK(t)
-				c.Run(t, "pull", ref).Assert(t, 0, "Status: Downloaded newer image for "+ref)
-				c.Run(t, "logout", addr).Assert(t, 0, "Removing login credentials for "+addr)
-				c.Run(t, "pull", ref).Assert(t, 1, "no basic auth credentials")
-
-				// Credentials that were right once and are wrong now.
-				bad := `{"auths":{"` + addr + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("ci:stale")) + `"}}}`
-				os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(bad), 0o600)
-				c.Run(t, "pull", ref).Assert(t, 1, "unauthorized: ")
-			})
+			// Credentials that were right once and are wrong now.
+			bad := `{"auths":{"` + addr + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("ci:stale")) + `"}}}`
+			os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(bad), 0o600)
+			c.Run(t, "pull", ref).Assert(t, 1, "unauthorized: ")
 		})
-	}
+	})
 }
 
 // TestLoginBearerToken: a registry that sends clients to a token server

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/berth-dev/berth/test/internal/e2e"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -39,6 +40,38 @@ func registryServe(t *testing.T, flags ...string) (addr, root string) {
 	t.Helper()
 	r := startRegistry(t, t.TempDir(), flags...)
 	return r.addr, r.root
+}
+
+// registryKinds are the registries tests run against: berth's own and
+// Debian's docker-registry (distribution 2.8), an independent peer.
+var registryKinds = []string{"berth", "docker-registry"}
+
+// startRegistryOf runs a fresh registry of kind (with basic auth when
+// htpasswd is set) until the test ends, and returns its address and
+// storage root (both kinds keep distribution's storage layout).
+func startRegistryOf(t *testing.T, kind, htpasswd string) (addr, root string) {
+	t.Helper()
+	root = t.TempDir()
+	if kind == "docker-registry" {
+		return registrytest.DockerRegistry(t, registrytest.Config{Root: root, Htpasswd: htpasswd}), root
+	}
+	var flags []string
+	if htpasswd != "" {
+		flags = []string{"--htpasswd", htpasswd}
+	}
+	return startRegistry(t, root, flags...).addr, root
+}
+
+// forEachRegistry runs f as a subtest per registry kind, each with a
+// fresh registry.
+func forEachRegistry(t *testing.T, htpasswd string, f func(t *testing.T, addr, root string)) {
+	t.Helper()
+	for _, kind := range registryKinds {
+		t.Run(kind, func(t *testing.T) {
+			addr, root := startRegistryOf(t, kind, htpasswd)
+			f(t, addr, root)
+		})
+	}
 }
 
 // servedRegistry is a running `berth registry serve`.

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/berth-dev/berth/test/internal/e2e"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -40,15 +39,10 @@ func registryDigest(t *testing.T, ref string) string {
 func TestPushLikeDocker(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
-	for _, reg := range []string{"berth", "docker-registry"} {
-		t.Run(reg, func(t *testing.T) {
+	for _, kind := range registryKinds {
+		t.Run(kind, func(t *testing.T) {
 			e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
-				var addr string
-				if reg == "docker-registry" {
-					addr = registrytest.DockerRegistry(t, registrytest.Config{})
-				} else {
-					addr, _ = registryServe(t)
-				}
+				addr, _ := startRegistryOf(t, kind, "")
 				repo := addr + "/team/" + repoName(t)
 				// The reference image is shared with other tests: remove
 				// only the tags of this one.
