@@ -123,16 +123,8 @@ func TestCredentialHelper(t *testing.T) {
 	addr, _ := registryServe(t, "--htpasswd", registrytest.Htpasswd(t, "ci", "s3cret"))
 	addr = strings.Replace(addr, "127.0.0.1", "localhost", 1)
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
-		bin, cfgDir, store := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "store.json")
-		helper := `#!/bin/sh
-case "$1" in
-store) cat >"` + store + `" ;;
-get) read server; if [ -s "` + store + `" ]; then cat "` + store + `"; else echo "credentials not found in native keychain"; exit 1; fi ;;
-erase) read server; rm -f "` + store + `" ;;
-list) echo '{}' ;;
-esac
-`
-		os.WriteFile(filepath.Join(bin, "docker-credential-berthtest"), []byte(helper), 0o755)
+		bin, store := registrytest.CredentialHelper(t, "berthtest")
+		cfgDir := t.TempDir()
 		os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"credHelpers":{"`+addr+`":"berthtest"}}`), 0o600)
 		c = c.WithEnv("DOCKER_CONFIG="+cfgDir, "PATH="+bin+":"+os.Getenv("PATH"))
 		ref := addr + "/team/" + repoName(t) + ":v1"
