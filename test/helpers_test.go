@@ -270,6 +270,7 @@ type registryProxy struct {
 	cutAt   int
 	stallAt int
 	tamper  bool
+	cutUp   int
 	release chan struct{}
 	once    sync.Once
 
@@ -293,6 +294,9 @@ type proxyOptions struct {
 	stallAt int
 	// tamperManifests adds a byte to manifests fetched by digest.
 	tamperManifests bool
+	// cutUploadAt hangs up on the first upload of each blob after
+	// reading that many bytes of it.
+	cutUploadAt int
 }
 
 func newRegistryProxy(t *testing.T, registry string, o proxyOptions) *registryProxy {
@@ -301,7 +305,7 @@ func newRegistryProxy(t *testing.T, registry string, o proxyOptions) *registryPr
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &registryProxy{target: target, hold: o.hold, cutAt: o.cutAt, stallAt: o.stallAt, tamper: o.tamperManifests,
+	p := &registryProxy{target: target, hold: o.hold, cutAt: o.cutAt, stallAt: o.stallAt, tamper: o.tamperManifests, cutUp: o.cutUploadAt,
 		gets: map[string]int{}, seen: map[string]bool{}, Stalled: make(chan struct{}, 16), release: make(chan struct{})}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -377,6 +381,10 @@ func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.mu.Unlock()
 		}()
 		time.Sleep(p.hold)
+		if r.Method == http.MethodPatch && p.cutUp > 0 && p.firstTime("upload") {
+			io.CopyN(io.Discard, r.Body, int64(p.cutUp))
+			panic(http.ErrAbortHandler)
+		}
 		if r.Method == http.MethodPatch && p.stallAt > 0 && p.firstTime(r.URL.Path) {
 			head := make([]byte, p.stallAt)
 			n, _ := io.ReadFull(r.Body, head)

@@ -100,3 +100,22 @@ func registryManifest(t *testing.T, ref string) (*v1.Manifest, error) {
 	}
 	return img.Manifest()
 }
+
+// TestPushRetriesCutUpload: a registry that hangs up in the middle of an
+// upload gets the layer again in a new upload session after Docker's
+// countdown, and the push completes.
+func TestPushRetriesCutUpload(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	addr, _ := registryServe(t)
+	proxy := newRegistryProxy(t, addr, proxyOptions{cutUploadAt: 50 << 10})
+	ref := proxy.Addr + "/team/" + repoName(t) + ":v1"
+	c := e.Docker()
+	uniqueImage(t, c, ref)
+	t.Cleanup(func() { c.Run(t, "rmi", ref) })
+	out := c.Run(t, "push", ref).Assert(t, 0, ": Retrying in 5 seconds", ": Retrying in 1 second", ": Pushed").Stdout
+	m := digestLine.FindStringSubmatch(out)
+	if m == nil || registryDigest(t, ref) != m[1] {
+		t.Errorf("push:\n%s", out)
+	}
+}
