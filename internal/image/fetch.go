@@ -317,14 +317,14 @@ func (d *Distributor) fetchBlob(ctx context.Context, repo *distribution.Reposito
 			return ctx.Err()
 		}
 		if !distribution.Temporary(err) {
-			return err
+			return distribution.Describe(err)
 		}
 		if sp.Size() > from {
 			continue
 		}
 		retries++
 		if retries >= maxTransferAttempts {
-			return err
+			return distribution.Describe(err)
 		}
 		if err := retryCountdown(ctx, p, l.id, retries*5); err != nil {
 			return err
@@ -353,7 +353,7 @@ func retryCountdown(ctx context.Context, p Progress, id string, seconds int) err
 func (d *Distributor) fetchBlobOnce(ctx context.Context, repo *distribution.Repository, l *pullLayer, sp *spool, from int64, b *bar) error {
 	rc, _, err := repo.OpenBlob(ctx, l.desc.Digest, from)
 	if err != nil {
-		return distribution.Describe(err)
+		return err // described by fetchBlob, once it knows whether to retry
 	}
 	defer rc.Close()
 	var src io.Reader = rc
