@@ -3,7 +3,8 @@
 # registry: berth beside the reference dockerd (Debian's docker.io), both
 # on private roots, sockets and bridges, driven by the stock docker CLI.
 # Prints median and p90 wall times with berth/docker ratios, how busy the
-# CPUs were during each pull, and checks the issue's target (berth's pull
+# CPUs were during each pull (the host's share, and the cores the engine
+# itself kept busy: its CPU time over the wall time), and checks the issue's target (berth's pull
 # at most 0.7× Docker's). Cleans up everything it started.
 #
 # The image is made from files of this host (/usr/lib by default): LAYERS
@@ -108,23 +109,37 @@ make_image() {
 # cpu_ticks: busy and total jiffies of all CPUs.
 cpu_ticks() { awk '/^cpu / {b = $2+$3+$4+$7+$8; t = b+$5+$6; print b, t}' /proc/stat; }
 
+# engine_ticks engine: CPU jiffies the engine's daemon used, its reaped
+# children (unpigz, for a dockerd that has it) included. Unlike the host's
+# busy share, other load on the host does not count.
+engine_ticks() {
+	local pid
+	case $1 in berth) pid=$BERTH_PID ;; docker) pid=$DOCKERD_PID ;; esac
+	awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
 declare -A R
 # pull_once engine: pull from an engine without the image; wall ms and
 # the CPUs' busy share during it.
 pull_once() {
-	local e=$1 t0 b0 c0 b1 c1
+	local e=$1 t0 b0 c0 b1 c1 e0 e1 ms
 	dk "$e" rmi -f "$REG/bench/img:v1" >/dev/null 2>&1 || true
 	dk "$e" image prune -a -f >/dev/null 2>&1 || true
 	sync
 	read -r b0 c0 < <(cpu_ticks)
+	e0=$(engine_ticks "$e")
 	t0=$(now_ns)
 	if ! dk "$e" pull "$REG/bench/img:v1" >/dev/null 2>"$W/err"; then
 		log "$e: pull failed: $(cat "$W/err")"
 		return 1
 	fi
-	ms_since "$t0" >>"$W/pull-$e"
+	ms=$(ms_since "$t0")
+	echo "$ms" >>"$W/pull-$e"
+	e1=$(engine_ticks "$e")
 	read -r b1 c1 < <(cpu_ticks)
 	awk -v b=$((b1 - b0)) -v t=$((c1 - c0)) 'BEGIN {printf "%.0f\n", t ? 100*b/t : 0}' >>"$W/cpu-$e"
+	awk -v j=$((e1 - e0)) -v hz="$CLK_TCK" -v ms="$ms" 'BEGIN {printf "%.2f\n", (j/hz) / (ms/1000)}' >>"$W/cores-$e"
 }
 
 # empty engine: remove every image and layer.
@@ -178,14 +193,14 @@ dk berth push "$REG/bench/img:v1" >/dev/null
 empty berth
 log "registry: $REGISTRY at $REG; $N rounds over: $ENGINES"
 
-for e in $ENGINES; do : >"$W/pull-$e"; : >"$W/cpu-$e"; : >"$W/push-$e"; : >"$W/repush-$e"; done
+for e in $ENGINES; do : >"$W/pull-$e"; : >"$W/cpu-$e"; : >"$W/cores-$e"; : >"$W/push-$e"; : >"$W/repush-$e"; done
 # Pulls: engines take turns each round, so that load from elsewhere on the
 # host hits both alike. The first round warms caches and is not counted.
 for i in $(seq 0 "$N"); do
 	for e in $ENGINES; do
 		REG=$PULL_REG pull_once "$e" || { [ "$e" = berth ] && FAILED=1; }
 	done
-	if [ "$i" = 0 ]; then for e in $ENGINES; do : >"$W/pull-$e"; : >"$W/cpu-$e"; done; fi
+	if [ "$i" = 0 ]; then for e in $ENGINES; do : >"$W/pull-$e"; : >"$W/cpu-$e"; : >"$W/cores-$e"; done; fi
 done
 # Pushes: a loaded image (layers compressed on the way, by both), and the
 # pulled one (berth sends the blobs it keeps; Docker compresses again).
@@ -200,6 +215,7 @@ kill "$PULL_REG_PID" 2>/dev/null || true
 for e in $ENGINES; do
 	read -r "R[pull-med,$e]" "R[pull-p90,$e]" < <(stats 0 <"$W/pull-$e")
 	read -r "R[cpu,$e]" _ < <(stats 0 <"$W/cpu-$e")
+	read -r "R[cores,$e]" _ < <(stats 2 <"$W/cores-$e")
 	read -r "R[push-med,$e]" "R[push-p90,$e]" < <(stats 0 <"$W/push-$e")
 	read -r "R[repush-med,$e]" "R[repush-p90,$e]" < <(stats 0 <"$W/repush-$e")
 done
@@ -211,7 +227,8 @@ printf '%-50s %10s %10s %10s\n' "pull/push, ${SIZE_MB} MB in $LAYERS layers (N=$
 printf '%-50s %10s %10s %10s\n' "--------------------------------------------------" ---------- ---------- ----------
 row "pull, median (ms)" "$(val pull-med berth)" "$(val pull-med docker)"
 row "pull, p90 (ms)" "$(val pull-p90 berth)" "$(val pull-p90 docker)"
-row "CPU busy during pull, median (% of $(nproc) cores)" "$(val cpu berth)" "$(val cpu docker)"
+row "host CPU busy during pull, median (% of $(nproc) cores)" "$(val cpu berth)" "$(val cpu docker)"
+row "engine CPU during pull, median (cores of $(nproc))" "$(val cores berth)" "$(val cores docker)"
 row "push of the loaded image, median (ms)" "$(val push-med berth)" "$(val push-med docker)"
 row "push of the loaded image, p90 (ms)" "$(val push-p90 berth)" "$(val push-p90 docker)"
 row "push of the pulled image, median (ms)" "$(val repush-med berth)" "$(val repush-med docker)"

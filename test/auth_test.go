@@ -23,44 +23,39 @@ func TestLoginPullPushWithAuth(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
 	htpasswd := registrytest.Htpasswd(t, "ci", "s3cret")
-	for _, reg := range []string{"berth", "docker-registry"} {
-		t.Run(reg, func(t *testing.T) {
-			var addr string
-			if reg == "docker-registry" {
-				addr = registrytest.DockerRegistry(t, registrytest.Config{Htpasswd: htpasswd})
-			} else {
-				addr, _ = registryServe(t, "--htpasswd", htpasswd)
+	forEachRegistry(t, htpasswd, func(t *testing.T, addr, _ string) {
+		addr = strings.Replace(addr, "127.0.0.1", "localhost", 1)
+		e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+			cfgDir := t.TempDir()
+			c = c.WithEnv("DOCKER_CONFIG=" + cfgDir)
+			ref := addr + "/team/" + repoName(t) + ":v1"
+			uniqueImage(t, c, ref)
+			t.Cleanup(func() { c.Run(t, "rmi", ref) })
+
+			// Refused credentials are not tried again, as in Docker.
+			if out := c.Run(t, "push", ref).Assert(t, 1, "no basic auth credentials").Stdout; strings.Contains(out, "Retrying") {
+				t.Errorf("push retried a refusal:\n%s", out)
 			}
-			addr = strings.Replace(addr, "127.0.0.1", "localhost", 1)
-			e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
-				cfgDir := t.TempDir()
-				c = c.WithEnv("DOCKER_CONFIG=" + cfgDir)
-				ref := addr + "/team/" + repoName(t) + ":v1"
-				uniqueImage(t, c, ref)
-				t.Cleanup(func() { c.Run(t, "rmi", ref) })
+			c.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader("wrong\n")}, "login", addr, "-u", "ci", "--password-stdin").
+				Assert(t, 1, "login attempt to http://"+addr+"/v2/ failed with status: 401 Unauthorized")
+			c.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader("s3cret\n")}, "login", addr, "-u", "ci", "--password-stdin").
+				Assert(t, 0, "Login Succeeded")
+			cfg, _ := os.ReadFile(filepath.Join(cfgDir, "config.json"))
+			if !bytes.Contains(cfg, []byte(`"`+addr+`"`)) || !bytes.Contains(cfg, []byte(`"auth": "Y2k6czNjcmV0"`)) {
+				t.Errorf("config.json:\n%s", cfg)
+			}
+			c.Run(t, "push", ref).Assert(t, 0, "v1: digest: sha256:")
+			c.Run(t, "rmi", ref).OK(t)
+			c.Run(t, "pull", ref).Assert(t, 0, "Status: Downloaded newer image for "+ref)
+			c.Run(t, "logout", addr).Assert(t, 0, "Removing login credentials for "+addr)
+			c.Run(t, "pull", ref).Assert(t, 1, "no basic auth credentials")
 
-				c.Run(t, "push", ref).Assert(t, 1, "no basic auth credentials")
-				c.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader("wrong\n")}, "login", addr, "-u", "ci", "--password-stdin").
-					Assert(t, 1, "login attempt to http://"+addr+"/v2/ failed with status: 401 Unauthorized")
-				c.RunWith(t, e2e.RunOpts{Stdin: strings.NewReader("s3cret\n")}, "login", addr, "-u", "ci", "--password-stdin").
-					Assert(t, 0, "Login Succeeded")
-				cfg, _ := os.ReadFile(filepath.Join(cfgDir, "config.json"))
-				if !bytes.Contains(cfg, []byte(`"`+addr+`"`)) || !bytes.Contains(cfg, []byte(`"auth": "Y2k6czNjcmV0"`)) {
-					t.Errorf("config.json:\n%s", cfg)
-				}
-				c.Run(t, "push", ref).Assert(t, 0, "v1: digest: sha256:")
-				c.Run(t, "rmi", ref).OK(t)
-				c.Run(t, "pull", ref).Assert(t, 0, "Status: Downloaded newer image for "+ref)
-				c.Run(t, "logout", addr).Assert(t, 0, "Removing login credentials for "+addr)
-				c.Run(t, "pull", ref).Assert(t, 1, "no basic auth credentials")
-
-				// Credentials that were right once and are wrong now.
-				bad := `{"auths":{"` + addr + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("ci:stale")) + `"}}}`
-				os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(bad), 0o600)
-				c.Run(t, "pull", ref).Assert(t, 1, "unauthorized: ")
-			})
+			// Credentials that were right once and are wrong now.
+			bad := `{"auths":{"` + addr + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("ci:stale")) + `"}}}`
+			os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(bad), 0o600)
+			c.Run(t, "pull", ref).Assert(t, 1, "unauthorized: ")
 		})
-	}
+	})
 }
 
 // TestLoginBearerToken: a registry that sends clients to a token server
@@ -131,16 +126,8 @@ func TestCredentialHelper(t *testing.T) {
 	addr, _ := registryServe(t, "--htpasswd", registrytest.Htpasswd(t, "ci", "s3cret"))
 	addr = strings.Replace(addr, "127.0.0.1", "localhost", 1)
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
-		bin, cfgDir, store := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "store.json")
-		helper := `#!/bin/sh
-case "$1" in
-store) cat >"` + store + `" ;;
-get) read server; if [ -s "` + store + `" ]; then cat "` + store + `"; else echo "credentials not found in native keychain"; exit 1; fi ;;
-erase) read server; rm -f "` + store + `" ;;
-list) echo '{}' ;;
-esac
-`
-		os.WriteFile(filepath.Join(bin, "docker-credential-berthtest"), []byte(helper), 0o755)
+		bin, store := registrytest.CredentialHelper(t, "berthtest")
+		cfgDir := t.TempDir()
 		os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"credHelpers":{"`+addr+`":"berthtest"}}`), 0o600)
 		c = c.WithEnv("DOCKER_CONFIG="+cfgDir, "PATH="+bin+":"+os.Getenv("PATH"))
 		ref := addr + "/team/" + repoName(t) + ":v1"

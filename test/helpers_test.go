@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/berth-dev/berth/test/internal/e2e"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -38,6 +40,38 @@ func registryServe(t *testing.T, flags ...string) (addr, root string) {
 	t.Helper()
 	r := startRegistry(t, t.TempDir(), flags...)
 	return r.addr, r.root
+}
+
+// registryKinds are the registries tests run against: berth's own and
+// Debian's docker-registry (distribution 2.8), an independent peer.
+var registryKinds = []string{"berth", "docker-registry"}
+
+// startRegistryOf runs a fresh registry of kind (with basic auth when
+// htpasswd is set) until the test ends, and returns its address and
+// storage root (both kinds keep distribution's storage layout).
+func startRegistryOf(t *testing.T, kind, htpasswd string) (addr, root string) {
+	t.Helper()
+	root = t.TempDir()
+	if kind == "docker-registry" {
+		return registrytest.DockerRegistry(t, registrytest.Config{Root: root, Htpasswd: htpasswd}), root
+	}
+	var flags []string
+	if htpasswd != "" {
+		flags = []string{"--htpasswd", htpasswd}
+	}
+	return startRegistry(t, root, flags...).addr, root
+}
+
+// forEachRegistry runs f as a subtest per registry kind, each with a
+// fresh registry.
+func forEachRegistry(t *testing.T, htpasswd string, f func(t *testing.T, addr, root string)) {
+	t.Helper()
+	for _, kind := range registryKinds {
+		t.Run(kind, func(t *testing.T) {
+			addr, root := startRegistryOf(t, kind, htpasswd)
+			f(t, addr, root)
+		})
+	}
 }
 
 // servedRegistry is a running `berth registry serve`.
@@ -235,6 +269,8 @@ type registryProxy struct {
 	hold    time.Duration
 	cutAt   int
 	stallAt int
+	tamper  bool
+	cutUp   int
 	release chan struct{}
 	once    sync.Once
 
@@ -256,6 +292,11 @@ type proxyOptions struct {
 	hold    time.Duration
 	cutAt   int
 	stallAt int
+	// tamperManifests adds a byte to manifests fetched by digest.
+	tamperManifests bool
+	// cutUploadAt hangs up on the first upload of each blob after
+	// reading that many bytes of it.
+	cutUploadAt int
 }
 
 func newRegistryProxy(t *testing.T, registry string, o proxyOptions) *registryProxy {
@@ -264,7 +305,7 @@ func newRegistryProxy(t *testing.T, registry string, o proxyOptions) *registryPr
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &registryProxy{target: target, hold: o.hold, cutAt: o.cutAt, stallAt: o.stallAt,
+	p := &registryProxy{target: target, hold: o.hold, cutAt: o.cutAt, stallAt: o.stallAt, tamper: o.tamperManifests, cutUp: o.cutUploadAt,
 		gets: map[string]int{}, seen: map[string]bool{}, Stalled: make(chan struct{}, 16), release: make(chan struct{})}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -293,6 +334,17 @@ func (p *registryProxy) firstTime(key string) bool {
 
 func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rp := httputil.NewSingleHostReverseProxy(p.target)
+	if p.tamper && strings.Contains(r.URL.Path, "/manifests/sha256:") {
+		rp.ModifyResponse = func(resp *http.Response) error {
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = append(body, ' ')
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			resp.ContentLength = int64(len(body))
+			resp.Header.Set("Content-Length", fmt.Sprint(len(body)))
+			return err
+		}
+	}
 	m := blobPath.FindStringSubmatch(r.URL.Path)
 	switch {
 	case m != nil && r.Method == http.MethodGet:
@@ -329,6 +381,10 @@ func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.mu.Unlock()
 		}()
 		time.Sleep(p.hold)
+		if r.Method == http.MethodPatch && p.cutUp > 0 && p.firstTime("upload") {
+			io.CopyN(io.Discard, r.Body, int64(p.cutUp))
+			panic(http.ErrAbortHandler)
+		}
 		if r.Method == http.MethodPatch && p.stallAt > 0 && p.firstTime(r.URL.Path) {
 			head := make([]byte, p.stallAt)
 			n, _ := io.ReadFull(r.Body, head)

@@ -136,16 +136,23 @@ func historyImage(t *testing.T) v1.Image {
 	})
 }
 
+// loadHistoryImage loads historyImage under a tag for the test.
+func loadHistoryImage(t *testing.T, c e2e.CLI) (string, v1.Image) {
+	t.Helper()
+	ref := repoName(t) + ":v1"
+	img := historyImage(t)
+	loadImages(t, c, map[string]v1.Image{ref: img})
+	t.Cleanup(func() { c.Run(t, "rmi", ref) })
+	return ref, img
+}
+
 // TestImageInspect: the fields of docker image inspect, as Docker
 // reports them for a loaded image.
 func TestImageInspect(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
-		ref := repoName(t) + ":v1"
-		img := historyImage(t)
-		loadImages(t, c, map[string]v1.Image{ref: img})
-		t.Cleanup(func() { c.Run(t, "rmi", ref) })
+		ref, img := loadHistoryImage(t, c)
 		var got []struct {
 			ID           string `json:"Id"`
 			RepoTags     []string
@@ -223,10 +230,7 @@ func TestImageHistory(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
-		ref := repoName(t) + ":v1"
-		img := historyImage(t)
-		loadImages(t, c, map[string]v1.Image{ref: img})
-		t.Cleanup(func() { c.Run(t, "rmi", ref) })
+		ref, img := loadHistoryImage(t, c)
 		id := imageID(t, img)
 
 		lines := c.Run(t, "history", ref).OK(t).Lines()

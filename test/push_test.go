@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/berth-dev/berth/test/internal/e2e"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -40,15 +39,10 @@ func registryDigest(t *testing.T, ref string) string {
 func TestPushLikeDocker(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
-	for _, reg := range []string{"berth", "docker-registry"} {
-		t.Run(reg, func(t *testing.T) {
+	for _, kind := range registryKinds {
+		t.Run(kind, func(t *testing.T) {
 			e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
-				var addr string
-				if reg == "docker-registry" {
-					addr = registrytest.DockerRegistry(t, registrytest.Config{})
-				} else {
-					addr, _ = registryServe(t)
-				}
+				addr, _ := startRegistryOf(t, kind, "")
 				repo := addr + "/team/" + repoName(t)
 				// The reference image is shared with other tests: remove
 				// only the tags of this one.
@@ -105,4 +99,23 @@ func registryManifest(t *testing.T, ref string) (*v1.Manifest, error) {
 		return nil, err
 	}
 	return img.Manifest()
+}
+
+// TestPushRetriesCutUpload: a registry that hangs up in the middle of an
+// upload gets the layer again in a new upload session after Docker's
+// countdown, and the push completes.
+func TestPushRetriesCutUpload(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	addr, _ := registryServe(t)
+	proxy := newRegistryProxy(t, addr, proxyOptions{cutUploadAt: 50 << 10})
+	ref := proxy.Addr + "/team/" + repoName(t) + ":v1"
+	c := e.Docker()
+	uniqueImage(t, c, ref)
+	t.Cleanup(func() { c.Run(t, "rmi", ref) })
+	out := c.Run(t, "push", ref).Assert(t, 0, ": Retrying in 5 seconds", ": Retrying in 1 second", ": Pushed").Stdout
+	m := digestLine.FindStringSubmatch(out)
+	if m == nil || registryDigest(t, ref) != m[1] {
+		t.Errorf("push:\n%s", out)
+	}
 }

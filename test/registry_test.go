@@ -1,59 +1,18 @@
 package test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/berth-dev/berth/test/internal/e2e"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
-
-// selfSigned writes a self-signed certificate for ips (and localhost) and
-// its key, and returns their paths.
-func selfSigned(t *testing.T, ips ...string) (cert, key string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "berth test registry"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IsCA: true, DNSNames: []string{"localhost"},
-	}
-	for _, ip := range ips {
-		tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP(ip))
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	return cert, key
-}
 
 // TestRegistryTLSAndInsecure: berth's registry over TLS and over plain
 // HTTP, on loopback (insecure by default, as in Docker) and on the host's
@@ -63,7 +22,7 @@ func TestRegistryTLSAndInsecure(t *testing.T) {
 	t.Parallel()
 	cur := e2e.Current(t)
 	host := e2e.HostAddr(t)
-	cert, key := selfSigned(t, host, "127.0.0.1")
+	cert, key, _ := registrytest.SelfSigned(t, host)
 	plainAddr := net.JoinHostPort(host, fmt.Sprint(e2e.FreePort(t)))
 	tlsAddr := net.JoinHostPort(host, fmt.Sprint(e2e.FreePort(t)))
 	plain := startRegistry(t, t.TempDir(), "--addr", plainAddr)

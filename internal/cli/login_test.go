@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/registry/registrytest"
 	"github.com/moby/moby/api/types/registry"
 )
 
@@ -129,19 +130,7 @@ func TestLoginLogoutConfigFile(t *testing.T) {
 func TestLoginCredentialHelper(t *testing.T) {
 	d, host := startAuthDaemon(t)
 	cfg := t.TempDir()
-	bin := t.TempDir()
-	store := filepath.Join(t.TempDir(), "store.json")
-	helper := `#!/bin/sh
-case "$1" in
-store) cat >"` + store + `" ;;
-get) read server; if [ -s "` + store + `" ]; then cat "` + store + `"; else echo "credentials not found in native keychain"; exit 1; fi ;;
-erase) read server; rm -f "` + store + `" ;;
-list) echo '{}' ;;
-esac
-`
-	if err := os.WriteFile(filepath.Join(bin, "docker-credential-berthtest"), []byte(helper), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin, store := registrytest.CredentialHelper(t, "berthtest")
 	os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"credsStore":"berthtest"}`), 0o600)
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
 	t.Setenv("DOCKER_HOST", host)

@@ -1,6 +1,8 @@
 package image
 
 import (
+	"time"
+
 	"github.com/berth-dev/berth/internal/image/distribution"
 )
 
@@ -20,6 +22,9 @@ type DistributorConfig struct {
 	Mirrors []string
 	// UserAgent is sent to registries.
 	UserAgent string
+	// IdleTimeout ends (and resumes) a blob download that receives
+	// nothing for this long; 0 means one minute.
+	IdleTimeout time.Duration
 }
 
 const (
@@ -53,6 +58,7 @@ func NewDistributor(store *Service, cfg DistributorConfig) (*Distributor, error)
 		InsecureRegistries: cfg.InsecureRegistries,
 		Mirrors:            cfg.Mirrors,
 		UserAgent:          cfg.UserAgent,
+		IdleTimeout:        cfg.IdleTimeout,
 	})
 	if err != nil {
 		return nil, err

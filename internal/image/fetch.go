@@ -22,9 +22,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxDownloadAttempts is how often a layer download that makes no
-// progress is tried, as in Docker.
-const maxDownloadAttempts = 5
+// maxTransferAttempts is how often a layer download that makes no
+// progress, or a layer upload, is tried, as in Docker.
+const maxTransferAttempts = 5
 
 // fetchImage fetches the config and the missing layers of an image
 // manifest and records the image (without references). It reports
@@ -317,34 +317,43 @@ func (d *Distributor) fetchBlob(ctx context.Context, repo *distribution.Reposito
 			return ctx.Err()
 		}
 		if !distribution.Temporary(err) {
-			return err
+			return distribution.Describe(err)
 		}
 		if sp.Size() > from {
 			continue
 		}
 		retries++
-		if retries >= maxDownloadAttempts {
+		if retries >= maxTransferAttempts {
+			return distribution.Describe(err)
+		}
+		if err := retryCountdown(ctx, p, l.id, retries*5); err != nil {
 			return err
 		}
-		for delay := retries * 5; delay > 0; delay-- {
-			suffix := "s"
-			if delay == 1 {
-				suffix = ""
-			}
-			p.Update(l.id, fmt.Sprintf("Retrying in %d second%s", delay, suffix))
-			select {
-			case <-time.After(time.Second):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+	}
+}
+
+// retryCountdown waits seconds before a transfer is tried again, saying
+// so each second as Docker does ("Retrying in 5 seconds").
+func retryCountdown(ctx context.Context, p Progress, id string, seconds int) error {
+	for delay := seconds; delay > 0; delay-- {
+		suffix := "s"
+		if delay == 1 {
+			suffix = ""
+		}
+		p.Update(id, fmt.Sprintf("Retrying in %d second%s", delay, suffix))
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
+	return nil
 }
 
 func (d *Distributor) fetchBlobOnce(ctx context.Context, repo *distribution.Repository, l *pullLayer, sp *spool, from int64, b *bar) error {
 	rc, _, err := repo.OpenBlob(ctx, l.desc.Digest, from)
 	if err != nil {
-		return distribution.Describe(err)
+		return err // described by fetchBlob, once it knows whether to retry
 	}
 	defer rc.Close()
 	var src io.Reader = rc

@@ -149,6 +149,9 @@ func (d *Distributor) pullOne(ctx context.Context, repo *distribution.Repository
 		return false, distribution.PullError(err, ref)
 	}
 	p.Status(manifestRef, "Pulling from "+reference.Path(ref))
+	if err := top.Verify(manifestRef); err != nil {
+		return false, err
+	}
 
 	man := top
 	if isIndex(top.MediaType) {
@@ -158,6 +161,9 @@ func (d *Distributor) pullOne(ctx context.Context, repo *distribution.Repository
 		}
 		if man, err = repo.Manifest(ctx, child.String()); err != nil {
 			return false, distribution.PullError(err, ref)
+		}
+		if err := man.Verify(child.String()); err != nil {
+			return false, err
 		}
 		if isIndex(man.MediaType) {
 			return false, invalidf("unsupported manifest format: nested index %s", child)

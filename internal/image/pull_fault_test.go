@@ -238,6 +238,34 @@ func TestPullResumesCutDownload(t *testing.T) {
 	}
 }
 
+// TestPullResumesStalledDownload: a registry that stops sending in the
+// middle of a blob (and never hangs up) is given up on after the idle
+// timeout and the download resumed with a Range request.
+func TestPullResumesStalledDownload(t *testing.T) {
+	s, _, _ := newService(t)
+	dist := newDistributor(t, s, DistributorConfig{IdleTimeout: 300 * time.Millisecond})
+	addr := registrytest.DockerRegistry(t, registrytest.Config{})
+	l, _ := random.Layer(300<<10, types.DockerLayer)
+	img := registrytest.Image(t, "", l)
+	registrytest.Push(t, addr+"/team/stall:v1", img)
+	proxy, paddr := startCutProxy(t, addr, 100<<10)
+	proxy.stall = make(chan struct{}) // released when the test ends
+
+	var m messages
+	if err := dist.Pull(context.Background(), mustRef(t, paddr+"/team/stall:v1"), PullOptions{}, &m); err != nil {
+		t.Fatalf("pull through a stalling proxy: %v\n%s", err, &m)
+	}
+	proxy.mu.Lock()
+	ranges := proxy.ranges
+	proxy.mu.Unlock()
+	if len(ranges) == 0 {
+		t.Errorf("the stalled download was not resumed with Range")
+	}
+	if m.has("Retrying in") {
+		t.Errorf("a download that got somewhere waited before resuming:\n%s", &m)
+	}
+}
+
 // TestPullSurvivesKill kills (SIGKILL) a process pulling into a store
 // while a layer is half downloaded and being extracted; the store opened
 // again holds no image and nothing half-done, and the pull retried

@@ -292,19 +292,42 @@ func (d *Distributor) pushLayer(ctx context.Context, repo *distribution.Reposito
 		}
 		upload = loc
 	}
-	if upload == "" {
-		loc, err := repo.StartUpload(ctx)
-		if err != nil {
-			return ocispec.Descriptor{}, distribution.Describe(err)
-		}
-		upload = loc
-	}
-	desc, err := d.uploadLayer(ctx, repo, upload, l, own, p)
+	desc, err := d.uploadRetrying(ctx, repo, upload, l, own, p)
 	if err != nil {
 		return ocispec.Descriptor{}, distribution.Describe(err)
 	}
 	p.Update(l.id, "Pushed")
 	return desc, nil
+}
+
+// uploadRetrying uploads a layer into the upload session at loc (a new
+// one when loc is ""), trying a failure that may pass (a connection
+// lost, a server error) again in a new session, as Docker does: five
+// attempts, after 5, 10, … seconds.
+func (d *Distributor) uploadRetrying(ctx context.Context, repo *distribution.Repository, loc string, l *pushLayer, own ocispec.Descriptor, p Progress) (ocispec.Descriptor, error) {
+	for attempt := 1; ; attempt++ {
+		var err error
+		if loc == "" {
+			loc, err = repo.StartUpload(ctx)
+		}
+		var desc ocispec.Descriptor
+		if err == nil {
+			desc, err = d.uploadLayer(ctx, repo, loc, l, own, p)
+		}
+		if err == nil {
+			return desc, nil
+		}
+		loc = ""
+		if ctx.Err() != nil {
+			return ocispec.Descriptor{}, ctx.Err()
+		}
+		if !distribution.Temporary(err) || attempt >= maxTransferAttempts {
+			return ocispec.Descriptor{}, err
+		}
+		if err := retryCountdown(ctx, p, l.id, attempt*5); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
 }
 
 // pushableDescriptor is the stored blob when it can be pushed as it is

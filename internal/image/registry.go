@@ -59,6 +59,9 @@ func (d *Distributor) distributionInspect(ctx context.Context, ep distribution.E
 	if err != nil {
 		return nil, distribution.PullError(err, ref)
 	}
+	if err := m.Verify(tagOrDigest(ref)); err != nil {
+		return nil, err
+	}
 	res := &registrytypes.DistributionInspect{
 		Descriptor: ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: int64(len(m.Raw))},
 		Platforms:  []ocispec.Platform{},

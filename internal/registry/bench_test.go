@@ -37,7 +37,7 @@ func BenchmarkBlob100MB(b *testing.B) {
 			return repoOn(b, srv.Addr(), true), nil
 		}},
 		{"berth-https", func(b *testing.B) (func(string) name.Repository, []remote.Option) {
-			certFile, keyFile, pool := selfSignedCert(b)
+			certFile, keyFile, pool := registrytest.SelfSigned(b)
 			srv := startRegistry(b, Config{TLSCert: certFile, TLSKey: keyFile})
 			tr := remote.DefaultTransport.(*http.Transport).Clone()
 			tr.TLSClientConfig.RootCAs = pool

@@ -3,11 +3,14 @@ package distribution
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net"
+	"net/http"
 	"testing"
 
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -120,6 +123,31 @@ func TestSplitSearchTerm(t *testing.T) {
 	} {
 		if i, r := splitSearchTerm(term); i != want[0] || r != want[1] {
 			t.Errorf("splitSearchTerm(%s) = %s, %s", term, i, r)
+		}
+	}
+}
+
+// TestTemporary: what a pull or push tries again, as Docker's
+// retryOnError: broken connections and server-side failures, never
+// refusals.
+func TestTemporary(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"connection lost", WithClass(errdefs.ErrUnavailable, errors.New("write tcp: use of closed network connection")), true},
+		{"no data", errdefs.ErrUnavailable.WithMessage("no data from the registry for 1m0s"), true},
+		{"server error", &transport.Error{StatusCode: http.StatusServiceUnavailable}, true},
+		{"too many requests", &transport.Error{StatusCode: http.StatusTooManyRequests}, true},
+		{"unauthorized", &transport.Error{StatusCode: http.StatusUnauthorized}, false},
+		{"no credentials", errdefs.ErrUnknown.WithMessage(`Post "http://r/v2/x/blobs/uploads/": no basic auth credentials`), false},
+		{"corrupt", errdefs.ErrDataLoss.WithMessage("filesystem layer verification failed"), false},
+		{"cancelled", context.Canceled, false},
+		{"unclassified", errors.New("something"), false},
+	} {
+		if got := Temporary(tc.err); got != tc.want {
+			t.Errorf("%s: Temporary = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

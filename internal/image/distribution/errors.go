@@ -112,22 +112,19 @@ func refused(err error) bool {
 	return errors.As(err, &r) && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden)
 }
 
-// Temporary reports whether a failed request is worth retrying: network
-// errors and server-side failures, not answers such as "unknown" or
-// "denied".
+// Temporary reports whether a failed request is worth retrying, as
+// Docker's retryOnError decides: a connection that failed or broke
+// (ErrUnavailable) or a registry's server-side failure; never an answer
+// such as "unknown", "denied" or missing credentials.
 func Temporary(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
-		return false
-	}
-	if errdefs.IsNotFound(err) || errdefs.IsUnauthorized(err) || errdefs.IsPermissionDenied(err) ||
-		errdefs.IsInvalidArgument(err) || errdefs.IsDataLoss(err) || errdefs.IsInternal(err) {
 		return false
 	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		return terr.StatusCode >= 500 || terr.StatusCode == http.StatusTooManyRequests || terr.StatusCode == http.StatusRequestTimeout
 	}
-	return true
+	return errdefs.IsUnavailable(err)
 }
 
 // WithClass gives err an errdefs class (errdefs.ErrUnavailable) without

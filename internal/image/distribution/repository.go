@@ -237,7 +237,7 @@ type Manifest struct {
 }
 
 // Manifest fetches the manifest or index that ref (a tag or a digest)
-// names. A digest reference is verified against what arrives.
+// names, unverified: see Verify.
 func (r *Repository) Manifest(ctx context.Context, ref string) (*Manifest, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("manifests", ref), http.NoBody)
 	if err != nil {
@@ -260,15 +260,21 @@ func (r *Repository) Manifest(ctx context.Context, ref string) (*Manifest, error
 		return nil, fmt.Errorf("manifest %s is larger than %d bytes: %w", ref, maxManifestSize, errdefs.ErrInvalidArgument)
 	}
 	m := &Manifest{Raw: raw, MediaType: manifestType(resp.Header.Get("Content-Type"), raw), Digest: digest.FromBytes(raw)}
-	if want, err := digest.Parse(ref); err == nil {
-		if want.Algorithm() != digest.Canonical {
-			m.Digest = want.Algorithm().FromBytes(raw)
-		}
-		if m.Digest != want {
-			return nil, fmt.Errorf("manifest verification failed for digest %s: %w", want, errdefs.ErrInvalidArgument)
-		}
+	if want, err := digest.Parse(ref); err == nil && want.Algorithm() != digest.Canonical {
+		m.Digest = want.Algorithm().FromBytes(raw)
 	}
 	return m, nil
+}
+
+// Verify checks that a manifest fetched by digest is the one the digest
+// names (a tag names whatever the registry says). Docker checks this
+// once it has said "Pulling from", so the error comes in the pull's
+// progress stream.
+func (m *Manifest) Verify(ref string) error {
+	if want, err := digest.Parse(ref); err == nil && m.Digest != want {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("manifest verification failed for digest %s", want))
+	}
+	return nil
 }
 
 // manifestType is the media type of a manifest: the Content-Type unless
@@ -320,7 +326,7 @@ func (r *Repository) SmallBlob(ctx context.Context, desc ocispec.Descriptor) ([]
 		return nil, fmt.Errorf("blob %s is larger than %d bytes: %w", desc.Digest, maxManifestSize, errdefs.ErrInvalidArgument)
 	}
 	if desc.Digest.Algorithm().FromBytes(data) != desc.Digest {
-		return nil, fmt.Errorf("image config verification failed for digest %s: %w", desc.Digest, errdefs.ErrInvalidArgument)
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("image config verification failed for digest %s", desc.Digest))
 	}
 	return data, nil
 }
@@ -333,7 +339,8 @@ var ErrBlobUnknown = errdefs.ErrNotFound.WithMessage("unknown blob")
 // blob's size when the registry says it, else -1. Reading fails once
 // nothing arrives for the service's idle timeout.
 func (r *Repository) OpenBlob(ctx context.Context, d digest.Digest, offset int64) (io.ReadCloser, int64, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	cancel := func() { cancelCause(nil) }
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("blobs", d.String()), http.NoBody)
 	if err != nil {
 		cancel()
@@ -342,13 +349,21 @@ func (r *Repository) OpenBlob(ctx context.Context, d digest.Digest, offset int64
 	if offset > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
 	}
-	// The idle timer covers the wait for the response too.
-	timer := time.AfterFunc(r.svc.idleTimeout, cancel)
+	// The idle timer covers the wait for the response too. Its expiry is
+	// a broken transfer (worth resuming), not a cancellation.
+	idle := errdefs.ErrUnavailable.WithMessage(fmt.Sprintf("no data from the registry for %v", r.svc.idleTimeout))
+	timer := time.AfterFunc(r.svc.idleTimeout, func() { cancelCause(idle) })
+	expired := func(err error) error {
+		if errors.Is(context.Cause(ctx), idle) {
+			return idle
+		}
+		return err
+	}
 	resp, err := r.do(req)
 	if err != nil {
 		timer.Stop()
 		cancel()
-		return nil, 0, err
+		return nil, 0, expired(err)
 	}
 	if resp.StatusCode == http.StatusNotFound {
 		resp.Body.Close()
@@ -363,7 +378,7 @@ func (r *Repository) OpenBlob(ctx context.Context, d digest.Digest, offset int64
 		return nil, 0, err
 	}
 	size := int64(-1)
-	body := &idleReader{r: resp.Body, timer: timer, idle: r.svc.idleTimeout, cancel: cancel}
+	body := &idleReader{r: resp.Body, timer: timer, idle: r.svc.idleTimeout, cancel: cancel, expired: expired}
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
 		var start, end, total int64
@@ -381,7 +396,7 @@ func (r *Repository) OpenBlob(ctx context.Context, d digest.Digest, offset int64
 		if offset > 0 {
 			if _, err := io.CopyN(io.Discard, body, offset); err != nil {
 				body.Close()
-				return nil, 0, err
+				return nil, 0, WithClass(errdefs.ErrUnavailable, err)
 			}
 		}
 	}
@@ -389,19 +404,23 @@ func (r *Repository) OpenBlob(ctx context.Context, d digest.Digest, offset int64
 }
 
 // idleReader fails a read that waits longer than idle for data, by
-// cancelling the request.
+// cancelling the request; the read then fails with expired's error.
 type idleReader struct {
-	r      io.ReadCloser
-	timer  *time.Timer
-	idle   time.Duration
-	cancel context.CancelFunc
-	once   sync.Once
+	r       io.ReadCloser
+	timer   *time.Timer
+	idle    time.Duration
+	cancel  context.CancelFunc
+	expired func(error) error
+	once    sync.Once
 }
 
 func (i *idleReader) Read(p []byte) (int, error) {
 	n, err := i.r.Read(p)
 	if n > 0 {
 		i.timer.Reset(i.idle)
+	}
+	if err != nil {
+		err = i.expired(err)
 	}
 	return n, err
 }
