@@ -23,9 +23,10 @@ test-unit: ## unit and package tests (those needing root skip without it)
 test-e2e: ## end-to-end tests: a real daemon, real containers, the stock docker CLI
 	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) ./test/...
 
-lint: ## gofmt, go vet
+lint: ## gofmt, go vet, staticcheck (pinned in go.mod; staticcheck.conf)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 bench: build ## run, create+start, memory, pull and push, cp and commit: berth beside the reference dockerd, with ratios
 	bench/bench.sh

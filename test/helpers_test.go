@@ -12,9 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -488,16 +486,6 @@ func (c *cutWriter) Write(b []byte) (int, error) {
 	c.ResponseWriter.Write(b[:c.left])
 	c.ResponseWriter.(http.Flusher).Flush()
 	panic(http.ErrAbortHandler)
-}
-
-// writeFile writes data to a new file in a temporary directory.
-func writeFile(t *testing.T, name string, data []byte) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // tarEntry is a file, directory or character device of a tar.

@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -768,6 +767,3 @@ func linkHosts(links []link) []string {
 	}
 	return out
 }
-
-// errNotConnected reports whether err says a network is gone.
-func errNetworkGone(err error) bool { return errors.Is(err, errdefs.ErrNotFound) }

@@ -330,7 +330,7 @@ func TestCloseReleasesAddress(t *testing.T) {
 		t.Errorf("goroutines: %d before Start, %d after Close", before, n)
 	}
 
-	s = start(t, path)
+	start(t, path)
 	if got := answers(ask(t, path, "udp", "db.", dns.TypeA)); len(got) != 1 {
 		t.Fatalf("after restart: %v", got)
 	}
