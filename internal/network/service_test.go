@@ -78,8 +78,10 @@ func (e *testEnv) cleanup() {
 				}
 			}
 		}
-		_ = s.def.nat.Destroy()
-		_ = s.nl.Delete(e.bridge)
+		if s.def != nil {
+			_ = s.def.nat.Destroy()
+			_ = s.nl.Delete(e.bridge)
+		}
 		s.Close()
 	}
 	_ = netns.ReleaseDir(filepath.Join(e.root, "netns"))
@@ -354,7 +356,9 @@ func nothingLeft(t *testing.T, s *Service, id string, ports ...int) {
 	if m, _ := filepath.Glob(filepath.Join(s.endpointsDir(), id+".*")); len(m) != 0 {
 		t.Errorf("endpoint records left: %v", m)
 	}
-	if p, _ := s.nl.Ports(s.def.br); len(p) != 0 {
+	if s.def == nil {
+		// No default bridge (NoBridge): no veths on it.
+	} else if p, _ := s.nl.Ports(s.def.br); len(p) != 0 {
 		// Other endpoints of the test may be on the bridge: only theirs.
 		s.mu.Lock()
 		ok := map[string]bool{}
@@ -486,7 +490,9 @@ func TestConnectFailureCleanup(t *testing.T) {
 	nothingLeft(t, s, "late", p2)
 	// The veth is deleted synchronously, not left to the namespace's
 	// (asynchronous) destruction: the bridge has no port right now.
-	if p, _ := s.nl.Ports(s.def.br); len(p) != 0 {
+	if s.def == nil {
+		// No default bridge (NoBridge): no veths on it.
+	} else if p, _ := s.nl.Ports(s.def.br); len(p) != 0 {
 		t.Fatalf("bridge ports left: %v", p)
 	}
 	// Bad requests fail before doing anything.
