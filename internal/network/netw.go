@@ -60,11 +60,11 @@ type netw struct {
 	// unlisted is the default bridge under NoBridge: the default network
 	// mode resolves to it, the API does not show it.
 	unlisted bool
-	br      *bridge.Bridge // driver bridge
-	nat     *nat.Table     // driver bridge, unless --iptables=false
-	pools   []*ipam.Pool   // IPv4, in IPAM.Config order (one on a bridge)
-	pool6   *ipam.Pool     // IPv6, when enabled
-	hostIP  netip.Addr     // default host address for published ports
+	br       *bridge.Bridge // driver bridge
+	nat      *nat.Table     // driver bridge, unless --iptables=false
+	pools    []*ipam.Pool   // IPv4, in IPAM.Config order (one on a bridge)
+	pool6    *ipam.Pool     // IPv6, when enabled
+	hostIP   netip.Addr     // default host address for published ports
 	// err is why the network could not be brought up after a restart;
 	// it can only be removed then.
 	err error
