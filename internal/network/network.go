@@ -107,7 +107,8 @@ type AddressPool struct {
 // last Disconnect removes it.
 type Service struct {
 	cfg            Config
-	owner          nat.Owner // the mark on the tables this service programs
+	owner          nat.Owner       // the mark on the tables this service programs
+	startTables    []nat.TableInfo // the tables found while New brings bridges up
 	nl             *bridge.Conn
 	ports          *portmap.Allocator
 	created        time.Time
@@ -224,6 +225,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.created.IsZero() || st.Bridge != cfg.BridgeName {
 		s.created = time.Now().UTC()
 	}
+	if s.iptables() {
+		// Listed once for the checks of every bridge brought up here.
+		if s.startTables, err = nat.Tables(); err != nil {
+			return nil, err
+		}
+	}
 	if noBridge {
 		s.noDefaultBridge()
 	} else if err := s.defaultBridge(st, want, fixed); err != nil {
@@ -232,6 +239,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := s.loadNetworks(); err != nil {
 		return nil, err
 	}
+	s.startTables = nil
 	if err := s.loadEndpoints(); err != nil {
 		return nil, err
 	}

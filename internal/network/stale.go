@@ -118,9 +118,12 @@ func (s *Service) checkTableOwner(bridge string) error {
 	if !s.iptables() {
 		return nil
 	}
-	tables, err := nat.Tables()
-	if err != nil {
-		return err
+	tables := s.startTables
+	if tables == nil {
+		var err error
+		if tables, err = nat.Tables(); err != nil {
+			return err
+		}
 	}
 	for _, t := range tables {
 		if t.Bridge == bridge && t.Owner.Marked() && t.Owner.Root != s.cfg.Root && t.Owner.Alive() {

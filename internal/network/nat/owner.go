@@ -127,7 +127,7 @@ func Tables(opts ...Option) ([]TableInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list nftables chains: %w", err)
 	}
-	var out []TableInfo
+	out := []TableInfo{}
 	for _, tab := range tables {
 		br, ok := strings.CutPrefix(tab.Name, "berth-")
 		if !ok {
