@@ -545,6 +545,21 @@ func TestDisconnectIdempotent(t *testing.T) {
 	}
 }
 
+// onlyLo checks that the namespace at path has lo, up, and nothing else.
+func onlyLo(t *testing.T, path string) {
+	t.Helper()
+	netnstest.Do(t, path, func() error {
+		links, err := netlink.LinkList()
+		if err != nil {
+			return err
+		}
+		if len(links) != 1 || links[0].Attrs().Name != "lo" || links[0].Attrs().Flags&net.FlagUp == 0 {
+			return fmt.Errorf("links %+v, want lo only", links)
+		}
+		return nil
+	})
+}
+
 func TestNoneAndHost(t *testing.T) {
 	e := newEnv(t, "btnone", "10.213.7.1/24")
 	s := e.service()
@@ -555,16 +570,7 @@ func TestNoneAndHost(t *testing.T) {
 	if none.Mode != "none" || none.IPAddress.IsValid() || none.NetworkID != s.Networks()[2].ID || !netns.IsNS(none.NetNSPath) {
 		t.Fatalf("none endpoint %+v", none)
 	}
-	netnstest.Do(t, none.NetNSPath, func() error {
-		links, err := netlink.LinkList()
-		if err != nil {
-			return err
-		}
-		if len(links) != 1 || links[0].Attrs().Name != "lo" || links[0].Attrs().Flags&net.FlagUp == 0 {
-			return fmt.Errorf("links %+v", links)
-		}
-		return nil
-	})
+	onlyLo(t, none.NetNSPath)
 	host, err := s.Connect(ctx, EndpointRequest{ContainerID: "h", Network: "host",
 		Ports: network.PortMap{network.MustParsePort("80/tcp"): bindings("", "80")}})
 	if err != nil {
