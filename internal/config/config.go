@@ -78,7 +78,8 @@ type Config struct {
 	DefaultRuntime string             `json:"default-runtime,omitempty"`
 	Runtimes       map[string]Runtime `json:"runtimes,omitempty"`
 	LogConfig
-	// Bridge networking.
+	// Bridge networking. BridgeName "none" means no default bridge, as
+	// dockerd's --bridge none.
 	BridgeName string `json:"bridge,omitempty"`
 	BridgeIP   string `json:"bip,omitempty"`
 	FixedCIDR  string `json:"fixed-cidr,omitempty"`
@@ -236,6 +237,9 @@ func (c *Config) Validate() error {
 		if err := p.validate(); err != nil {
 			return err
 		}
+	}
+	if c.BridgeName == "none" && c.BridgeIP != "" {
+		return fmt.Errorf(`bridge "none" (no default bridge) and bip %q are mutually exclusive: specify only one`, c.BridgeIP)
 	}
 	if c.FixedCIDR != "" {
 		if p, err := netip.ParsePrefix(c.FixedCIDR); err != nil || !p.Addr().Is4() {

@@ -64,3 +64,17 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("default socket %s", got)
 	}
 }
+
+// bridge "none" turns the default bridge off: an address for it is a
+// contradiction, refused as dockerd refuses -b with --bip.
+func TestValidateNoBridgeWithBIP(t *testing.T) {
+	cfg := Defaults()
+	cfg.BridgeName = "none"
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("bridge none: %v", err)
+	}
+	cfg.BridgeIP = "10.9.8.1/24"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "mutually exclusive") {
+		t.Fatalf("bridge none with bip: %v", err)
+	}
+}

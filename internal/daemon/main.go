@@ -56,7 +56,7 @@ func parseFlags(args []string) (config.Config, error) {
 	addRuntimes := fs.StringArray("add-runtime", nil, "Register an additional OCI runtime (name=path)")
 	logLevel := fs.StringP("log-level", "l", "", "Logging level (debug, info, warn, error, fatal)")
 	pidfile := fs.StringP("pidfile", "p", "", "Path to use for daemon PID file")
-	bridge := fs.StringP("bridge", "b", "", "Name of the default bridge (default berth0)")
+	bridge := fs.StringP("bridge", "b", "", "Name of the default bridge, or none for no default bridge (default berth0)")
 	bip := fs.String("bip", "", "IPv4 address and prefix of the default bridge")
 	fixedCIDR := fs.String("fixed-cidr", "", "IPv4 subnet of the default bridge's subnet to hand out container addresses from")
 	pools := fs.StringArray("default-address-pool", nil, "Default address pool for new networks (base=10.10.0.0/16,size=24)")

@@ -12,6 +12,14 @@
 // survive a daemon restart under Config.Root, and undoes everything a
 // failed Connect did.
 //
+// With NoBridge ("none", dockerd's --bridge none) there is no default
+// bridge: "bridge" is not listed, and containers whose network mode is the
+// default get lo only, as dockerd gives them.
+//
+// Tables outlive the daemon (for the containers that keep running), so a
+// start removes the stale ones (stale.go): its own for networks that are
+// gone, and those of dead daemons whose bridge or state is gone.
+//
 // A container's endpoints share one network namespace, its sandbox: the
 // first Connect creates it (on the container's start path, before the
 // runtime), later ones add eth1, eth2... to it, also while the container

@@ -186,6 +186,9 @@ func (s *Service) Connect(ctx context.Context, req EndpointRequest) (_ *Endpoint
 		Driver:      n.driver(),
 		Mode:        n.mode(),
 	}
+	if n.unlisted {
+		ep.EndpointID = "" // as dockerd shows it: there is no endpoint
+	}
 	if n.userDefined() {
 		ep.Aliases = slices.Clone(req.Aliases)
 		ep.DNSNames = dnsNames(req)

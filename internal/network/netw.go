@@ -57,11 +57,14 @@ type netRecord struct {
 type netw struct {
 	rec     netRecord
 	builtin bool
-	br      *bridge.Bridge // driver bridge
-	nat     *nat.Table     // driver bridge, unless --iptables=false
-	pools   []*ipam.Pool   // IPv4, in IPAM.Config order (one on a bridge)
-	pool6   *ipam.Pool     // IPv6, when enabled
-	hostIP  netip.Addr     // default host address for published ports
+	// unlisted is the default bridge under NoBridge: the default network
+	// mode resolves to it, the API does not show it.
+	unlisted bool
+	br       *bridge.Bridge // driver bridge
+	nat      *nat.Table     // driver bridge, unless --iptables=false
+	pools    []*ipam.Pool   // IPv4, in IPAM.Config order (one on a bridge)
+	pool6    *ipam.Pool     // IPv6, when enabled
+	hostIP   netip.Addr     // default host address for published ports
 	// err is why the network could not be brought up after a restart;
 	// it can only be removed then.
 	err error
@@ -136,7 +139,7 @@ func (s *Service) builtinNetworks(br *bridge.Bridge, pool *ipam.Pool, fixed neti
 				optMTU:           strconv.Itoa(br.MTU),
 			}, Labels: map[string]string{}}}
 	if s.iptables() {
-		var opts []nat.Option
+		opts := []nat.Option{nat.WithOwner(s.owner)}
 		if !icc {
 			opts = append(opts, nat.NoICC())
 		}
@@ -148,16 +151,33 @@ func (s *Service) builtinNetworks(br *bridge.Bridge, pool *ipam.Pool, fixed neti
 			return err
 		}
 	}
-	plain := func(name, driver string) *netw {
-		return &netw{builtin: true, eps: map[string]*Endpoint{}, rec: netRecord{ID: s.networkID(name), Name: name, Driver: driver,
-			Created: s.created, IPAM: network.IPAM{Driver: "default", Config: []network.IPAMConfig{}},
-			Options: map[string]string{}, Labels: map[string]string{}}}
-	}
 	s.def = def
-	for _, n := range []*netw{def, plain("host", "host"), plain("none", "null")} {
+	for _, n := range []*netw{def, s.plainNetwork("host", "host"), s.plainNetwork("none", "null")} {
 		s.nets[n.id()] = n
 	}
 	return nil
+}
+
+// noDefaultBridge makes the default networks under NoBridge: host, none,
+// and in place of the default bridge an unlisted network named "bridge"
+// with no ID whose endpoints are those of none (lo only, no published
+// ports), which is what dockerd 20.10 with --bridge none gives containers
+// whose network mode is the default or "bridge": inspect shows them on
+// "bridge" with no network or endpoint ID and no address.
+func (s *Service) noDefaultBridge() {
+	unlisted := s.plainNetwork("bridge", "null")
+	unlisted.rec.ID = ""
+	unlisted.unlisted = true
+	for _, n := range []*netw{unlisted, s.plainNetwork("host", "host"), s.plainNetwork("none", "null")} {
+		s.nets[n.id()] = n
+	}
+}
+
+// plainNetwork is a default network without a bridge.
+func (s *Service) plainNetwork(name, driver string) *netw {
+	return &netw{builtin: true, eps: map[string]*Endpoint{}, rec: netRecord{ID: s.networkID(name), Name: name, Driver: driver,
+		Created: s.created, IPAM: network.IPAM{Driver: "default", Config: []network.IPAMConfig{}},
+		Options: map[string]string{}, Labels: map[string]string{}}}
 }
 
 // bringUp makes the kernel side of a user-defined network: pools, and for
@@ -212,6 +232,9 @@ func (s *Service) bringUp(r *netRecord, fresh bool) (_ *netw, retErr error) {
 		return nil, fmt.Errorf("network %s has no IPv4 subnet: %w", r.Name, errdefs.ErrInvalidArgument)
 	}
 	first := n.pools[0]
+	if err := s.checkTableOwner(r.Bridge); err != nil {
+		return nil, err
+	}
 	var err error
 	if n.br, err = s.nl.Ensure(r.Bridge, netip.PrefixFrom(first.Gateway(), first.Subnet().Bits()), netip.Prefix{}); err != nil {
 		return nil, err
@@ -235,7 +258,7 @@ func (s *Service) bringUp(r *netRecord, fresh bool) (_ *netw, retErr error) {
 		return nil, err
 	}
 	if s.iptables() {
-		var opts []nat.Option
+		opts := []nat.Option{nat.WithOwner(s.owner)}
 		if r.Internal {
 			opts = append(opts, nat.Internal())
 		}
@@ -244,6 +267,13 @@ func (s *Service) bringUp(r *netRecord, fresh bool) (_ *netw, retErr error) {
 		}
 		if r.Options[optMasq] == "false" {
 			opts = append(opts, nat.NoMasquerade())
+		}
+		if fresh {
+			// A table left for this bridge name by a daemon that is gone
+			// would lend the new network its published ports.
+			if err := nat.DestroyTable(r.Bridge); err != nil {
+				return nil, err
+			}
 		}
 		if n.nat, err = nat.Setup(n.br.Name, first.Subnet(), opts...); err != nil {
 			return nil, err
@@ -285,6 +315,20 @@ func (s *Service) lookupLocked(ref string) (*netw, error) {
 		fmt.Sprintf("network %s is ambiguous (%d matches found based on ID prefix)", ref, len(found)))
 }
 
+func errNotListed(ref string) error {
+	return errdefs.ErrNotFound.WithMessage("network " + ref + " not found")
+}
+
+// lookupListedLocked is lookupLocked for the API: the unlisted network is not
+// found. s.mu held.
+func (s *Service) lookupListedLocked(ref string) (*netw, error) {
+	n, err := s.lookupLocked(ref)
+	if err == nil && n.unlisted {
+		return nil, errNotListed(ref)
+	}
+	return n, err
+}
+
 func (s *Service) lookup(ref string) (*netw, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -292,7 +336,9 @@ func (s *Service) lookup(ref string) (*netw, error) {
 }
 
 // LookupNetwork resolves a network reference (name, full ID or unique ID
-// prefix) for the container service.
+// prefix) for the container service. Unlike the API, it resolves the
+// unlisted default bridge of NoBridge: the default network mode of a
+// container being created names it.
 func (s *Service) LookupNetwork(idOrName string) (id, name, driver string, err error) {
 	n, err := s.lookup(idOrName)
 	if err != nil {

@@ -28,6 +28,13 @@ import (
 // DefaultBridge is the bridge's name when Config.BridgeName is empty.
 const DefaultBridge = "berth0"
 
+// NoBridge as Config.BridgeName means no default bridge, as dockerd's
+// --bridge none: no "bridge" network to list, inspect or connect to, and
+// containers whose network mode is the default (or "bridge") get a
+// namespace with lo only and publish no ports. User-defined networks work
+// as ever.
+const NoBridge = "none"
+
 // Config configures the network service.
 type Config struct {
 	// Root is the service's state directory (for example
@@ -37,7 +44,8 @@ type Config struct {
 	// belongs on the exec root (a tmpfs, like Docker's /run/docker/netns)
 	// so that the data root never keeps a mount. Default: Root/netns.
 	NetNSDir string
-	// BridgeName is the default bridge, created if missing (berth0).
+	// BridgeName is the default bridge, created if missing (berth0), or
+	// NoBridge for none.
 	BridgeName string
 	// BridgeCIDR is the bridge's address and prefix (dockerd's --bip),
 	// for example 172.18.0.1/16. Empty: keep the bridge's current address,
@@ -99,11 +107,13 @@ type AddressPool struct {
 // last Disconnect removes it.
 type Service struct {
 	cfg            Config
+	owner          nat.Owner       // the mark on the tables this service programs
+	startTables    []nat.TableInfo // the tables found while New brings bridges up
 	nl             *bridge.Conn
 	ports          *portmap.Allocator
 	created        time.Time
 	resolvConfPath string
-	def            *netw // the default bridge network
+	def            *netw // the default bridge network; nil with NoBridge
 
 	netMu     sync.Mutex // serialises creating and removing networks
 	mu        sync.Mutex
@@ -142,6 +152,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if len(cfg.BridgeName) > 15 {
 		return nil, fmt.Errorf("bridge name %q is longer than 15 characters: %w", cfg.BridgeName, errdefs.ErrInvalidArgument)
 	}
+	noBridge := cfg.BridgeName == NoBridge
+	if noBridge && cfg.BridgeCIDR != "" {
+		return nil, fmt.Errorf("bridge address %q given with no default bridge (bridge %q): %w", cfg.BridgeCIDR, NoBridge, errdefs.ErrInvalidArgument)
+	}
 	var want netip.Prefix
 	if cfg.BridgeCIDR != "" {
 		p, err := netip.ParsePrefix(cfg.BridgeCIDR)
@@ -152,7 +166,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		want = p
 	}
 	var fixed netip.Prefix
-	if cfg.FixedCIDR != "" {
+	if cfg.FixedCIDR != "" && !noBridge { // dockerd ignores it with --bridge none
 		p, err := netip.ParsePrefix(cfg.FixedCIDR)
 		if err != nil || !p.Addr().Is4() {
 			return nil, fmt.Errorf("invalid fixed-cidr %q: want an IPv4 subnet: %w", cfg.FixedCIDR, errdefs.ErrInvalidArgument)
@@ -178,6 +192,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 
 	s := &Service{
 		cfg:            cfg,
+		owner:          nat.Self(cfg.Root),
 		resolvConfPath: hostResolvConf,
 		nets:           map[string]*netw{},
 		sandboxes:      map[string]*sandbox{},
@@ -189,6 +204,70 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.nl, err = bridge.Open(); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeHandles()
+			s.releaseNetNSDir()
+		}
+	}()
+	if cfg.IPForward == nil || *cfg.IPForward {
+		if err := bridge.EnableIPForward(); err != nil {
+			return nil, err
+		}
+	}
+	first, last := portmap.EphemeralRange()
+	s.ports = portmap.New(first, last)
+	s.created = st.Created
+	if s.created.IsZero() || st.Bridge != cfg.BridgeName {
+		s.created = time.Now().UTC()
+	}
+	if s.iptables() {
+		// Listed once for the checks of every bridge brought up here.
+		if s.startTables, err = nat.Tables(); err != nil {
+			return nil, err
+		}
+	}
+	if noBridge {
+		s.noDefaultBridge()
+	} else if err := s.defaultBridge(st, want, fixed); err != nil {
+		return nil, err
+	}
+	if err := s.loadNetworks(); err != nil {
+		return nil, err
+	}
+	s.startTables = nil
+	if err := s.loadEndpoints(); err != nil {
+		return nil, err
+	}
+	if err := s.saveState(); err != nil {
+		return nil, err
+	}
+	ok = true
+
+	s.removeStaleTables()
+	if s.iptables() {
+		if b, err := os.ReadFile("/proc/net/ip_tables_names"); err == nil && strings.Contains(string(b), "filter") {
+			slog.Warn("a legacy iptables filter table is loaded; berth programs nftables only and cannot add its accept rules there: "+
+				"if its FORWARD policy is DROP, allow the bridges by hand (iptables -I FORWARD -i BRIDGE -j ACCEPT; iptables -I FORWARD -o BRIDGE -j ACCEPT)",
+				"bridge", cfg.BridgeName)
+		}
+		s.wg.Add(2)
+		go s.watchFirewall()
+		go s.forwardSyncer()
+		s.syncForward()
+	}
+	slog.Debug("network ready", "bridge", cfg.BridgeName, "networks", len(s.nets))
+	return s, nil
+}
+
+// defaultBridge brings the default bridge up (creating or adopting it),
+// choosing its subnet, and makes the three default networks around it.
+func (s *Service) defaultBridge(st state, want, fixed netip.Prefix) error {
+	cfg := s.cfg
 	prefer := netip.MustParsePrefix("172.17.0.1/16")
 	if len(cfg.DefaultAddressPools) > 0 {
 		if sub := s.candidatePools(); len(sub) > 0 {
@@ -198,74 +277,29 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if st.Bridge == cfg.BridgeName && st.Address.IsValid() {
 		prefer = st.Address
 	}
-
-	if s.nl, err = bridge.Open(); err != nil {
-		return nil, err
+	if err := s.checkTableOwner(cfg.BridgeName); err != nil {
+		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			s.closeHandles()
-		}
-	}()
 	br, err := s.nl.Ensure(cfg.BridgeName, want, prefer)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if fixed.IsValid() && (fixed.Bits() < br.Addr.Bits() || !br.Subnet().Contains(fixed.Addr())) {
-		return nil, fmt.Errorf("fixed-cidr %s is not within the bridge's subnet %s: %w", fixed, br.Subnet(), errdefs.ErrInvalidArgument)
-	}
-	if cfg.IPForward == nil || *cfg.IPForward {
-		if err := bridge.EnableIPForward(); err != nil {
-			return nil, err
-		}
+		return fmt.Errorf("fixed-cidr %s is not within the bridge's subnet %s: %w", fixed, br.Subnet(), errdefs.ErrInvalidArgument)
 	}
 	if err := bridge.SetRouteLocalnet(br.Name); err != nil {
-		return nil, err
-	}
-	first, last := portmap.EphemeralRange()
-	s.ports = portmap.New(first, last)
-
-	s.created = st.Created
-	if s.created.IsZero() || st.Bridge != cfg.BridgeName {
-		s.created = time.Now().UTC()
+		return err
 	}
 	pool := st.IPAM
 	if pool == nil || pool.Subnet() != br.Subnet() || pool.Gateway() != br.Addr.Addr() {
 		if pool, err = ipam.New(br.Subnet(), br.Addr.Addr()); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := pool.SetRange(fixed); err != nil {
-		return nil, err
+		return err
 	}
-	if err := s.builtinNetworks(br, pool, fixed); err != nil {
-		return nil, err
-	}
-	if err := s.loadNetworks(); err != nil {
-		return nil, err
-	}
-	if err := s.loadEndpoints(); err != nil {
-		return nil, err
-	}
-	if err := s.saveState(); err != nil {
-		return nil, err
-	}
-	ok = true
-
-	if s.iptables() {
-		if b, err := os.ReadFile("/proc/net/ip_tables_names"); err == nil && strings.Contains(string(b), "filter") {
-			slog.Warn("a legacy iptables filter table is loaded; berth programs nftables only and cannot add its accept rules there: "+
-				"if its FORWARD policy is DROP, allow the bridges by hand (iptables -I FORWARD -i BRIDGE -j ACCEPT; iptables -I FORWARD -o BRIDGE -j ACCEPT)",
-				"bridge", br.Name)
-		}
-		s.wg.Add(2)
-		go s.watchFirewall()
-		go s.forwardSyncer()
-		s.syncForward()
-	}
-	slog.Debug("network ready", "bridge", br.Name, "address", br.Addr.String(), "networks", len(s.nets))
-	return s, nil
+	return s.builtinNetworks(br, pool, fixed)
 }
 
 // Close stops the service's goroutines and embedded DNS servers and
@@ -291,12 +325,17 @@ func (s *Service) Close() error {
 		sb.stopDNS()
 	}
 	s.closeHandles()
-	// With no namespace left, drop the directory's bind mount too, so a
-	// stopped daemon leaves no mount behind; live containers keep it.
+	s.releaseNetNSDir()
+	return nil
+}
+
+// releaseNetNSDir drops the namespace directory's bind mount when no
+// namespace is left, so that a stopped daemon (or one that failed to
+// start) leaves no mount behind; live containers keep it.
+func (s *Service) releaseNetNSDir() {
 	if entries, err := os.ReadDir(s.cfg.NetNSDir); err == nil && len(entries) == 0 {
 		_ = netns.ReleaseDir(s.cfg.NetNSDir)
 	}
-	return nil
 }
 
 func (s *Service) closeHandles() {
@@ -313,18 +352,35 @@ func (s *Service) closeHandles() {
 	}
 }
 
-// Bridge is the default bridge's name.
-func (s *Service) Bridge() string { return s.def.br.Name }
+// Bridge is the default bridge's name ("" with NoBridge).
+func (s *Service) Bridge() string {
+	if s.def == nil {
+		return ""
+	}
+	return s.def.br.Name
+}
 
-// Subnet is the default bridge's subnet.
-func (s *Service) Subnet() netip.Prefix { return s.def.br.Subnet() }
+// Subnet is the default bridge's subnet (invalid with NoBridge).
+func (s *Service) Subnet() netip.Prefix {
+	if s.def == nil {
+		return netip.Prefix{}
+	}
+	return s.def.br.Subnet()
+}
 
-// Gateway is the default bridge's address, the containers' gateway.
-func (s *Service) Gateway() netip.Addr { return s.def.br.Addr.Addr() }
+// Gateway is the default bridge's address, the containers' gateway
+// (invalid with NoBridge).
+func (s *Service) Gateway() netip.Addr {
+	if s.def == nil {
+		return netip.Addr{}
+	}
+	return s.def.br.Addr.Addr()
+}
 
 // HostGateway is the address --add-host name:host-gateway stands for: the
-// default bridge's.
-func (s *Service) HostGateway() netip.Addr { return s.def.br.Addr.Addr() }
+// default bridge's. With NoBridge there is none (the entry is left out;
+// dockerd 20.10 writes "<nil>").
+func (s *Service) HostGateway() netip.Addr { return s.Gateway() }
 
 // networkID is a stable ID for a default network: the same across
 // restarts, different for daemons on different bridges.

@@ -39,6 +39,11 @@ func (s *Service) CreateNetwork(ctx context.Context, req network.CreateRequest) 
 		return fail(errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(
 			"invalid name: %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name)))
 	}
+	switch req.Name {
+	case network.NetworkBridge, network.NetworkHost, network.NetworkNone, network.NetworkDefault:
+		// Docker's check, also of "bridge" under NoBridge.
+		return fail(errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("operation is not permitted on predefined %s network ", req.Name)))
+	}
 	driver := req.Driver
 	if driver == "" {
 		driver = "bridge"
@@ -368,7 +373,7 @@ func (s *Service) Networks() []network.Summary {
 func (s *Service) InspectNetwork(ctx context.Context, idOrName string) (network.Inspect, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, err := s.lookupLocked(idOrName)
+	n, err := s.lookupListedLocked(idOrName)
 	if err != nil {
 		return network.Inspect{}, err
 	}
@@ -411,6 +416,9 @@ func (s *Service) ListNetworks(ctx context.Context, f filters.Args) ([]network.S
 	defer s.mu.Unlock()
 	out := []network.Summary{}
 	for _, n := range s.nets {
+		if n.unlisted {
+			continue
+		}
 		if !f.ExactMatch("driver", n.driver()) || !f.Match("name", n.name()) || !f.Match("id", n.id()) ||
 			!f.ExactMatch("scope", "local") || !f.MatchLabels("label", n.rec.Labels) {
 			continue
@@ -438,7 +446,7 @@ func (s *Service) RemoveNetwork(ctx context.Context, idOrName string) error {
 	s.netMu.Lock()
 	defer s.netMu.Unlock()
 	s.mu.Lock()
-	n, err := s.lookupLocked(idOrName)
+	n, err := s.lookupListedLocked(idOrName)
 	if err != nil {
 		s.mu.Unlock()
 		return err

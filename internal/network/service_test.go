@@ -78,8 +78,10 @@ func (e *testEnv) cleanup() {
 				}
 			}
 		}
-		_ = s.def.nat.Destroy()
-		_ = s.nl.Delete(e.bridge)
+		if s.def != nil {
+			_ = s.def.nat.Destroy()
+			_ = s.nl.Delete(e.bridge)
+		}
 		s.Close()
 	}
 	_ = netns.ReleaseDir(filepath.Join(e.root, "netns"))
@@ -354,7 +356,9 @@ func nothingLeft(t *testing.T, s *Service, id string, ports ...int) {
 	if m, _ := filepath.Glob(filepath.Join(s.endpointsDir(), id+".*")); len(m) != 0 {
 		t.Errorf("endpoint records left: %v", m)
 	}
-	if p, _ := s.nl.Ports(s.def.br); len(p) != 0 {
+	if s.def == nil {
+		// No default bridge (NoBridge): no veths on it.
+	} else if p, _ := s.nl.Ports(s.def.br); len(p) != 0 {
 		// Other endpoints of the test may be on the bridge: only theirs.
 		s.mu.Lock()
 		ok := map[string]bool{}
@@ -486,7 +490,9 @@ func TestConnectFailureCleanup(t *testing.T) {
 	nothingLeft(t, s, "late", p2)
 	// The veth is deleted synchronously, not left to the namespace's
 	// (asynchronous) destruction: the bridge has no port right now.
-	if p, _ := s.nl.Ports(s.def.br); len(p) != 0 {
+	if s.def == nil {
+		// No default bridge (NoBridge): no veths on it.
+	} else if p, _ := s.nl.Ports(s.def.br); len(p) != 0 {
 		t.Fatalf("bridge ports left: %v", p)
 	}
 	// Bad requests fail before doing anything.
@@ -539,6 +545,21 @@ func TestDisconnectIdempotent(t *testing.T) {
 	}
 }
 
+// onlyLo checks that the namespace at path has lo, up, and nothing else.
+func onlyLo(t *testing.T, path string) {
+	t.Helper()
+	netnstest.Do(t, path, func() error {
+		links, err := netlink.LinkList()
+		if err != nil {
+			return err
+		}
+		if len(links) != 1 || links[0].Attrs().Name != "lo" || links[0].Attrs().Flags&net.FlagUp == 0 {
+			return fmt.Errorf("links %+v, want lo only", links)
+		}
+		return nil
+	})
+}
+
 func TestNoneAndHost(t *testing.T) {
 	e := newEnv(t, "btnone", "10.213.7.1/24")
 	s := e.service()
@@ -549,16 +570,7 @@ func TestNoneAndHost(t *testing.T) {
 	if none.Mode != "none" || none.IPAddress.IsValid() || none.NetworkID != s.Networks()[2].ID || !netns.IsNS(none.NetNSPath) {
 		t.Fatalf("none endpoint %+v", none)
 	}
-	netnstest.Do(t, none.NetNSPath, func() error {
-		links, err := netlink.LinkList()
-		if err != nil {
-			return err
-		}
-		if len(links) != 1 || links[0].Attrs().Name != "lo" || links[0].Attrs().Flags&net.FlagUp == 0 {
-			return fmt.Errorf("links %+v", links)
-		}
-		return nil
-	})
+	onlyLo(t, none.NetNSPath)
 	host, err := s.Connect(ctx, EndpointRequest{ContainerID: "h", Network: "host",
 		Ports: network.PortMap{network.MustParsePort("80/tcp"): bindings("", "80")}})
 	if err != nil {

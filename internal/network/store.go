@@ -65,6 +65,11 @@ func (s *Service) loadState() (state, error) {
 }
 
 func (s *Service) saveStateLocked() error {
+	if s.def == nil {
+		// NoBridge: keep what a run with the bridge recorded, for the
+		// next one.
+		return nil
+	}
 	br := s.def.br
 	b, err := json.Marshal(state{Bridge: br.Name, Address: br.Addr, Created: s.created, IPAM: s.def.pools[0]})
 	if err != nil {

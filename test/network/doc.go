@@ -13,4 +13,8 @@
 // The reference dockerd runs with --iptables=false (it must not touch the
 // host's firewall, which other engines here use): tests of what its
 // iptables rules do (isolation, icc, --internal) skip there and say so.
+// TestBesideDockerdFirewall runs a berth daemon and a reference dockerd
+// with its iptables on side by side in a network namespace of their own
+// (whose firewall they may change); it skips where dockerd is not
+// installed.
 package network

@@ -18,15 +18,22 @@
 //     other interfaces, and DNATed traffic from a container back to the
 //     bridge (hairpin), so replies come back through the host;
 //   - a forward filter chain: containers may go anywhere, and the outside
-//     may reach them only on replies and published ports.
+//     may reach them only on replies and published ports;
+//   - an "owner" chain no rule jumps to, whose one rule's comment names the
+//     daemon that programs the table (Owner: its state directory, pid and
+//     process start time), so that a daemon can tell stale tables (its own
+//     for networks that are gone, a dead daemon's whose bridge is gone)
+//     from another live daemon's, which it never touches.
 //
-// Coexistence with an iptables firewall (the reference dockerd sets the
-// FORWARD policy to DROP): an nftables packet is accepted only if every
-// base chain at its hook accepts it, so berth's own accept is not enough.
-// When an "ip filter" table (iptables-nft) has a DOCKER-USER chain (or,
-// failing that, a FORWARD chain), EnsureForwardAccept inserts two rules at
-// its top, written exactly as iptables-nft writes
-// `-i <bridge> -j ACCEPT` and `-o <bridge> -j ACCEPT` with a comment, so
-// iptables and dockerd can still list and edit the table. The precise
-// filtering stays in berth's own forward chain.
+// Coexistence with an iptables firewall: an nftables packet passes a hook
+// only if every base chain there accepts it, so berth's own accept cannot
+// outvote a FORWARD policy of DROP (dockerd sets one when it turns
+// forwarding on), and berth therefore inserts `-i <bridge> -j ACCEPT` and
+// `-o <bridge> -j ACCEPT`, written as iptables-nft writes them with the
+// comment "berth <bridge>", at the top of DOCKER-USER (else FORWARD) of the
+// "ip filter" table while the bridge has containers, putting them back
+// whenever a watcher sees that table change (a dockerd starting after
+// berth, a firewall reload). The precise filtering stays in berth's own
+// forward chain, and the accept rules go when the bridge has no container
+// left, with its table, or at the next start after a crash.
 package nat

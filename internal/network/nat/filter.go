@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -23,8 +24,8 @@ var forwardChains = []string{"DOCKER-USER", "FORWARD"}
 // filterChains are the chains of the iptables filter table we may use. A
 // dump, rather than a lookup by name, because the library does not keep
 // the kernel's ENOENT recognisable when the table does not exist.
-func (t *Table) filterChains() (map[string]*nftables.Chain, error) {
-	all, err := t.conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+func filterChains(conn *nftables.Conn) (map[string]*nftables.Chain, error) {
+	all, err := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
 	if err != nil {
 		return nil, fmt.Errorf("list ip chains: %w", err)
 	}
@@ -38,30 +39,46 @@ func (t *Table) filterChains() (map[string]*nftables.Chain, error) {
 	return out, nil
 }
 
-func (t *Table) forwardComment() string { return "berth " + t.bridge }
+// forwardComment marks the accept rules of a bridge.
+func forwardComment(bridge string) string { return "berth " + bridge }
 
 // EnsureForwardAccept makes sure an iptables FORWARD chain with a DROP
 // policy (the reference dockerd's, or any iptables-nft firewall) lets the
 // bridge's traffic through: it inserts `-i <bridge> -j ACCEPT` and
 // `-o <bridge> -j ACCEPT` at the top of DOCKER-USER, or of FORWARD when
-// there is no DOCKER-USER, unless they are there already. It returns the
-// chain used, or "" when there is no iptables filter table (nothing to do).
+// there is no DOCKER-USER, unless they are there already. Rules of the
+// bridge left in FORWARD from before DOCKER-USER existed are removed. It
+// returns the chain used, or "" when there is no iptables filter table
+// (nothing to do).
 func (t *Table) EnsureForwardAccept() (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	chains, err := t.filterChains()
+	chains, err := filterChains(t.conn)
 	if err != nil {
 		return "", err
 	}
+	target := ""
+	changed := false
 	for _, name := range forwardChains {
 		ch := chains[name]
 		if ch == nil {
 			continue
 		}
-		ours, err := t.forwardAcceptRules(name, ch)
+		ours, err := forwardAcceptRules(t.conn, name, ch, t.bridge)
 		if err != nil {
 			return "", err
 		}
+		if target != "" {
+			// A chain after the one in use: ours there are leftovers.
+			for _, r := range ours {
+				if err := t.conn.DelRule(r); err != nil {
+					return "", err
+				}
+				changed = true
+			}
+			continue
+		}
+		target = name
 		var haveIn, haveOut bool
 		for _, r := range ours {
 			switch ruleIfKey(r) {
@@ -71,34 +88,34 @@ func (t *Table) EnsureForwardAccept() (string, error) {
 				haveOut = true
 			}
 		}
-		if haveIn && haveOut {
-			return name, nil
-		}
 		if !haveOut {
-			t.conn.InsertRule(t.iptablesAccept(ch, expr.MetaKeyOIFNAME))
+			t.conn.InsertRule(iptablesAccept(ch, t.bridge, expr.MetaKeyOIFNAME))
+			changed = true
 		}
 		if !haveIn {
-			t.conn.InsertRule(t.iptablesAccept(ch, expr.MetaKeyIIFNAME))
+			t.conn.InsertRule(iptablesAccept(ch, t.bridge, expr.MetaKeyIIFNAME))
+			changed = true
 		}
-		if err := t.conn.Flush(); err != nil {
-			return "", fmt.Errorf("insert accept rules into ip filter %s: %w", name, err)
-		}
-		return name, nil
 	}
-	return "", nil
+	if changed {
+		if err := t.conn.Flush(); err != nil {
+			return "", fmt.Errorf("insert accept rules into ip filter %s: %w", target, err)
+		}
+	}
+	return target, nil
 }
 
 // forwardAcceptRules lists the rules of the iptables filter chain ch
-// (named name) that EnsureForwardAccept inserted for this bridge: they
-// carry its comment.
-func (t *Table) forwardAcceptRules(name string, ch *nftables.Chain) ([]*nftables.Rule, error) {
-	rules, err := t.conn.GetRules(iptablesFilter, ch)
+// (named name) that EnsureForwardAccept inserted for bridge: they carry
+// its comment.
+func forwardAcceptRules(conn *nftables.Conn, name string, ch *nftables.Chain, bridge string) ([]*nftables.Rule, error) {
+	rules, err := conn.GetRules(iptablesFilter, ch)
 	if err != nil {
 		return nil, fmt.Errorf("list ip filter %s: %w", name, err)
 	}
 	var ours []*nftables.Rule
 	for _, r := range rules {
-		if c, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok && c == t.forwardComment() {
+		if c, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok && c == forwardComment(bridge) {
 			ours = append(ours, r)
 		}
 	}
@@ -110,7 +127,11 @@ func (t *Table) forwardAcceptRules(name string, ch *nftables.Chain) ([]*nftables
 func (t *Table) RemoveForwardAccept() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	chains, err := t.filterChains()
+	return removeForwardAccept(t.conn, t.bridge)
+}
+
+func removeForwardAccept(conn *nftables.Conn, bridge string) error {
+	chains, err := filterChains(conn)
 	if err != nil {
 		return err
 	}
@@ -120,12 +141,12 @@ func (t *Table) RemoveForwardAccept() error {
 		if ch == nil {
 			continue
 		}
-		ours, err := t.forwardAcceptRules(name, ch)
+		ours, err := forwardAcceptRules(conn, name, ch, bridge)
 		if err != nil {
 			return err
 		}
 		for _, r := range ours {
-			if err := t.conn.DelRule(r); err != nil {
+			if err := conn.DelRule(r); err != nil {
 				return err
 			}
 			n++
@@ -134,10 +155,42 @@ func (t *Table) RemoveForwardAccept() error {
 	if n == 0 {
 		return nil
 	}
-	if err := t.conn.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+	if err := conn.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("remove accept rules from ip filter: %w", err)
 	}
 	return nil
+}
+
+// AcceptRuleBridges lists the bridges that accept rules in the iptables
+// filter table are for (every daemon's), so that rules whose table is
+// gone can be found.
+func AcceptRuleBridges(opts ...Option) ([]string, error) {
+	conn, err := dial(opts)
+	if err != nil {
+		return nil, err
+	}
+	chains, err := filterChains(conn)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, name := range forwardChains {
+		ch := chains[name]
+		if ch == nil {
+			continue
+		}
+		rules, err := conn.GetRules(iptablesFilter, ch)
+		if err != nil {
+			return nil, fmt.Errorf("list ip filter %s: %w", name, err)
+		}
+		for _, r := range rules {
+			c, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+			if br, ok := strings.CutPrefix(c, "berth "); ok && !slices.Contains(out, br) {
+				out = append(out, br)
+			}
+		}
+	}
+	return out, nil
 }
 
 // iptablesAccept is `-[io] <bridge> -m comment --comment "berth <bridge>"
@@ -145,17 +198,17 @@ func (t *Table) RemoveForwardAccept() error {
 // name compared with its NUL, no padding; counter before the verdict;
 // comment in the rule's user data), so that iptables -S and dockerd parse
 // the chain as before.
-func (t *Table) iptablesAccept(ch *nftables.Chain, key expr.MetaKey) *nftables.Rule {
+func iptablesAccept(ch *nftables.Chain, bridge string, key expr.MetaKey) *nftables.Rule {
 	return &nftables.Rule{
 		Table: iptablesFilter,
 		Chain: ch,
 		Exprs: []expr.Any{
 			&expr.Meta{Key: key, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: append([]byte(t.bridge), 0)},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: append([]byte(bridge), 0)},
 			&expr.Counter{},
 			&expr.Verdict{Kind: expr.VerdictAccept},
 		},
-		UserData: userdata.AppendString(nil, userdata.TypeComment, t.forwardComment()),
+		UserData: userdata.AppendString(nil, userdata.TypeComment, forwardComment(bridge)),
 	}
 }
 
@@ -175,15 +228,7 @@ func ruleIfKey(r *nftables.Rule) expr.MetaKey {
 // error if the kernel stopped sending events (the caller may start it
 // again).
 func WatchFilter(stop <-chan struct{}, changed func(), opts ...Option) error {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	var connOpts []nftables.ConnOption
-	if o.netnsFD != 0 {
-		connOpts = append(connOpts, nftables.WithNetNSFd(o.netnsFD))
-	}
-	conn, err := nftables.New(connOpts...)
+	conn, err := dial(opts)
 	if err != nil {
 		return err
 	}

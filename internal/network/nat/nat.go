@@ -56,7 +56,11 @@ type options struct {
 	internal bool
 	noICC    bool
 	noMasq   bool
+	owner    Owner
 }
+
+// WithOwner marks the table as the owner's (see Owner).
+func WithOwner(o Owner) Option { return func(o2 *options) { o2.owner = o } }
 
 // WithNetNS programs the tables of another network namespace (tests).
 func WithNetNS(fd int) Option { return func(o *options) { o.netnsFD = fd } }
@@ -136,6 +140,9 @@ func (t *Table) program() error {
 	out := chain("output", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest)
 	post := chain("postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
 	fwd := chain("forward", nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter)
+	if t.opts.owner.Marked() {
+		addOwner(c, t.table, t.opts.owner)
+	}
 
 	for _, ch := range []*nftables.Chain{pre, out} {
 		// fib daddr type local dnat ip to meta l4proto . th dport map @ports
@@ -488,20 +495,17 @@ func verdict(k expr.VerdictKind) []expr.Any {
 	return []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: k}}
 }
 
-// DestroyTable removes a bridge's table without setting it up first (a
-// network that could not be brought up). A missing table is fine.
+// DestroyTable removes a bridge's table and the accept rules
+// EnsureForwardAccept inserted for it, without setting the table up first:
+// a network that could not be brought up, or a table a dead daemon left.
+// Missing ones are fine.
 func DestroyTable(bridge string, opts ...Option) error {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	var connOpts []nftables.ConnOption
-	if o.netnsFD != 0 {
-		connOpts = append(connOpts, nftables.WithNetNSFd(o.netnsFD))
-	}
-	conn, err := nftables.New(connOpts...)
+	conn, err := dial(opts)
 	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
+		return err
+	}
+	if err := removeForwardAccept(conn, bridge); err != nil {
+		return err
 	}
 	conn.DelTable(&nftables.Table{Name: TableName(bridge), Family: nftables.TableFamilyIPv4})
 	if err := conn.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {

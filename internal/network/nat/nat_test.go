@@ -357,3 +357,118 @@ func mustNet(s string) *net.IPNet {
 	n.IP = ip
 	return n
 }
+
+// TestOwnerMark: a table carries its owner, rewritten each time it is set
+// up, and Tables reads it back; a table set up without one is unmarked.
+func TestOwnerMark(t *testing.T) {
+	needRoot(t)
+	_, fd := newNS(t, nsDir(t), "own")
+	me := Self("/var/lib/berth-test/network")
+	if !me.Marked() || !me.Alive() || me.PID != os.Getpid() {
+		t.Fatalf("Self = %+v", me)
+	}
+	dead := Owner{Root: me.Root, PID: me.PID, Start: me.Start + 1} // a reused pid
+	if dead.Alive() {
+		t.Fatal("an owner with another start time is alive")
+	}
+	for _, o := range []Owner{dead, me} {
+		tab, err := Setup("brown", netip.MustParsePrefix("10.213.52.0/24"), WithNetNS(fd), WithOwner(o))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tab.Close()
+	}
+	plain, err := Setup("brplain", netip.MustParsePrefix("10.213.53.0/24"), WithNetNS(fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain.Close()
+	tabs, err := Tables(WithNetNS(fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Owner{}
+	for _, ti := range tabs {
+		got[ti.Bridge] = ti.Owner
+	}
+	if len(got) != 2 || got["brown"] != me || got["brplain"].Marked() {
+		t.Fatalf("tables %+v", tabs)
+	}
+	// A root too long for the kernel's 256 bytes of user data is left out.
+	long := Owner{Root: "/" + strings.Repeat("x", 300), PID: 1, Start: 2}
+	if c := long.comment(); len(c) > 250 {
+		t.Fatalf("comment of %d bytes", len(c))
+	} else if o, ok := parseOwner(c); !ok || o.PID != 1 || o.Start != 2 || o.Root != "" {
+		t.Fatalf("parsed %+v from %q", o, c)
+	}
+}
+
+// TestDestroyTableTakesAcceptRules: the accept rules of a bridge go with
+// its table (a dead daemon's), and rules that name a bridge are found
+// even without the table; rules of other bridges stay.
+func TestDestroyTableTakesAcceptRules(t *testing.T) {
+	needRoot(t)
+	path, fd := newNS(t, nsDir(t), "dt")
+	dockerFirewall(t, path, true)
+	for i, br := range []string{"brgone", "brstay"} {
+		tab, err := Setup(br, netip.MustParsePrefix(fmt.Sprintf("10.213.%d.0/24", 54+i)), WithNetNS(fd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tab.EnsureForwardAccept(); err != nil {
+			t.Fatal(err)
+		}
+		tab.Close()
+	}
+	got, err := AcceptRuleBridges(WithNetNS(fd))
+	if err != nil || !slices.Equal(sorted(got), []string{"brgone", "brstay"}) {
+		t.Fatalf("AcceptRuleBridges = %v, %v", got, err)
+	}
+	for range 2 { // repeatable
+		if err := DestroyTable("brgone", WithNetNS(fd)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := iptablesIn(t, path, "-S", "DOCKER-USER")
+	if strings.Contains(out, "brgone") || !strings.Contains(out, "berth brstay") {
+		t.Fatalf("DOCKER-USER after destroying brgone:\n%s", out)
+	}
+	tabs, _ := Tables(WithNetNS(fd))
+	if len(tabs) != 1 || tabs[0].Bridge != "brstay" {
+		t.Fatalf("tables %+v", tabs)
+	}
+}
+
+// TestAcceptRulesFollowDockerUser: rules put in FORWARD while there was no
+// DOCKER-USER move there once a dockerd makes it, so none stays behind.
+func TestAcceptRulesFollowDockerUser(t *testing.T) {
+	needRoot(t)
+	path, fd := newNS(t, nsDir(t), "mv")
+	dockerFirewall(t, path, false)
+	tab, err := Setup("brmv", netip.MustParsePrefix("10.213.56.0/24"), WithNetNS(fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	if ch, err := tab.EnsureForwardAccept(); err != nil || ch != "FORWARD" {
+		t.Fatalf("EnsureForwardAccept = %q, %v", ch, err)
+	}
+	iptablesIn(t, path, "-N", "DOCKER-USER")
+	iptablesIn(t, path, "-A", "DOCKER-USER", "-j", "RETURN")
+	iptablesIn(t, path, "-I", "FORWARD", "-j", "DOCKER-USER")
+	if ch, err := tab.EnsureForwardAccept(); err != nil || ch != "DOCKER-USER" {
+		t.Fatalf("EnsureForwardAccept = %q, %v", ch, err)
+	}
+	if out := iptablesIn(t, path, "-S", "FORWARD"); strings.Contains(out, "berth") {
+		t.Fatalf("rules left in FORWARD:\n%s", out)
+	}
+	if out := iptablesIn(t, path, "-S", "DOCKER-USER"); strings.Count(out, "berth brmv") != 2 {
+		t.Fatalf("DOCKER-USER:\n%s", out)
+	}
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}

@@ -2,15 +2,28 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 )
 
+// DaemonOptions configure a daemon started for one test.
+type DaemonOptions struct {
+	DaemonJSON string   // "{}" when empty
+	Args       []string // appended to the harness's flags
+	NetNS      string   // a network namespace to run in (Daemon.NetNS)
+}
+
 // StartConfiguredBerth starts a private berth daemon with daemon.json and
 // extra flags, and tears it down at the end (it imports no image).
 func StartConfiguredBerth(t *testing.T, daemonJSON string, extra ...string) *Daemon {
+	t.Helper()
+	return StartBerthDaemon(t, DaemonOptions{DaemonJSON: daemonJSON, Args: extra})
+}
+
+// StartBerthDaemon starts a private berth daemon, torn down at the end of
+// the test (it imports no image).
+func StartBerthDaemon(t *testing.T, opts DaemonOptions) *Daemon {
 	t.Helper()
 	bin, err := BerthBinary()
 	if err != nil {
@@ -20,13 +33,37 @@ func StartConfiguredBerth(t *testing.T, daemonJSON string, extra ...string) *Dae
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(d.Dir, "daemon.json"), []byte(daemonJSON), 0o644); err != nil {
+	startConfigured(t, d, opts)
+	return d
+}
+
+// StartDockerd starts a private reference dockerd, torn down at the end
+// of the test; the test is skipped when dockerd is not installed.
+func StartDockerd(t *testing.T, opts DaemonOptions) *Daemon {
+	t.Helper()
+	d, err := NewDockerd(filepath.Join(t.TempDir(), "d"))
+	if err != nil {
+		t.Skipf("no reference dockerd: %v", err)
+	}
+	startConfigured(t, d, opts)
+	return d
+}
+
+func startConfigured(t *testing.T, d *Daemon, opts DaemonOptions) {
+	t.Helper()
+	if opts.DaemonJSON == "" {
+		opts.DaemonJSON = "{}"
+	}
+	if err := d.WriteConfig(opts.DaemonJSON); err != nil {
 		t.Fatal(err)
 	}
-	d.ExtraArgs = extra
+	d.ExtraArgs, d.NetNS = opts.Args, opts.NetNS
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("--- %s daemon log (tail) ---\n%s", d.Kind, d.LogTail(40))
+		}
 		if err := d.Cleanup(); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
@@ -34,5 +71,4 @@ func StartConfiguredBerth(t *testing.T, daemonJSON string, extra ...string) *Dae
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return d
 }

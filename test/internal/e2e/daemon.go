@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,9 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/network/nat"
+	"github.com/berth-dev/berth/internal/network/netns"
 )
 
 // Daemon is an engine daemon process this harness started, on private
@@ -39,6 +43,10 @@ type Daemon struct {
 	LogPath  string
 	// ExtraArgs are appended to the daemon's command line.
 	ExtraArgs []string
+	// NetNS, when set, is the path of a network namespace the daemon runs
+	// in (and with it everything it starts): for tests that change the
+	// firewall, which other engines on the host rely on.
+	NetNS string
 
 	ownBridge bool // the harness created the bridge (dockerd needs it to exist)
 
@@ -120,24 +128,48 @@ func (d *Daemon) args() []string {
 	case KindBerth:
 		a = []string{"daemon",
 			"--data-root", d.DataRoot, "--exec-root", d.ExecRoot,
-			"-H", "unix://" + d.Socket, "--bridge", d.Bridge,
+			"-H", "unix://" + d.Socket,
 			"--config-file", cfg, "--pidfile", filepath.Join(d.Dir, "berth.pid"),
 			"--log-level", "debug"}
 	case KindDocker:
 		a = []string{
 			"--data-root", d.DataRoot, "--exec-root", d.ExecRoot,
-			"-H", "unix://" + d.Socket, "--bridge", d.Bridge,
+			"-H", "unix://" + d.Socket,
 			"--config-file", cfg, "--pidfile", filepath.Join(d.Dir, "docker.pid"),
 			"--iptables=false", "--ip-masq=false",
 			"--add-runtime", "crun=/usr/bin/crun"}
 	}
+	if d.Bridge != "" {
+		a = append(a, "--bridge", d.Bridge)
+	}
 	return append(a, d.ExtraArgs...)
+}
+
+// WriteConfig writes the daemon's daemon.json. A file that chooses the
+// bridge itself ("bridge") takes the harness's --bridge away: dockerd
+// refuses a setting given both ways.
+func (d *Daemon) WriteConfig(daemonJSON string) error {
+	var keys map[string]any
+	if err := json.Unmarshal([]byte(daemonJSON), &keys); err == nil {
+		if _, ok := keys["bridge"]; ok {
+			d.Bridge = ""
+		}
+	}
+	return os.WriteFile(filepath.Join(d.Dir, "daemon.json"), []byte(daemonJSON+"\n"), 0o644)
+}
+
+// inNS runs fn in the daemon's network namespace.
+func (d *Daemon) inNS(fn func() error) error {
+	if d.NetNS == "" {
+		return fn()
+	}
+	return netns.Do(d.NetNS, fn)
 }
 
 // Start starts the daemon and waits until it answers /_ping.
 func (d *Daemon) Start(ctx context.Context) error {
-	if d.Kind == KindDocker && !d.ownBridge {
-		if err := createBridge(d.Bridge); err != nil {
+	if d.Kind == KindDocker && !d.ownBridge && d.Bridge != "" {
+		if err := d.inNS(func() error { return createBridge(d.Bridge) }); err != nil {
 			return err
 		}
 		d.ownBridge = true
@@ -170,7 +202,8 @@ func (d *Daemon) spawn() error {
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Env = daemonEnv()
-	if err := cmd.Start(); err != nil {
+	// In a namespace, the fork happens on the thread that entered it.
+	if err := d.inNS(cmd.Start); err != nil {
 		return err
 	}
 	done := make(chan struct{})
@@ -325,20 +358,47 @@ func (d *Daemon) Cleanup() error {
 		}
 		unmountAll(mnts)
 	}
-	if d.Bridge != "" {
-		if l, err := netlink.LinkByName(d.Bridge); err == nil {
-			netlink.LinkDel(l)
+	d.inNS(func() error {
+		if d.Bridge != "" {
+			if l, err := netlink.LinkByName(d.Bridge); err == nil {
+				netlink.LinkDel(l)
+			}
+			if d.Kind == KindBerth {
+				// berth keeps its bridge's nftables table for live
+				// restore; the bridge is gone, so is the table.
+				DeleteNFTable("berth-" + d.Bridge)
+			}
 		}
 		if d.Kind == KindBerth {
-			// berth keeps its bridge's nftables table for live restore;
-			// the bridge is gone, so is the table.
-			DeleteNFTable("berth-" + d.Bridge)
+			removeBerthNetworks(d.DataRoot)
 		}
-	}
+		return nil
+	})
 	if len(leaks) > 0 {
 		return fmt.Errorf("%s daemon cleanup (%s): %s", d.Kind, d.Dir, strings.Join(leaks, "; "))
 	}
 	return nil
+}
+
+// removeBerthNetworks removes what a berth daemon on dataRoot left in the
+// kernel for its networks, which it keeps on purpose for its next start
+// (live restore): the nftables tables marked as its own, with their
+// iptables accept rules, and their bridges. A daemon the harness is done
+// with, killed or stopped, will not start again.
+func removeBerthNetworks(dataRoot string) {
+	tables, err := nat.Tables()
+	if err != nil {
+		return
+	}
+	for _, t := range tables {
+		if !strings.HasPrefix(t.Owner.Root, dataRoot+"/") {
+			continue
+		}
+		if l, err := netlink.LinkByName(t.Bridge); err == nil && l.Type() == "bridge" {
+			netlink.LinkDel(l)
+		}
+		nat.DestroyTable(t.Bridge)
+	}
 }
 
 // DeleteNFTable deletes the ip table called name, if there is one.

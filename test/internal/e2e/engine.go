@@ -478,6 +478,7 @@ func reapStale() {
 			}
 			DeleteNFTable("berth-" + name)
 		}
+		removeBerthNetworks(filepath.Join(dir, "d", "root"))
 		os.RemoveAll(dir)
 		fmt.Fprintf(os.Stderr, "e2e: cleaned up %s, left by a run that died\n", dir)
 	}

@@ -70,7 +70,7 @@ func StartPrivate(t testing.TB, opts PrivateOptions) *Engine {
 		t.Fatal(err)
 	}
 	if opts.DaemonJSON != "" {
-		if err := os.WriteFile(filepath.Join(d.Dir, "daemon.json"), []byte(opts.DaemonJSON+"\n"), 0o644); err != nil {
+		if err := d.WriteConfig(opts.DaemonJSON); err != nil {
 			t.Fatal(err)
 		}
 	}
