@@ -9,13 +9,14 @@ import (
 	"path"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/containerd/errdefs"
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/inroot"
 )
 
 // errNoVolumes answers volume mounts when the service runs without a
@@ -171,12 +172,9 @@ func checkDestination(rootfs, src, dest string) error {
 		return err
 	}
 	defer root.Close()
-	fd, err := unix.Openat2(int(root.Fd()), strings.TrimLeft(dest, "/"), &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
+	fd, err := inroot.Openat2(int(root.Fd()), dest, unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC})
 	switch {
-	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EAGAIN):
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ENOSYS):
 		return nil // created by the runtime, or resolved by it alone
 	case err != nil:
 		return fmt.Errorf("resolving mount destination %s: %w", dest, err)

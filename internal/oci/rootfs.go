@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/inroot"
 )
 
 // maxUserFileBytes bounds what is read from a container's /etc/passwd or
@@ -69,17 +71,14 @@ func openInRoot(root, name string, tryOpenat2 bool) (*os.File, error) {
 	// Resolve to an O_PATH descriptor first: it opens nothing.
 	fd := -1
 	if tryOpenat2 {
-		fd, err = unix.Openat2(rootFd, strings.TrimLeft(name, "/"), &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-		})
+		fd, err = inroot.Openat2(rootFd, name, unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC})
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.ENOSYS):
 			noOpenat2.Store(true)
 		case errors.Is(err, unix.EAGAIN):
-			// RESOLVE_IN_ROOT fails with EAGAIN when a rename raced with
-			// the lookup; the walk below is race-free too.
+			// Renames and mounts kept racing with the lookup; the walk
+			// below is race-free too.
 		default:
 			return nil, &os.PathError{Op: "open", Path: name, Err: err}
 		}

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/inroot"
 )
 
 // Populate copies what the container's image has at dest into an empty
@@ -99,16 +101,7 @@ func openDirInRoot(root, name string) (*os.File, error) {
 		return nil, fmt.Errorf("opening the container's root filesystem: %w", err)
 	}
 	defer unix.Close(rootFd)
-	fd, err := unix.Openat2(rootFd, strings.TrimLeft(name, "/"), &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	for errors.Is(err, unix.EAGAIN) { // a rename raced with the lookup
-		fd, err = unix.Openat2(rootFd, strings.TrimLeft(name, "/"), &unix.OpenHow{
-			Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-		})
-	}
+	fd, err := inroot.Openat2(rootFd, name, unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC})
 	if errors.Is(err, unix.ENOSYS) {
 		return nil, errors.New("the kernel lacks openat2 (Linux 5.6), needed to resolve paths inside a container safely")
 	}
