@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-dev/berth/test/internal/e2e"
 )
 
@@ -144,4 +146,18 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// isMountPoint reports whether something is mounted on p, in the test's
+// mount namespace (the host's, as the engines').
+func isMountPoint(t *testing.T, p string) bool {
+	t.Helper()
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, p, unix.AT_SYMLINK_NOFOLLOW, 0, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+		t.Skip("the kernel does not tell mount points (STATX_ATTR_MOUNT_ROOT)")
+	}
+	return st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
 }
