@@ -64,7 +64,7 @@ func untarChrooted(r io.Reader, dest string) error {
 			return err
 		}
 		unix.Umask(0)
-		return unpackLayer(r)
+		return Unpack(r, "/", UnpackOptions{Layer: true})
 	})
 }
 

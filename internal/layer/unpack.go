@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,20 +29,38 @@ const (
 	impliedDirMode = 0o755
 )
 
-// unpackLayer writes the layer tar r into the calling thread's root
-// directory: the layer, chrooted into, with umask 0 (see untarChrooted).
-// It does what go-archive's Unpack does with overlay whiteouts, entry for
-// entry (an existing entry is replaced unless both are directories,
-// missing parents are made 0755, ".wh.name" becomes a 0/0 character
-// device and ".wh..wh..opq" the opaque xattr of its directory, owners,
-// modes, extended attributes and times as the tar says, directories'
-// times last, a parent that a relative symlink leads above the root is
-// refused), with plain path calls: the chroot confines every path and
-// symlink to the layer, so go-archive's per-component walk through
-// os.Root (about 90 system calls an entry, measured) is not needed, and
-// a file costs 6 (see BenchmarkApply).
-func unpackLayer(r io.Reader) error {
-	u := unpacker{tr: tar.NewReader(r), buf: make([]byte, 256<<10), known: map[string]bool{"/": true}}
+// UnpackOptions say how Unpack writes a tar.
+type UnpackOptions struct {
+	// Layer: the tar is an image layer, written by go-archive's rules:
+	// ".wh." entries become overlay whiteouts, and a parent that a
+	// relative symlink leads above the root is refused. Otherwise (docker
+	// cp) ".wh." names are plain names, and symlinks resolve as the
+	// kernel resolves them for the container, at its root at most.
+	Layer bool
+	// NoOverwriteDirNonDir refuses to replace a directory with a
+	// non-directory and the reverse.
+	NoOverwriteDirNonDir bool
+	// Owner, when set, owns every entry instead of the tar's owners.
+	Owner *[2]int
+}
+
+// Unpack writes the uncompressed tar r into dir, a directory under the
+// calling thread's root, which must be the layer's or the container's
+// (chrooted into, or a view's mount namespace): every path and symlink
+// resolves inside it, so the plain path calls here cannot leave it,
+// and none of go-archive's per-component checks through os.Root (about
+// 90 system calls an entry, measured) are needed: a file costs 6 (see
+// BenchmarkApply). Entry names and hard link targets are relative to
+// dir (absolute ones too) and refused when they leave it; the entry
+// naming dir itself is skipped.
+//
+// Entry for entry it does what go-archive's Unpack does: an existing
+// entry is replaced unless both are directories; missing parents are
+// made 0755; owners, modes, extended attributes (those the filesystem
+// refuses are skipped, as Docker skips them) and times are the tar's;
+// directories' times are set last.
+func Unpack(r io.Reader, dir string, o UnpackOptions) error {
+	u := unpacker{tr: tar.NewReader(r), buf: make([]byte, 256<<10), o: o, known: map[string]bool{dir: true}}
 	for {
 		hdr, err := u.tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -53,14 +72,14 @@ func unpackLayer(r io.Reader) error {
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}
-		name := path.Clean(strings.TrimLeft(hdr.Name, "/"))
+		name, err := underDir(hdr.Name, "entry name")
+		if err != nil {
+			return err
+		}
 		if name == "." {
 			continue
 		}
-		if !filepath.IsLocal(name) {
-			return fmt.Errorf("invalid entry name %q", hdr.Name)
-		}
-		if err := u.entry(hdr, "/"+name); err != nil {
+		if err := u.entry(hdr, path.Join(dir, name), dir); err != nil {
 			return err
 		}
 	}
@@ -72,12 +91,24 @@ func unpackLayer(r io.Reader) error {
 	return nil
 }
 
+// underDir cleans a name of the tar (entry or hard link target) into a
+// path relative to the extraction directory, refusing one that leaves
+// it. A leading "/" is dropped: absolute names are relative too.
+func underDir(name, what string) (string, error) {
+	clean := path.Clean(strings.TrimLeft(name, "/"))
+	if clean != "." && !filepath.IsLocal(clean) {
+		return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid %s %q: it leads out of the destination directory", what, name))
+	}
+	return clean, nil
+}
+
 type unpacker struct {
 	tr   *tar.Reader
 	buf  []byte
+	o    UnpackOptions
 	dirs []dirTimes // set once their content is in
 	// known are directories this unpack made or met, reached through
-	// directories only: entries in them need no resolution.
+	// directories only: entries of a layer in them need no resolution.
 	known map[string]bool
 }
 
@@ -86,23 +117,35 @@ type dirTimes struct {
 	atime, mtime time.Time
 }
 
-// entry writes one entry at p (absolute, clean).
-func (u *unpacker) entry(hdr *tar.Header, p string) error {
-	dir, err := u.resolveDir(path.Dir(p))
-	if err != nil {
-		return err
-	}
-	base := path.Base(p)
-	p = path.Join(dir, base)
-	if orig, ok := strings.CutPrefix(base, whiteoutPrefix); ok {
-		return u.whiteout(hdr, dir, orig)
+// entry writes one entry at p (absolute, clean) under dir.
+func (u *unpacker) entry(hdr *tar.Header, p, dir string) error {
+	parent, base := path.Dir(p), path.Base(p)
+	if u.o.Layer {
+		var err error
+		if parent, err = u.resolve(parent, true); err != nil {
+			return err
+		}
+		p = path.Join(parent, base)
+		if orig, ok := strings.CutPrefix(base, whiteoutPrefix); ok {
+			return u.whiteout(hdr, parent, orig)
+		}
 	}
 	var target string
 	if hdr.Typeflag == tar.TypeLink {
-		if target, err = u.linkTarget(hdr.Linkname); err != nil {
-			return err
+		rel, err := underDir(hdr.Linkname, "hard link target")
+		if err != nil || rel == "." {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid hard link target %q", hdr.Linkname))
+		}
+		target = path.Join(dir, rel)
+		if u.o.Layer {
+			td, err := u.resolve(path.Dir(target), true)
+			if err != nil {
+				return err
+			}
+			target = path.Join(td, path.Base(target))
 		}
 	}
+	isDir := hdr.Typeflag == tar.TypeDir
 	fd, err := create(hdr, p, target)
 	if errors.Is(err, unix.EEXIST) {
 		// Replaced, unless a directory meets a directory: then merged.
@@ -110,9 +153,14 @@ func (u *unpacker) entry(hdr *tar.Header, p string) error {
 		if lerr != nil {
 			return lerr
 		}
-		if fi.IsDir() && hdr.Typeflag == tar.TypeDir {
+		switch {
+		case u.o.NoOverwriteDirNonDir && fi.IsDir() && !isDir:
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot overwrite directory %q with non-directory %q", p, hdr.Name))
+		case u.o.NoOverwriteDirNonDir && !fi.IsDir() && isDir:
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot overwrite non-directory %q with directory %q", p, hdr.Name))
+		case fi.IsDir() && isDir:
 			err = nil
-		} else {
+		default:
 			if err := u.removeAll(p); err != nil {
 				return err
 			}
@@ -122,7 +170,7 @@ func (u *unpacker) entry(hdr *tar.Header, p string) error {
 	if errors.Is(err, unix.ENOENT) {
 		// A parent the tar did not list (or a hard link's missing
 		// target, which stays an error).
-		made, merr := u.impliedDirs(dir)
+		made, merr := u.impliedDirs(parent)
 		if merr != nil {
 			return merr
 		}
@@ -133,7 +181,7 @@ func (u *unpacker) entry(hdr *tar.Header, p string) error {
 	if err != nil {
 		return &os.PathError{Op: "create", Path: p, Err: err}
 	}
-	if hdr.Typeflag == tar.TypeDir && u.known[dir] {
+	if isDir && u.known[parent] {
 		u.known[p] = true
 	}
 	if fd >= 0 {
@@ -151,17 +199,26 @@ func (u *unpacker) entry(hdr *tar.Header, p string) error {
 // maxSymlinks bounds a resolution, as the kernel's ELOOP does.
 const maxSymlinks = 255
 
-// resolveDir resolves d, the directory of an entry, as go-archive
-// resolves it: symlinks followed, an absolute one from the layer's root;
-// one whose target climbs above the root (relative, before any absolute
-// one) is refused, though the chroot would keep it inside. A missing
-// component ends the resolution, the rest kept as it is, to be made.
-// Directories already known take no system call.
-func (u *unpacker) resolveDir(d string) (string, error) {
-	if u.known[d] {
-		return d, nil
+// Resolve evaluates every symlink of p (absolute), the last one too,
+// with the calling thread's root as "/", as the kernel resolves paths
+// for the processes under that root: "..", absolute symlinks and chains
+// of them stay inside it. A missing component ends the evaluation, the
+// rest appended as it is, so that a broken link resolves as far as it
+// can.
+func Resolve(p string) (string, error) {
+	return (&unpacker{}).resolve(p, false)
+}
+
+// resolve is Resolve; strict, it resolves the directory of a layer's
+// entry as go-archive does: a symlink whose target climbs above the
+// root (relative, before any absolute one) is refused, though the
+// chroot would keep it inside. Directories known to this unpack take no
+// system call.
+func (u *unpacker) resolve(p string, strict bool) (string, error) {
+	if u.known[p] {
+		return p, nil
 	}
-	out, todo := "/", d
+	out, todo := "/", p
 	links, absolute := 0, false
 	for todo != "" {
 		var part string
@@ -171,8 +228,8 @@ func (u *unpacker) resolveDir(d string) (string, error) {
 			continue
 		case "..":
 			if out == "/" {
-				if !absolute {
-					return "", fmt.Errorf("invalid entry in %q: a symlink leads out of the layer", d)
+				if strict && !absolute {
+					return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid entry in %q: a symlink leads out of the layer", p))
 				}
 				continue
 			}
@@ -195,11 +252,11 @@ func (u *unpacker) resolveDir(d string) (string, error) {
 			if fi.IsDir() && u.known[out] {
 				u.known[next] = true
 			}
-			out = next // a directory, or not: then the entry fails
+			out = next // a directory, or not: then what is under it fails
 			continue
 		}
 		if links++; links > maxSymlinks {
-			return "", &os.PathError{Op: "resolve", Path: d, Err: unix.ELOOP}
+			return "", &os.PathError{Op: "resolve", Path: p, Err: unix.ELOOP}
 		}
 		target, err := os.Readlink(next)
 		if err != nil {
@@ -256,21 +313,6 @@ func create(hdr *tar.Header, p, target string) (fd int, err error) {
 	return -1, fmt.Errorf("unhandled tar header type %d", hdr.Typeflag)
 }
 
-// linkTarget is a hard link's target in the layer: relative to its
-// root, absolute ones too (some builders write them so), its directory
-// resolved as an entry's, never out of the layer.
-func (u *unpacker) linkTarget(name string) (string, error) {
-	clean := path.Clean(strings.TrimLeft(name, "/"))
-	if clean == "." || !filepath.IsLocal(clean) {
-		return "", fmt.Errorf("invalid hardlink target %q", name)
-	}
-	dir, err := u.resolveDir(path.Dir("/" + clean))
-	if err != nil {
-		return "", err
-	}
-	return path.Join(dir, path.Base(clean)), nil
-}
-
 // fill writes the entry's content into fd.
 func (u *unpacker) fill(fd int, p string) error {
 	for {
@@ -299,7 +341,11 @@ func (u *unpacker) fill(fd int, p string) error {
 // inode is its target's; one to a symlink keeps the symlink's mode and
 // times, which cannot be set through it.
 func (u *unpacker) metadata(hdr *tar.Header, p string) error {
-	if err := unix.Lchown(p, hdr.Uid, hdr.Gid); err != nil {
+	uid, gid := hdr.Uid, hdr.Gid
+	if u.o.Owner != nil {
+		uid, gid = u.o.Owner[0], u.o.Owner[1]
+	}
+	if err := unix.Lchown(p, uid, gid); err != nil {
 		return &os.PathError{Op: "lchown", Path: p, Err: err}
 	}
 	for k, v := range hdr.PAXRecords {
@@ -308,10 +354,10 @@ func (u *unpacker) metadata(hdr *tar.Header, p string) error {
 			continue
 		}
 		if err := unix.Lsetxattr(p, attr, []byte(v), 0); err != nil {
-			if errors.Is(err, syscall.EPERM) {
-				// As go-archive: not allowed here (a user namespace's
-				// limits), not the layer's fault.
-				slog.Warn("layer: ignored an extended attribute", "path", p, "xattr", attr, "err", err)
+			if errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EPERM) {
+				// As Docker: a filesystem without extended attributes,
+				// or one refusing this one, is not the tar's fault.
+				slog.Warn("unpack: skipped an extended attribute", "path", p, "xattr", attr, "err", err)
 				continue
 			}
 			return &os.PathError{Op: "lsetxattr " + attr, Path: p, Err: err}
@@ -385,6 +431,10 @@ func (u *unpacker) impliedDirs(dir string) (made bool, err error) {
 		err := unix.Mkdir(cur, impliedDirMode)
 		switch {
 		case err == nil:
+			// Whatever the thread's umask.
+			if err := unix.Chmod(cur, impliedDirMode); err != nil {
+				return made, &os.PathError{Op: "chmod", Path: cur, Err: err}
+			}
 			made = true
 			if u.known[parent] {
 				u.known[cur] = true

@@ -215,9 +215,7 @@ ln -s ../../../../../../..%[1]s /v/hostrel
 `, s.dir)).OK(t)
 		app := runApp(t, e, c, "-v", vol+":/nv")
 		hostname := e.Inspect(t, app).Config.Hostname
-		host := t.TempDir()
-		writeTree(t, host, map[string]string{s.marker: "pwned\n"})
-		src := filepath.Join(host, s.marker)
+		src := hostFile(t, s.marker, "pwned\n")
 		hostile := mkTar(t,
 			tarEntrySpec{name: "esc", link: s.dir},
 			tarEntrySpec{name: "esc/" + s.marker, body: "x"},
@@ -242,7 +240,7 @@ ln -s ../../../../../../..%[1]s /v/hostrel
 				}
 			}
 			c.Run(t, "cp", app+":/nv/hostpath/keep", "-").Assert(t, 1, "Could not find the file /nv/hostpath/keep in container "+app)
-			c.Run(t, "cp", "-L", app+":/nv/hostrel", filepath.Join(host, "out")).Assert(t, 1, "Could not find the file")
+			c.Run(t, "cp", "-L", app+":/nv/hostrel", filepath.Join(t.TempDir(), "out")).Assert(t, 1, "Could not find the file")
 			s.check(t, state+": reads")
 			if state == "running" {
 				c.Run(t, "stop", "-t", "0", app).OK(t)
@@ -282,9 +280,7 @@ ln -s .. /uplink
 		c.Run(t, "commit", maker, img).OK(t)
 		vol := newVolume(t, e, c, "target")
 		bind := t.TempDir()
-		host := t.TempDir()
-		writeTree(t, host, map[string]string{s.marker: "pwned\n"})
-		src := filepath.Join(host, s.marker)
+		src := hostFile(t, s.marker, "pwned\n")
 
 		name := e.Name(t, "ctr")
 		c.Run(t, "create", "--name", name, "--network", "none", "-v", vol+":/abs", "-v", bind+":/rel", img, "sleep", "100000").OK(t)

@@ -92,6 +92,15 @@ func mkTar(t *testing.T, entries ...tarEntrySpec) []byte {
 	return buf.Bytes()
 }
 
+// hostFile makes a file on the host (in a directory of its own) for cp,
+// and returns its path.
+func hostFile(t *testing.T, name, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{name: body})
+	return filepath.Join(dir, name)
+}
+
 // writeTree makes files (path → body; a path ending in "/" is a
 // directory) under dir.
 func writeTree(t *testing.T, dir string, files map[string]string) {

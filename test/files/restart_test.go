@@ -19,9 +19,7 @@ func TestCopyVolumesAfterDaemonRestart(t *testing.T) {
 	c := e.Docker()
 	must := func(args ...string) string { t.Helper(); return c.Run(t, args...).OK(t).Out() }
 	dev, bind := t.TempDir(), t.TempDir()
-	host := t.TempDir()
-	writeTree(t, host, map[string]string{"f": "before\n"})
-	src := filepath.Join(host, "f")
+	src := hostFile(t, "f", "before\n")
 	must("volume", "create", "named")
 	must("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device="+dev, "devvol")
 	must("create", "--name", "created", "--network", "none", "-v", "named:/nv", "-v", "/anon", "-v", bind+":/b",

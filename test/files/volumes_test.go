@@ -120,9 +120,7 @@ func TestCopyIntoVolumes(t *testing.T) {
 		// A -v bind's missing source is made by the first copy, as a
 		// start would make it.
 		bind := filepath.Join(t.TempDir(), "made-by-cp")
-		host := t.TempDir()
-		writeTree(t, host, map[string]string{"f": "copied\n"})
-		src := filepath.Join(host, "f")
+		src := hostFile(t, "f", "copied\n")
 
 		peer := runApp(t, e, c, "-v", vol+":/peer")
 		name := e.Name(t, "app")
@@ -181,9 +179,7 @@ func TestCopyVolumesFrom(t *testing.T) {
 	e := e2e.Current(t)
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
 		vol := newVolume(t, e, c, "shared")
-		host := t.TempDir()
-		writeTree(t, host, map[string]string{"f": "shared\n"})
-		src := filepath.Join(host, "f")
+		src := hostFile(t, "f", "shared\n")
 		owner := runApp(t, e, c, "-v", vol+":/nv", "-v", "/anon")
 		rw, ro := e.Name(t, "rw"), e.Name(t, "ro")
 		c.Run(t, "create", "--name", rw, "--network", "none", "--volumes-from", owner, "busybox", "sleep", "100000").OK(t)
@@ -219,14 +215,13 @@ func TestCopyVolumeOverImageContent(t *testing.T) {
 	e := e2e.Current(t)
 	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
 		vol := newVolume(t, e, c, "www")
-		host := t.TempDir()
-		writeTree(t, host, map[string]string{"new": "new\n"})
+		newFile := hostFile(t, "new", "new\n")
 		name := e.Name(t)
 		c.Run(t, "create", "--name", name, "--network", "none", "-v", vol+":/var/www", "busybox", "sleep", "100000").OK(t)
 		if got := cpOut(t, c, name, "/var/www/index.html"); got != e2e.IndexHTML {
 			t.Errorf("cp out of the populated volume of a created container: %q", got)
 		}
-		c.Run(t, "cp", filepath.Join(host, "new"), name+":/var/www/").OK(t)
+		c.Run(t, "cp", newFile, name+":/var/www/").OK(t)
 		if got := c.Run(t, "run", "--rm", "-v", vol+":/d", "busybox", "ls", "/d").OK(t).Lines(); !slices.Equal(got, []string{"index.html", "new"}) {
 			t.Errorf("the volume holds %q", got)
 		}
@@ -267,9 +262,7 @@ func TestCopyVolumeDriverOptions(t *testing.T) {
 		dev := t.TempDir()
 		devvol := newVolume(t, e, c, "dev", "-o", "type=none", "-o", "o=bind", "-o", "device="+dev)
 		mem := newVolume(t, e, c, "mem", "-o", "type=tmpfs", "-o", "device=tmpfs")
-		host := t.TempDir()
-		writeTree(t, host, map[string]string{"f": "f\n"})
-		src := filepath.Join(host, "f")
+		src := hostFile(t, "f", "f\n")
 		name := e.Name(t, "ctr")
 		id := c.Run(t, "create", "--name", name, "--network", "none", "-v", devvol+":/dv", "-v", mem+":/mem", "busybox", "sleep", "100000").OK(t).Out()
 
