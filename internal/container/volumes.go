@@ -252,11 +252,11 @@ func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []Moun
 
 // mountSource readies the host side of the bind or volume m for a run
 // of the container id, or for a view of its filesystem while it is
-// stopped (docker cp), and returns its host path: a -v bind's missing
-// source is created, as Docker creates it (a --mount bind's is an
-// error, Docker's); a volume is mounted by the
-// volume store (a volume whose options name a filesystem gets it
-// mounted), to be given back with Volumes.Unmount(m.Name, id).
+// stopped (docker cp), and returns its host path. A -v bind's missing
+// source is created, as Docker creates it; a --mount bind's is Docker's
+// error. A volume is mounted by the volume store (one whose options
+// name a filesystem gets it mounted), to be given back with
+// Volumes.Unmount(m.Name, id).
 func (s *Service) mountSource(ctx context.Context, id string, m MountPoint) (string, error) {
 	switch m.Type {
 	case mount.TypeBind:
