@@ -74,9 +74,11 @@ func (s *Service) views() (FilesystemViews, error) {
 
 // openView opens the filesystem view of c. A running container is viewed
 // through its process and may stop meanwhile (the view keeps what it
-// sees alive); a stopped one is mounted privately and kept from starting
-// until release, as Docker holds the container for the whole copy.
-func (s *Service) openView(c *Container) (v FilesystemView, rec record, release func(), err error) {
+// sees alive); a stopped one is mounted privately, its volumes mounted
+// by the volume store as a start mounts them (Docker mounts them for a
+// copy too, with the same events), and kept from starting until
+// release, as Docker holds the container for the whole copy.
+func (s *Service) openView(ctx context.Context, c *Container) (v FilesystemView, rec record, release func(), err error) {
 	views, err := s.views()
 	if err != nil {
 		return nil, record{}, nil, err
@@ -91,8 +93,14 @@ func (s *Service) openView(c *Container) (v FilesystemView, rec record, release 
 		}
 		return v, rec, func() { v.Close() }, nil
 	}
-	v, err = views.ViewStopped(rec.ID, viewMounts(rec))
+	mounts, unmount, err := s.viewMounts(ctx, rec)
 	if err != nil {
+		c.op.Unlock()
+		return nil, rec, nil, err
+	}
+	v, err = views.ViewStopped(rec.ID, mounts)
+	if err != nil {
+		unmount()
 		c.op.Unlock()
 		return nil, rec, nil, fmt.Errorf("mount the filesystem of container %s: %w", rec.ID, err)
 	}
@@ -100,30 +108,42 @@ func (s *Service) openView(c *Container) (v FilesystemView, rec record, release 
 	return v, rec, func() {
 		once.Do(func() {
 			v.Close()
+			unmount()
 			c.op.Unlock()
 		})
 	}, nil
 }
 
-// mountsOf is the seam between docker cp and the container's mounts:
-// its binds, volumes and tmpfs mounts as inspect lists them, each with
-// its source on the host.
-func mountsOf(rec record) []containertypes.MountPoint {
-	return apiMountPoints(rec.MountPoints)
-}
-
-// viewMounts are the host paths a stopped container's view mounts over
-// its root: the engine's files (/etc/hostname, /etc/hosts,
-// /etc/resolv.conf, once written by a start) and the container's binds
-// and volumes. tmpfs mounts have no content while it is stopped.
-func viewMounts(rec record) []ViewMount {
-	var out []ViewMount
+// viewMounts readies what a stopped container's view mounts over its
+// root, as a start would: its binds (a -v bind's missing source is
+// created) and volumes (mounted by the volume store until unmount), and
+// the engine's files (/etc/hostname, /etc/hosts, /etc/resolv.conf, once
+// written by a start). tmpfs mounts have no content while it is stopped.
+func (s *Service) viewMounts(ctx context.Context, rec record) (out []ViewMount, unmount func(), err error) {
+	var mounted []string
+	release := func() {
+		for _, name := range mounted {
+			s.deps.Volumes.Unmount(name, rec.ID)
+		}
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 	taken := map[string]bool{}
-	for _, mp := range mountsOf(rec) {
-		if mp.Source == "" || (mp.Type != mount.TypeBind && mp.Type != mount.TypeVolume) {
+	for _, mp := range rec.MountPoints {
+		if mp.Type != mount.TypeBind && mp.Type != mount.TypeVolume {
 			continue
 		}
-		out = append(out, ViewMount{Source: mp.Source, Destination: mp.Destination, ReadOnly: !mp.RW})
+		src, err := s.mountSource(ctx, rec.ID, mp)
+		if err != nil {
+			return nil, nil, err
+		}
+		if mp.Type == mount.TypeVolume {
+			mounted = append(mounted, mp.Name)
+		}
+		out = append(out, ViewMount{Source: src, Destination: mp.Destination, ReadOnly: !mp.RW})
 		taken[path.Clean(mp.Destination)] = true
 	}
 	for _, f := range []struct{ src, dst string }{
@@ -139,7 +159,7 @@ func viewMounts(rec record) []ViewMount {
 		}
 		out = append(out, ViewMount{Source: f.src, Destination: f.dst, ReadOnly: rec.HostConfig.ReadonlyRootfs})
 	}
-	return out
+	return out, release, nil
 }
 
 // fileNotFound is Docker's answer for a path the container lacks, with
@@ -157,7 +177,7 @@ func (s *Service) StatPath(ctx context.Context, ref, p string) (containertypes.P
 	if err != nil {
 		return containertypes.PathStat{}, err
 	}
-	v, _, release, err := s.openView(c)
+	v, _, release, err := s.openView(ctx, c)
 	if err != nil {
 		return containertypes.PathStat{}, err
 	}
@@ -175,7 +195,7 @@ func (s *Service) ArchivePath(ctx context.Context, ref, p string) (io.ReadCloser
 	if err != nil {
 		return nil, containertypes.PathStat{}, err
 	}
-	v, _, release, err := s.openView(c)
+	v, _, release, err := s.openView(ctx, c)
 	if err != nil {
 		return nil, containertypes.PathStat{}, err
 	}
@@ -209,7 +229,7 @@ func (s *Service) ExtractToDir(ctx context.Context, ref, p string, opts ExtractO
 	if err != nil {
 		return err
 	}
-	v, rec, release, err := s.openView(c)
+	v, rec, release, err := s.openView(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -251,7 +271,7 @@ func checkWritable(v FilesystemView, rec record, dir string) error {
 		rw   bool
 	}
 	var dests []dest
-	for _, mp := range mountsOf(rec) {
+	for _, mp := range rec.MountPoints {
 		if mp.Type == mount.TypeTmpfs && !rec.State.Running {
 			continue // not mounted: writes go to the root filesystem
 		}

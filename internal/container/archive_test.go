@@ -1,7 +1,9 @@
 package container
 
 import (
+	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,32 +72,93 @@ func TestCheckWritable(t *testing.T) {
 	}
 }
 
-func TestViewMounts(t *testing.T) {
-	hc := &containertypes.HostConfig{
-		Binds:  []string{"/h/a:/a:ro", "/h/b:/etc/hosts"},
-		Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/h/c", Target: "/c"}, {Type: mount.TypeTmpfs, Target: "/t"}},
+// mountingVolumes is the volume store as a stopped container's view
+// uses it: Mount gives a host path, Unmount is recorded.
+type mountingVolumes struct {
+	VolumeMounter
+	mounted map[string]string // volume name → container
+}
+
+func (v *mountingVolumes) Mount(ctx context.Context, m VolumeMount) (string, error) {
+	if m.Name == "gone" {
+		return "", errdefs.ErrNotFound.WithMessage("no such volume: gone")
 	}
+	v.mounted[m.Name] = m.ContainerID
+	return "/mnt/" + m.Name, nil
+}
+
+func (v *mountingVolumes) Unmount(name, containerID string) {
+	if v.mounted[name] != containerID {
+		panic("unmount of a volume the view did not mount: " + name)
+	}
+	delete(v.mounted, name)
+}
+
+func TestViewMounts(t *testing.T) {
 	dir := t.TempDir()
+	a, c := t.TempDir(), t.TempDir()
+	hc := &containertypes.HostConfig{
+		Binds:  []string{a + ":/a:ro", dir + "/new/b:/etc/hosts"},
+		Mounts: []mount.Mount{{Type: mount.TypeBind, Source: c, Target: "/c"}, {Type: mount.TypeTmpfs, Target: "/t"}},
+	}
 	rec := record{HostConfig: hc, HostnamePath: dir + "/hostname", HostsPath: dir + "/hosts", ResolvConfPath: dir + "/missing"}
+	rec.ID = "c1"
 	upgradeMounts(&rec) // the binds and mounts as create resolves them
+	rec.MountPoints = append(rec.MountPoints,
+		MountPoint{Type: mount.TypeVolume, Name: "v1", Source: "/data/v1", Destination: "/v1", RW: true},
+		MountPoint{Type: mount.TypeVolume, Name: "v2", Source: "/data/v2", Destination: "/v2"})
 	for _, f := range []string{rec.HostnamePath, rec.HostsPath} {
 		if err := os.WriteFile(f, []byte("x\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got := viewMounts(rec)
+	vols := &mountingVolumes{mounted: map[string]string{}}
+	s := &Service{deps: Deps{Volumes: vols}}
+	got, unmount, err := s.viewMounts(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []ViewMount{
-		{Source: "/h/a", Destination: "/a", ReadOnly: true},
-		{Source: "/h/c", Destination: "/c"},
-		{Source: "/h/b", Destination: "/etc/hosts"},
+		{Source: a, Destination: "/a", ReadOnly: true},
+		{Source: c, Destination: "/c"},
+		{Source: dir + "/new/b", Destination: "/etc/hosts"},
+		{Source: "/mnt/v1", Destination: "/v1"},                 // where the store mounted it
+		{Source: "/mnt/v2", Destination: "/v2", ReadOnly: true}, // not Source: a volume with options is mounted there
 		{Source: rec.HostnamePath, Destination: "/etc/hostname"},
 	}
-	if len(got) != len(want) {
-		t.Fatalf("view mounts %+v, want %+v", got, want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("view mounts\n%+v\nwant\n%+v", got, want)
 	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("mount %d: %+v, want %+v", i, got[i], want[i])
+	// A -v bind's missing source is created, as a start creates it.
+	if fi, err := os.Stat(dir + "/new/b"); err != nil || !fi.IsDir() {
+		t.Errorf("the -v bind's source: %v %v", fi, err)
+	}
+	if len(vols.mounted) != 2 || vols.mounted["v1"] != "c1" {
+		t.Errorf("volumes mounted for the view: %v", vols.mounted)
+	}
+	unmount()
+	if len(vols.mounted) != 0 {
+		t.Errorf("volumes left mounted after the view: %v", vols.mounted)
+	}
+
+	// A volume that cannot be mounted, or a --mount bind whose source
+	// is gone, fails the view and gives back the volumes mounted before.
+	for _, tc := range []struct {
+		mp    MountPoint
+		class func(error) bool
+		msg   string
+	}{
+		{MountPoint{Type: mount.TypeVolume, Name: "gone", Destination: "/x"}, errdefs.IsNotFound, "no such volume: gone"},
+		{MountPoint{Type: mount.TypeBind, Source: dir + "/vanished", Destination: "/x"}, errdefs.IsInvalidArgument,
+			`invalid mount config for type "bind": bind source path does not exist: ` + dir + "/vanished"},
+	} {
+		r := rec
+		r.MountPoints = append(slices.Clone(rec.MountPoints), tc.mp)
+		if _, _, err := s.viewMounts(context.Background(), r); !tc.class(err) || err.Error() != tc.msg {
+			t.Errorf("view with %+v: %v", tc.mp, err)
+		}
+		if len(vols.mounted) != 0 {
+			t.Errorf("volumes left mounted after a failed view: %v", vols.mounted)
 		}
 	}
 }

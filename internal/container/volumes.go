@@ -227,23 +227,15 @@ func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []Moun
 	for _, m := range mps {
 		switch m.Type {
 		case mount.TypeBind:
-			if m.CreateSource {
-				if _, err := os.Stat(m.Source); errors.Is(err, os.ErrNotExist) {
-					if err := os.MkdirAll(m.Source, 0o755); err != nil {
-						return nil, nil, fmt.Errorf("create bind source %s: %w", m.Source, err)
-					}
-				}
+			if _, err := s.mountSource(ctx, id, m); err != nil {
+				return nil, nil, err
 			}
 			if err := checkPropagation(m.Source, string(m.Propagation)); err != nil {
 				return nil, nil, err
 			}
 			out = append(out, bindMount(m.Source, m.Destination, !m.RW, string(m.Propagation), m.NonRecursive))
 		case mount.TypeVolume:
-			if s.deps.Volumes == nil {
-				return nil, nil, errNoVolumes
-			}
-			src, err := s.deps.Volumes.Mount(ctx, VolumeMount{Name: m.Name, ContainerID: id, Destination: m.Destination,
-				Propagation: string(m.Propagation), RW: m.RW})
+			src, err := s.mountSource(ctx, id, m)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -254,6 +246,37 @@ func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []Moun
 		}
 	}
 	return out, unmount, nil
+}
+
+// mountSource readies the host side of the bind or volume m for a run
+// of the container id, or for a view of its filesystem while it is
+// stopped (docker cp), and returns its host path. A -v bind's missing
+// source is created, as Docker creates it; a --mount bind's is Docker's
+// error. A volume is mounted by the volume store (one whose options
+// name a filesystem gets it mounted), to be given back with
+// Volumes.Unmount(m.Name, id).
+func (s *Service) mountSource(ctx context.Context, id string, m MountPoint) (string, error) {
+	switch m.Type {
+	case mount.TypeBind:
+		_, err := os.Stat(m.Source)
+		switch {
+		case errors.Is(err, os.ErrNotExist) && m.CreateSource:
+			if err := os.MkdirAll(m.Source, 0o755); err != nil {
+				return "", fmt.Errorf("create bind source %s: %w", m.Source, err)
+			}
+		case errors.Is(err, os.ErrNotExist):
+			// A --mount bind whose source went away since create.
+			return "", mountConfigError(m.Type, "bind source path does not exist: "+m.Source)
+		}
+		return m.Source, nil
+	case mount.TypeVolume:
+		if s.deps.Volumes == nil {
+			return "", errNoVolumes
+		}
+		return s.deps.Volumes.Mount(ctx, VolumeMount{Name: m.Name, ContainerID: id, Destination: m.Destination,
+			Propagation: string(m.Propagation), RW: m.RW})
+	}
+	return "", fmt.Errorf("mount type %q has no host source: %w", m.Type, errdefs.ErrInvalidArgument)
 }
 
 // unmountVolumes is a run's end for the container's volumes.

@@ -1,21 +1,18 @@
 package containerfs
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/go-archive"
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/sys/user"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/handoff"
+	"github.com/berth-dev/berth/internal/layer"
 )
 
 // Paths given to a View are paths in the container: relative ones are
@@ -27,53 +24,10 @@ func absPath(p string) string {
 	return archive.PreserveTrailingDotOrSeparator(filepath.Join("/", p), p)
 }
 
-// maxSymlinks bounds a resolution, as the kernel's ELOOP does.
-const maxSymlinks = 255
-
 // resolve evaluates every symlink of p (absolute; on the view's thread)
 // with the view's root as "/", as the kernel resolves paths for the
-// container. A missing component ends the evaluation: the rest is
-// appended as it is, so that a broken link resolves as far as it can.
-func resolve(p string) (string, error) {
-	out := "/"
-	todo := p
-	links := 0
-	for todo != "" {
-		var part string
-		part, todo, _ = strings.Cut(strings.TrimLeft(todo, "/"), "/")
-		switch part {
-		case "", ".":
-			continue
-		case "..":
-			out = filepath.Dir(out)
-			continue
-		}
-		next := filepath.Join(out, part)
-		fi, err := os.Lstat(next)
-		if errors.Is(err, fs.ErrNotExist) {
-			return filepath.Join(next, todo), nil
-		}
-		if err != nil {
-			return "", err
-		}
-		if fi.Mode()&os.ModeSymlink == 0 {
-			out = next
-			continue
-		}
-		if links++; links > maxSymlinks {
-			return "", &os.PathError{Op: "resolve", Path: p, Err: unix.ELOOP}
-		}
-		target, err := os.Readlink(next)
-		if err != nil {
-			return "", err
-		}
-		if filepath.IsAbs(target) {
-			out = "/"
-		}
-		todo = target + "/" + todo
-	}
-	return out, nil
-}
+// container.
+func resolve(p string) (string, error) { return layer.Resolve(p) }
 
 // Resolve evaluates every symlink of the container path p, the last one
 // too.
@@ -205,14 +159,14 @@ func (v *View) Extract(dir string, r io.Reader, noOverwriteDirNonDir bool, chown
 	in := handoff.Prefetch(r)
 	defer in.Close()
 	return v.run(func() error {
-		o := unpackOptions{noOverwriteDirNonDir: noOverwriteDirNonDir}
+		o := layer.UnpackOptions{NoOverwriteDirNonDir: noOverwriteDirNonDir}
 		if chownUser != "" {
 			u, err := user.GetExecUserPath(chownUser, nil, "/etc/passwd", "/etc/group")
 			if err != nil {
 				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("copyUIDGID: user %q of the container: %v", chownUser, err))
 			}
-			o.owner = &[2]int{u.Uid, u.Gid}
+			o.Owner = &[2]int{u.Uid, u.Gid}
 		}
-		return unpack(in, dir, o)
+		return layer.Unpack(in, dir, o)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/layer"
@@ -286,6 +287,13 @@ func attachTree(t detachedTree, b Bind) error {
 	dest, err := resolve(filepath.Join("/", b.Destination))
 	if err != nil {
 		return err
+	}
+	if dest == "/" {
+		// A mount target that is a symlink to "/" or "..": the mount
+		// would cover the container's whole root, which the container
+		// never gets either (its start refuses it).
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(
+			"error mounting %q to rootfs at %q: the destination resolves to the container's root directory", b.Source, b.Destination))
 	}
 	if t.isDir {
 		if err := os.MkdirAll(dest, 0o755); err != nil {

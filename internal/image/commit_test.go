@@ -61,7 +61,10 @@ func TestContainerChangesWithoutEngineMountPoints(t *testing.T) {
 	os.MkdirAll(filepath.Join(rootfs, "a/b"), 0o755)
 	// A mount point the container wrote to is its change.
 	os.WriteFile(filepath.Join(rootfs, "etc/hosts"), []byte("10.0.0.1 x\n"), 0o644)
-	want := []string{"A /a", "A /a/b", "C /etc", "D /etc/group", "A /etc/hosts", "C /tmp", "A /tmp/f"}
+	// Every directory above a change is changed, as Docker lists it (a
+	// volume's mount point made deep in the image's tree).
+	os.Mkdir(filepath.Join(rootfs, "usr/sbin/mnt"), 0o755)
+	want := []string{"A /a", "A /a/b", "C /etc", "D /etc/group", "A /etc/hosts", "C /tmp", "A /tmp/f", "C /usr", "C /usr/sbin", "A /usr/sbin/mnt"}
 	got := changeStrings(t, s, id)
 	if !slices.Equal(got, want) {
 		t.Fatalf("changes %q, want %q", got, want)

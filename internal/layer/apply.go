@@ -52,18 +52,10 @@ func Apply(ctx context.Context, mounts []Mount, tarStream io.Reader) error {
 }
 
 // untarChrooted unpacks r into dest from inside a chroot to dest, on a
-// private thread (so the chroot and umask 0 affect nobody else). go-archive
-// already resolves every name inside dest; the chroot makes an escape
-// impossible even if that resolution had a bug, as moby's chrootarchive
-// does, without a mount namespace per layer.
+// private thread (so the chroot and umask 0 affect nobody else): every
+// path of the tar, and every symlink it makes, resolves inside dest, as
+// moby's chrootarchive does, without a mount namespace per layer.
 func untarChrooted(r io.Reader, dest string) error {
-	opts, closeFD, err := archive.WithProcSelfFD(&archive.TarOptions{
-		WhiteoutFormat: archive.OverlayWhiteoutFormat,
-	})
-	if err != nil {
-		return err
-	}
-	defer closeFD()
 	return onPrivateThread(func() error {
 		if err := unix.Chroot(dest); err != nil {
 			return fmt.Errorf("chroot %s: %w", dest, err)
@@ -72,7 +64,7 @@ func untarChrooted(r io.Reader, dest string) error {
 			return err
 		}
 		unix.Umask(0)
-		return archive.Unpack(r, "/", opts)
+		return Unpack(r, "/", UnpackOptions{Layer: true})
 	})
 }
 

@@ -39,18 +39,20 @@ func Layers(mounts []Mount) (upper string, lowers []string, err error) {
 // under it, as `docker diff` reports it: a path in the writable layer is
 // added (A) unless a lower layer has it, then changed (C); a whiteout (a
 // 0/0 character device) or an opaque directory that hides lower content
-// is deleted (D). The parent of an added or deleted path is changed too;
-// a directory that only exists because a child changed and whose
-// metadata equals the lower one is not listed on its own. Paths are
-// absolute, sorted, and the walk tolerates files that vanish meanwhile
-// (a running container).
+// is deleted (D). Every directory above a change is changed too, as
+// Docker lists it (its overlay2 driver compares the mounted trees, and
+// lists each directory that holds a change: a mount point made at
+// /var/www/b gives C /var, C /var/www, A /var/www/b); a directory that
+// only exists because a child changed and whose metadata equals the
+// lower one is not listed for itself. Paths are absolute, sorted, and
+// the walk tolerates files that vanish meanwhile (a running container).
 func Changes(ctx context.Context, mounts []Mount) ([]archive.Change, error) {
 	upper, lowers, err := Layers(mounts)
 	if err != nil {
 		return nil, err
 	}
 	var changes []archive.Change
-	changedDirs := map[string]bool{}
+	listed := map[string]bool{}
 	err = filepath.Walk(upper, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p != upper {
@@ -93,20 +95,18 @@ func Changes(ctx context.Context, mounts []Mount) ([]archive.Change, error) {
 				break
 			}
 		}
-		if fi.IsDir() {
-			changedDirs[path] = true
-		}
-		if ch.Kind != archive.ChangeModify {
-			if parent := filepath.Dir(path); parent != "/" && !changedDirs[parent] {
-				changes = append(changes, archive.Change{Path: parent, Kind: archive.ChangeModify})
-				changedDirs[parent] = true
-			}
-		}
 		changes = append(changes, ch)
+		listed[path] = true
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, ch := range changes {
+		for dir := filepath.Dir(ch.Path); dir != "/" && !listed[dir]; dir = filepath.Dir(dir) {
+			changes = append(changes, archive.Change{Path: dir, Kind: archive.ChangeModify})
+			listed[dir] = true
+		}
 	}
 	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
 	return changes, nil

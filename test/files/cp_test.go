@@ -251,24 +251,36 @@ func TestCopyReadOnly(t *testing.T) {
 }
 
 // TestCopyLeavesNothing: copies in and out of a stopped container mount
-// its filesystem privately: once the container is gone, the engine holds
-// no mount, file or process of it. Not parallel: it compares the
-// engine's resources before and after.
+// its filesystem privately, and its volumes for the time of the copy:
+// once the container is gone, the engine holds no mount, file or process
+// of it (a volume's device is mounted no more). Not parallel: it
+// compares the engine's resources before and after.
 func TestCopyLeavesNothing(t *testing.T) {
 	e := e2e.Current(t)
 	c := e.Docker()
+	dev := t.TempDir()
+	devvol := newVolume(t, e, c, "dev", "-o", "type=none", "-o", "o=bind", "-o", "device="+dev)
 	c.Run(t, "run", "--rm", "busybox", "true").OK(t) // the engine is warm: see TakeSnapshot
 	before := e.TakeSnapshot(t)
 	name := e.Name(t)
 	bind := t.TempDir()
 	host := t.TempDir()
 	writeTree(t, host, map[string]string{"file": "f\n"})
-	id := c.Run(t, "create", "--name", name, "-v", bind+":/data", "busybox", "true").OK(t).Out()
+	id := c.Run(t, "create", "--name", name, "-v", bind+":/data", "-v", devvol+":/dv", "busybox", "true").OK(t).Out()
 	c.Run(t, "cp", filepath.Join(host, "file"), name+":/data/").OK(t)
 	c.Run(t, "cp", filepath.Join(host, "file"), name+":/tmp/").OK(t)
+	c.Run(t, "cp", filepath.Join(host, "file"), name+":/dv/").OK(t)
 	c.Run(t, "cp", name+":/tmp/file", filepath.Join(host, "back")).OK(t)
 	c.Run(t, "start", "-a", name).OK(t)
 	c.Run(t, "cp", name+":/data/file", "-").OK(t)
+	c.Run(t, "cp", name+":/dv/file", "-").OK(t)
+	// Given back after each copy, not only when the container goes.
+	if mp := c.Run(t, "volume", "inspect", "-f", "{{.Mountpoint}}", devvol).OK(t).Out(); isMountPoint(t, mp) {
+		t.Errorf("the volume's device is still mounted on %s after the copies", mp)
+	}
 	c.Run(t, "rm", name).OK(t)
 	e.AssertNoLeaks(t, before, 10*time.Second, id)
+	if got := listTree(t, dev); !slices.Equal(got, []string{"file"}) {
+		t.Errorf("the volume's device holds %q", got)
+	}
 }

@@ -190,3 +190,133 @@ func TestArchivePutHostileTars(t *testing.T) {
 		t.Errorf("PUT into a missing dir: %d %s", code, msg)
 	}
 }
+
+// TestCopyThroughSymlinksInVolume: symlinks that a container leaves in a
+// volume (to /, to ../../.., to a host path) resolve inside the
+// container's root when cp goes through them, on a running and on a
+// stopped container (whose view mounts the volume): the copies land in
+// the container's root, reads read the container's files, and the host
+// is untouched.
+func TestCopyThroughSymlinksInVolume(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		s := newSentinel(t)
+		vol := newVolume(t, e, c, "links")
+		// Another container crafts the links: the volume is all they share.
+		c.Run(t, "run", "--rm", "--network", "none", "-v", vol+":/v", "busybox", "sh", "-c", fmt.Sprintf(`set -e
+mkdir -p /v/d/e
+ln -s / /v/toroot
+ln -s ../../../../../../.. /v/up
+ln -s .. /v/dotdot
+ln -s ../../../.. /v/d/e/up
+ln -s %[1]s /v/hostpath
+ln -s ../../../../../../..%[1]s /v/hostrel
+`, s.dir)).OK(t)
+		app := runApp(t, e, c, "-v", vol+":/nv")
+		hostname := e.Inspect(t, app).Config.Hostname
+		src := hostFile(t, s.marker, "pwned\n")
+		hostile := mkTar(t,
+			tarEntrySpec{name: "esc", link: s.dir},
+			tarEntrySpec{name: "esc/" + s.marker, body: "x"},
+			tarEntrySpec{name: "hl", link: "hard:" + strings.Repeat("../", 12) + strings.TrimPrefix(s.dir, "/") + "/keep"})
+
+		for _, state := range []string{"running", "stopped"} {
+			for _, dst := range []string{"/nv/toroot/", "/nv/up/", "/nv/dotdot/tmp/", "/nv/d/e/up/"} {
+				c.Run(t, "cp", src, app+":"+dst).OK(t)
+				s.check(t, state+": cp to "+dst)
+			}
+			for _, dst := range []string{"/nv/hostpath/", "/nv/hostpath", "/nv/hostrel/", "/nv/hostrel/" + s.marker} {
+				c.Run(t, "cp", src, app+":"+dst)
+				s.check(t, state+": cp to "+dst)
+			}
+			for _, dst := range []string{"/nv", "/nv/toroot/tmp", "/nv/up"} {
+				c.RunWith(t, e2e.RunOpts{Stdin: bytes.NewReader(hostile)}, "cp", "-", app+":"+dst)
+				s.check(t, state+": a hostile tar into "+dst)
+			}
+			for _, p := range []string{"/nv/toroot/etc/hostname", "/nv/up/etc/hostname", "/nv/d/e/up/etc/hostname"} {
+				if got := cpOut(t, c, app, p); got != hostname+"\n" {
+					t.Errorf("%s: cp %s - read %q, want the container's hostname %q", state, p, got, hostname)
+				}
+			}
+			c.Run(t, "cp", app+":/nv/hostpath/keep", "-").Assert(t, 1, "Could not find the file /nv/hostpath/keep in container "+app)
+			c.Run(t, "cp", "-L", app+":/nv/hostrel", filepath.Join(t.TempDir(), "out")).Assert(t, 1, "Could not find the file")
+			s.check(t, state+": reads")
+			if state == "running" {
+				c.Run(t, "stop", "-t", "0", app).OK(t)
+			}
+		}
+		c.Run(t, "start", app).OK(t)
+		if got := sh(t, c, app, "cat /"+s.marker+" /tmp/"+s.marker); got != "pwned\npwned\n" {
+			t.Errorf("the copies are not in the container's root and /tmp: %q", got)
+		}
+		if out := sh(t, c, app, "cat /nv/hl /tmp/hl /hl 2>/dev/null; true"); strings.Contains(out, "host") {
+			t.Errorf("a hard link in the container reaches the host's file: %q", out)
+		}
+	})
+}
+
+// TestCopyMountTargetSymlink: mount targets that are symlinks in the
+// image, to a host path (absolute, and relative through ".."), resolve inside the
+// container's root for cp too, created, running or exited: the copies
+// land in the volume and the bind, and the host's path is untouched. A
+// target that resolves to the root itself would cover the container's
+// root; berth refuses the copy as it refuses the start (Docker mounts
+// the bind over the root for the copy: nothing of the host is reached
+// either).
+func TestCopyMountTargetSymlink(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		s, s2 := newSentinel(t), newSentinel(t)
+		img := imageName(t, e, "links")
+		maker := e.Name(t, "maker")
+		c.Run(t, "run", "--name", maker, "--network", "none", "busybox", "sh", "-c", fmt.Sprintf(`set -e
+ln -s %[1]s /abs
+ln -s ../../../../../../..%[2]s /rel
+ln -s / /rootlink
+ln -s .. /uplink
+`, s.dir, s2.dir)).OK(t)
+		c.Run(t, "commit", maker, img).OK(t)
+		vol := newVolume(t, e, c, "target")
+		bind := t.TempDir()
+		src := hostFile(t, s.marker, "pwned\n")
+
+		name := e.Name(t, "ctr")
+		c.Run(t, "create", "--name", name, "--network", "none", "-v", vol+":/abs", "-v", bind+":/rel", img, "sleep", "100000").OK(t)
+		for _, state := range []string{"created", "running", "exited"} {
+			switch state {
+			case "running":
+				c.Run(t, "start", name).OK(t)
+			case "exited":
+				c.Run(t, "stop", "-t", "0", name).OK(t)
+			}
+			c.Run(t, "cp", src, name+":/abs/"+state).OK(t)
+			c.Run(t, "cp", src, name+":/rel/"+state).OK(t)
+			s.check(t, state+": cp through a mount target that is an absolute symlink")
+			s2.check(t, state+": cp through a mount target that is a relative symlink")
+			if got := catVolume(t, c, vol, state); got != "pwned\n" {
+				t.Errorf("%s: the volume at /abs has %q", state, got)
+			}
+			if got := readFile(t, filepath.Join(bind, state)); got != "pwned\n" {
+				t.Errorf("%s: the bind at /rel has %q", state, got)
+			}
+			for _, p := range []string{s.dir, s2.dir} {
+				if got := cpOut(t, c, name, p+"/"+state); got != "pwned\n" {
+					t.Errorf("%s: the container's own %s has %q", state, p, got)
+				}
+			}
+		}
+
+		for _, target := range []string{"/rootlink", "/uplink"} {
+			covered := e.Name(t, "covered", target[1:])
+			c.Run(t, "create", "--name", covered, "--network", "none", "-v", t.TempDir()+":"+target, img, "sleep", "100000").OK(t)
+			c.Run(t, "cp", src, covered+":/tmp/")
+			r := c.Run(t, "cp", covered+":/etc/passwd", "-")
+			if e.Kind == e2e.KindBerth {
+				r.Assert(t, 1, "the destination resolves to the container's root directory")
+			}
+			s.check(t, "cp with a mount at "+target)
+		}
+	})
+}

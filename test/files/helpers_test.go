@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-dev/berth/test/internal/e2e"
 )
 
@@ -90,6 +92,15 @@ func mkTar(t *testing.T, entries ...tarEntrySpec) []byte {
 	return buf.Bytes()
 }
 
+// hostFile makes a file on the host (in a directory of its own) for cp,
+// and returns its path.
+func hostFile(t *testing.T, name, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{name: body})
+	return filepath.Join(dir, name)
+}
+
 // writeTree makes files (path → body; a path ending in "/" is a
 // directory) under dir.
 func writeTree(t *testing.T, dir string, files map[string]string) {
@@ -144,4 +155,18 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// isMountPoint reports whether something is mounted on p, in the test's
+// mount namespace (the host's, as the engines').
+func isMountPoint(t *testing.T, p string) bool {
+	t.Helper()
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, p, unix.AT_SYMLINK_NOFOLLOW, 0, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+		t.Skip("the kernel does not tell mount points (STATX_ATTR_MOUNT_ROOT)")
+	}
+	return st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
 }

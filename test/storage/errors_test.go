@@ -60,6 +60,13 @@ func TestBadMountsCreateNothing(t *testing.T) {
 				t.Fatalf("%v: a container was created", tc.args)
 			}
 		}
+		if e.Kind == e2e.KindDocker {
+			// Docker 20.10 creates the volume of a -v that duplicates
+			// an earlier bind's destination before it finds the
+			// duplicate, and keeps it (as it keeps e2evol10 below);
+			// berth checks every mount before it creates anything.
+			removeVolume(e, "e2evol5")
+		}
 		if after := allVolumes(t, e); !slices.Equal(before, after) {
 			t.Errorf("volumes changed: %v, were %v", after, before)
 		}
