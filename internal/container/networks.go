@@ -666,7 +666,9 @@ func (s *Service) links(r *record) ([]link, error) {
 		if !cr.State.Running {
 			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Cannot link to a non running container: %s AS %s%s", cr.Name, r.Name, "/"+alias))
 		}
-		if !bridgeAddress(cr).IsValid() {
+		// Membership, not an address: with no default bridge (dockerd
+		// --bridge none) containers are on "bridge" without one.
+		if _, ok := cr.Networks[network.NetworkBridge]; !ok {
 			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Cannot link to %s, as it does not belong to the default network", cr.Name))
 		}
 		out = append(out, link{child: child, alias: alias})
@@ -691,7 +693,10 @@ func linkAliases(r *record) []string {
 // contiguous ports as _START/_END, ALIAS_NAME, ALIAS_ENV_<var>.
 func linkEnv(parentName string, l link) []string {
 	cr := l.child.snapshot()
-	ip := bridgeAddress(cr).String()
+	ip := ""
+	if a := bridgeAddress(cr); a.IsValid() {
+		ip = a.String()
+	}
 	alias := strings.ReplaceAll(strings.ToUpper(l.alias), "-", "_")
 	var ports []network.Port
 	for p := range cr.Config.ExposedPorts {

@@ -75,6 +75,11 @@ func checkNoDefaultBridge(t *testing.T, e *e2e.Engine, c e2e.CLI) {
 		l.Close()
 	}
 	c.Run(t, "inspect", "--format", `{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}};{{end}}`, "pub").Assert(t, 0, "bridge=;")
+	// A legacy link to it runs: the name variable, no address.
+	r := c.Run(t, "run", "--rm", "--link", "pub:web", "busybox", "sh", "-c", "env; cat /etc/hosts").OK(t)
+	if !strings.Contains(r.Stdout, "WEB_NAME=/") || strings.Contains(r.Stdout, "invalid IP") {
+		t.Errorf("link without a default bridge:\n%s", r.Stdout)
+	}
 
 	// A user-defined network works, with its DNS.
 	n := "nobr-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
