@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,7 +18,8 @@ import (
 // TestRegistryTLSAndInsecure: berth's registry over TLS and over plain
 // HTTP, on loopback (insecure by default, as in Docker) and on the host's
 // own address, where an engine checks certificates and refuses plain
-// HTTP unless daemon.json lists the registry in insecure-registries.
+// HTTP unless daemon.json lists the registry in insecure-registries, or
+// trusts its CA from /etc/docker/certs.d.
 func TestRegistryTLSAndInsecure(t *testing.T) {
 	t.Parallel()
 	cur := e2e.Current(t)
@@ -47,6 +49,32 @@ func TestRegistryTLSAndInsecure(t *testing.T) {
 	c.Run(t, "pull", ref(plainAddr)).Assert(t, 1, `Get "https://`+plainAddr+`/v2/": http: server gave HTTP response to HTTPS client`)
 	// Go 1.20+ words it "tls: failed to verify certificate: x509: …".
 	c.Run(t, "pull", ref(tlsAddr)).Assert(t, 1, `Get "https://`+tlsAddr+`/v2/": `, "x509: certificate signed by unknown authority")
+	// Its CA in /etc/docker/certs.d/<host:port>/ca.crt: trusted, at once.
+	certsDir := filepath.Join("/etc/docker/certs.d", tlsAddr)
+	t.Cleanup(func() { os.RemoveAll(certsDir) })
+	if err := os.MkdirAll(certsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	place := func(src, name string) {
+		t.Helper()
+		data, err := os.ReadFile(src)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(certsDir, name), data, 0o600)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	place(cert, "ca.crt")
+	c.Run(t, "pull", ref(tlsAddr)).Assert(t, 0, "Status: Downloaded newer image for "+ref(tlsAddr))
+	c.Run(t, "rmi", ref(tlsAddr)).OK(t)
+	// A client key without its certificate: refused, as Docker does
+	// ("Missing client certificate …" in 20.10, lower case since).
+	place(key, "client.key")
+	c.Run(t, "pull", ref(tlsAddr)).Assert(t, 1, "issing client certificate client.cert for key client.key")
+	if err := os.RemoveAll(certsDir); err != nil {
+		t.Fatal(err)
+	}
 
 	// An engine that lists both as insecure.
 	e := e2e.StartPrivate(t, e2e.PrivateOptions{DaemonJSON: fmt.Sprintf(`{"insecure-registries": [%q, %q]}`, plainAddr, tlsAddr)})

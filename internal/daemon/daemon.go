@@ -13,6 +13,7 @@ import (
 	ctr "github.com/berth-dev/berth/internal/container"
 	"github.com/berth-dev/berth/internal/events"
 	"github.com/berth-dev/berth/internal/image"
+	"github.com/berth-dev/berth/internal/image/distribution"
 	"github.com/berth-dev/berth/internal/network"
 	"github.com/berth-dev/berth/internal/runtime/shim"
 	"github.com/berth-dev/berth/internal/runtime/shim/shimexe"
@@ -60,6 +61,7 @@ func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services,
 		InsecureRegistries:     cfg.InsecureRegistries,
 		Mirrors:                cfg.Mirrors,
 		UserAgent:              "berth/" + Version,
+		CertsDir:               distribution.DefaultCertsDir,
 	})
 	if err != nil {
 		s.close()

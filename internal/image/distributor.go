@@ -25,6 +25,9 @@ type DistributorConfig struct {
 	// IdleTimeout ends (and resumes) a blob download that receives
 	// nothing for this long; 0 means one minute.
 	IdleTimeout time.Duration
+	// CertsDir holds per-registry CAs and client certificates, as
+	// Docker's /etc/docker/certs.d; "" reads none.
+	CertsDir string
 }
 
 const (
@@ -59,6 +62,7 @@ func NewDistributor(store *Service, cfg DistributorConfig) (*Distributor, error)
 		Mirrors:            cfg.Mirrors,
 		UserAgent:          cfg.UserAgent,
 		IdleTimeout:        cfg.IdleTimeout,
+		CertsDir:           cfg.CertsDir,
 	})
 	if err != nil {
 		return nil, err

@@ -44,6 +44,9 @@ type Config struct {
 	// (a registry that stalls mid-blob); the download is then resumed.
 	// Zero means one minute.
 	IdleTimeout time.Duration
+	// CertsDir holds per-registry certificates as Docker's certs.d
+	// (DefaultCertsDir); "" reads none.
+	CertsDir string
 }
 
 // Service resolves registries to endpoints and opens repositories on them.
@@ -55,6 +58,8 @@ type Service struct {
 	idleTimeout   time.Duration
 
 	secure, skipVerify *http.Transport
+	certsDir           string
+	hosts              hostTransports
 	// lookupIP resolves registry host names for the CIDR check; tests
 	// replace it.
 	lookupIP func(ctx context.Context, host string) ([]net.IP, error)
@@ -66,6 +71,7 @@ func New(cfg Config) (*Service, error) {
 		insecureHosts: map[string]bool{},
 		userAgent:     cfg.UserAgent,
 		idleTimeout:   cfg.IdleTimeout,
+		certsDir:      cfg.CertsDir,
 		insecureCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		lookupIP: func(ctx context.Context, host string) ([]net.IP, error) {
 			return net.DefaultResolver.LookupIP(ctx, "ip", host)
@@ -212,28 +218,35 @@ func (s *Service) Endpoints(ctx context.Context, ref reference.Named, push bool)
 }
 
 // transportFor is the base transport for requests to ep: certificate
-// checks off for insecure registries, and the scheme not chosen refused
-// for the registry's own host, so that go-containerregistry's ping (which
-// tries both schemes for loopback and private addresses) settles on the
-// scheme this package decided.
+// checks off for insecure registries, else with the CAs and client
+// certificates of the registry's certs.d directory; and the scheme not
+// chosen refused for the registry's own host, so that
+// go-containerregistry's ping (which tries both schemes for loopback and
+// private addresses) settles on the scheme this package decided.
 func (s *Service) transportFor(ep Endpoint, scheme string) http.RoundTripper {
-	base := s.secure
-	if ep.Insecure {
-		base = s.skipVerify
-	}
-	return &schemeGuard{host: ep.Host, scheme: scheme, inner: base}
+	return &schemeGuard{svc: s, host: ep.Host, scheme: scheme, insecure: ep.Insecure}
 }
 
 type schemeGuard struct {
+	svc          *Service
 	host, scheme string
-	inner        http.RoundTripper
+	insecure     bool
 }
 
 func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Host == g.host && req.URL.Scheme != g.scheme {
 		return nil, fmt.Errorf("%s %q: registry %s is only reached over %s", req.Method, req.URL.Redacted(), g.host, g.scheme)
 	}
-	return g.inner.RoundTrip(req)
+	if g.insecure {
+		return g.svc.skipVerify.RoundTrip(req)
+	}
+	// Redirects (to blob storage) keep the registry's TLS settings, as
+	// Docker's per-endpoint transport does.
+	tr, err := g.svc.secureTransport(g.host)
+	if err != nil {
+		return nil, err
+	}
+	return tr.RoundTrip(req)
 }
 
 // ServiceConfig is the registry configuration as GET /info reports it
