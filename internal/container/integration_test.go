@@ -327,7 +327,8 @@ func TestRealDetachedLifecycle(t *testing.T) {
 	}
 	insp, _ := e.svc.Inspect(ctx, "web", false)
 	ep := insp.NetworkSettings.Networks["bridge"]
-	if ep == nil || !strings.HasPrefix(ep.IPAddress.String(), "10.213.") || len(insp.NetworkSettings.Ports[p]) != 1 {
+	if ep == nil || !strings.HasPrefix(ep.IPAddress.String(), "10.213.") || len(insp.NetworkSettings.Ports[p]) == 0 ||
+		insp.NetworkSettings.Ports[p][0].HostPort != fmt.Sprint(port) {
 		t.Errorf("network settings %+v", insp.NetworkSettings)
 	}
 

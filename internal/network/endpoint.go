@@ -263,20 +263,22 @@ func (s *Service) Connect(ctx context.Context, req EndpointRequest) (_ *Endpoint
 	}
 	for _, r := range requests {
 		proto := string(r.port.Proto())
-		hostIP := r.hostIP
+		hostIPs := []netip.Addr{r.hostIP}
 		if !r.explicitIP {
-			hostIP = n.hostIP
+			hostIPs = s.defaultHostIPs(n)
 		}
-		hp, err := s.ports.Reserve(proto, hostIP, r.begin, r.end)
+		hp, err := s.ports.ReserveAll(proto, hostIPs, r.begin, r.end)
 		if err != nil {
 			return nil, externalConnectivityError(req, ep, err)
 		}
-		k := portmap.Key{Proto: proto, IP: hostIP, Port: hp}
-		s.mu.Lock()
-		s.portOwner[k] = ep.ContainerID
-		s.mu.Unlock()
-		undo = append(undo, func() { s.releasePort(k, ep.ContainerID) })
-		ep.Ports[r.port] = append(ep.Ports[r.port], network.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(hp))})
+		for _, hostIP := range hostIPs {
+			k := portmap.Key{Proto: proto, IP: hostIP, Port: hp}
+			s.mu.Lock()
+			s.portOwner[k] = ep.ContainerID
+			s.mu.Unlock()
+			undo = append(undo, func() { s.releasePort(k, ep.ContainerID) })
+			ep.Ports[r.port] = append(ep.Ports[r.port], network.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(hp))})
+		}
 	}
 
 	// Write ahead: from here on, a crash leaves a record Restore cleans up.
@@ -309,12 +311,15 @@ func (s *Service) Connect(ctx context.Context, req EndpointRequest) (_ *Endpoint
 	})
 
 	if n.nat != nil {
-		if ms := mappings(ep); len(ms) > 0 {
+		if ms := natMappings(mappings(ep)); len(ms) > 0 {
 			if err := n.nat.Add(ms); err != nil {
 				return nil, externalConnectivityError(req, ep, err)
 			}
 			undo = append(undo, func() { _ = n.nat.Remove(ms) })
 		}
+	}
+	if err := s.proxyPorts(n, ep); err != nil {
+		return nil, externalConnectivityError(req, ep, err)
 	}
 	if n.userDefined() {
 		if err := s.startDNS(sb, req.DNS); err != nil {
@@ -524,6 +529,49 @@ func mappings(ep *Endpoint) []nat.Mapping {
 	return out
 }
 
+// natMappings are the mappings nftables forwards: those on IPv4 host
+// addresses (NAT cannot take IPv6 traffic to an IPv4 container).
+func natMappings(ms []nat.Mapping) []nat.Mapping {
+	out := make([]nat.Mapping, 0, len(ms))
+	for _, m := range ms {
+		if !m.HostIP.IsValid() || m.HostIP.Is4() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// proxyPorts relays, through the userland proxy, the published ports of
+// ep that nftables does not forward: all of them on a network without
+// NAT (--iptables=false), else those on IPv6 host addresses.
+func (s *Service) proxyPorts(n *netw, ep *Endpoint) error {
+	if n == nil || !ep.IPAddress.IsValid() {
+		return nil
+	}
+	for _, m := range mappings(ep) {
+		if n.nat != nil && (!m.HostIP.IsValid() || m.HostIP.Is4()) {
+			continue
+		}
+		if owner, held := s.portHolder(portKey(m)); !held || owner != ep.ContainerID {
+			continue
+		}
+		if err := s.ports.Proxy(portKey(m), netip.AddrPortFrom(ep.IPAddress, m.Port)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// defaultHostIPs are where a binding without a host address takes its
+// port on n: the network's host_binding_ipv4, and when that is 0.0.0.0
+// on a host with IPv6, :: as well, as Docker binds them.
+func (s *Service) defaultHostIPs(n *netw) []netip.Addr {
+	if s.hostIPv6 && n.hostIP == netip.IPv4Unspecified() {
+		return []netip.Addr{n.hostIP, netip.IPv6Unspecified()}
+	}
+	return []netip.Addr{n.hostIP}
+}
+
 // portKey is the host port reservation behind a mapping.
 func portKey(m nat.Mapping) portmap.Key {
 	return portmap.Key{Proto: m.Proto, IP: m.HostIP, Port: m.HostPort}
@@ -634,7 +682,7 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 		}
 	}
 	if n != nil && n.nat != nil {
-		if err := n.nat.Remove(ms); err != nil {
+		if err := n.nat.Remove(natMappings(ms)); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -65,8 +65,8 @@ type Config struct {
 	// bridge (dockerd's --icc=false).
 	ICC *bool
 	// IPTables, when false, programs no nftables rules at all (dockerd's
-	// --iptables=false): no published ports through NAT, no masquerade,
-	// no isolation.
+	// --iptables=false): published ports only through the userland
+	// proxy, no masquerade, no isolation.
 	IPTables *bool
 	// IPMasq, when false, leaves the default bridge's outbound traffic
 	// with its container sources (dockerd's --ip-masq=false).
@@ -111,6 +111,7 @@ type Service struct {
 	startTables    []nat.TableInfo // the tables found while New brings bridges up
 	nl             *bridge.Conn
 	ports          *portmap.Allocator
+	hostIPv6       bool // default bindings take their port on :: too
 	created        time.Time
 	resolvConfPath string
 	def            *netw // the default bridge network; nil with NoBridge
@@ -221,6 +222,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	first, last := portmap.EphemeralRange()
 	s.ports = portmap.New(first, last)
+	s.hostIPv6 = portmap.IPv6Listenable()
 	s.created = st.Created
 	if s.created.IsZero() || st.Bridge != cfg.BridgeName {
 		s.created = time.Now().UTC()

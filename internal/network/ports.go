@@ -16,7 +16,7 @@ import (
 // on a host port, a range of host ports, or (begin == 0) any ephemeral one.
 type portRequest struct {
 	port       network.Port
-	hostIP     netip.Addr // 0.0.0.0 for every address
+	hostIP     netip.Addr // 0.0.0.0 for every address (:: too on an IPv6 host)
 	explicitIP bool       // hostIP was given; else the network's default applies
 	begin, end uint16
 }
@@ -41,10 +41,6 @@ func expandPorts(bindings network.PortMap, exposed network.PortSet, publishAll b
 				r.hostIP = netip.IPv4Unspecified()
 			}
 			r.hostIP = r.hostIP.Unmap()
-			if !r.hostIP.Is4() {
-				return nil, fmt.Errorf("cannot publish %s on %s: IPv6 host addresses are not supported on the default bridge: %w",
-					port, r.hostIP, errdefs.ErrInvalidArgument)
-			}
 			var err error
 			if r.begin, r.end, err = parseHostPort(b.HostPort); err != nil {
 				return nil, err

@@ -53,7 +53,11 @@ func TestExpandPorts(t *testing.T) {
 		{name: "bad host port", bindings: network.PortMap{p("80/tcp"): {{HostPort: "http"}}}, check: errdefs.IsInvalidArgument},
 		{name: "reversed range", bindings: network.PortMap{p("80/tcp"): {{HostPort: "9-8"}}}, check: errdefs.IsInvalidArgument},
 		{name: "too big", bindings: network.PortMap{p("80/tcp"): {{HostPort: "70000"}}}, check: errdefs.IsInvalidArgument},
-		{name: "ipv6 host", bindings: network.PortMap{p("80/tcp"): {{HostIP: netip.MustParseAddr("::"), HostPort: "80"}}}, check: errdefs.IsInvalidArgument},
+		{
+			name:     "ipv6 host",
+			bindings: network.PortMap{p("80/tcp"): {{HostIP: netip.MustParseAddr("::1"), HostPort: "80"}}},
+			want:     []portRequest{{port: p("80/tcp"), hostIP: netip.MustParseAddr("::1"), explicitIP: true, begin: 80, end: 80}},
+		},
 		{name: "sctp", bindings: network.PortMap{p("80/sctp"): {{HostPort: "80"}}}, check: errdefs.IsNotImplemented},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

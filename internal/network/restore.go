@@ -133,12 +133,15 @@ func (s *Service) Restore(ctx context.Context, live []*Endpoint) error {
 			}
 			want[n] = append(want[n], m)
 		}
+		if err := s.proxyPorts(n, ep); err != nil {
+			errs = append(errs, fmt.Errorf("container %s: %w", shortID(ep.ContainerID), err))
+		}
 		if !netns.IsNS(ep.NetNSPath) {
 			errs = append(errs, fmt.Errorf("container %s: network namespace %s is gone", shortID(ep.ContainerID), ep.NetNSPath))
 		}
 	}
 	for _, n := range s.networks(func(n *netw) bool { return n.nat != nil }) {
-		errs = append(errs, syncMappings(n.nat, want[n])...)
+		errs = append(errs, syncMappings(n.nat, natMappings(want[n]))...)
 	}
 
 	errs = append(errs, s.removeOrphans(liveCtr, keep)...)
@@ -206,7 +209,7 @@ func (s *Service) releaseGone(n *netw, ep *Endpoint, ctrAlive bool) {
 		}
 	}
 	if n != nil && n.nat != nil {
-		_ = n.nat.Remove(ms)
+		_ = n.nat.Remove(natMappings(ms))
 	}
 	s.removeEndpointRecord(ep)
 	if ctrAlive {

@@ -34,6 +34,17 @@ func TestPublish(t *testing.T) {
 		c.Run(t, "port", name, "80/tcp").Assert(t, 0, fmt.Sprintf("0.0.0.0:%d", port))
 		c.Run(t, "ps", "--filter", "name="+name).Assert(t, 0, fmt.Sprintf("0.0.0.0:%d->80/tcp", port))
 		c.Run(t, "ps", "--filter", "name="+name, "--format", "{{.Ports}}").Assert(t, 0, fmt.Sprintf("0.0.0.0:%d->80/tcp", port))
+		if e2e.HostIPv6() {
+			// On a host with IPv6 the port is taken on :: too, and served
+			// there (by the userland proxy: NAT cannot take IPv6 traffic
+			// to the container's IPv4 address).
+			c.Run(t, "port", name, "80").Assert(t, 0, fmt.Sprintf("0.0.0.0:%d\n[::]:%d", port, port))
+			c.Run(t, "ps", "--filter", "name="+name, "--format", "{{.Ports}}").
+				Assert(t, 0, fmt.Sprintf("0.0.0.0:%d->80/tcp, [::]:%d->80/tcp", port, port))
+			if r := e2e.HTTPGet(t, fmt.Sprintf("http://[::1]:%d/", port), 20*time.Second); r.Status != 404 && r.Status != 200 {
+				t.Fatalf("GET via [::1]: status %d", r.Status)
+			}
+		}
 
 		// The same server with content, to see it is really the container's.
 		name2 := e.Name(t, "www")

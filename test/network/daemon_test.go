@@ -91,7 +91,8 @@ func TestDaemonNetworkOptions(t *testing.T) {
 }
 
 // TestDaemonWithoutIPTables: --iptables=false programs no nftables at
-// all; containers still get their networks.
+// all; containers still get their networks, and their published ports
+// are served by the userland proxy.
 func TestDaemonWithoutIPTables(t *testing.T) {
 	t.Parallel()
 	d, c := startDaemon(t, "{}", "--iptables=false")
@@ -99,6 +100,16 @@ func TestDaemonWithoutIPTables(t *testing.T) {
 	c.Run(t, "run", "-d", "--name", "ca", "--network", "plain", "busybox", "sleep", "1d").OK(t)
 	c.Run(t, "run", "--rm", "--network", "plain", "busybox", "ping", "-c1", "-W5", "ca").Assert(t, 0, "1 packets received")
 	c.Run(t, "run", "--rm", "busybox", "ip", "route").Assert(t, 0, "default via")
+	// Published ports answer all the same, through the userland proxy,
+	// as dockerd's do with its iptables off.
+	port := e2e.FreePort(t)
+	c.Run(t, "run", "-d", "--name", "web", "--network", "plain", "-p", fmt.Sprintf("%d:80", port),
+		"busybox", "httpd", "-f", "-p", "80", "-h", "/var/www").OK(t)
+	for _, addr := range []string{"127.0.0.1", e2e.HostAddr(t)} {
+		if r := e2e.HTTPGet(t, fmt.Sprintf("http://%s:%d/", addr, port), 20*time.Second); r.Body != e2e.IndexHTML {
+			t.Fatalf("GET via %s: %d %q", addr, r.Status, r.Body)
+		}
+	}
 	for _, br := range []string{d.Bridge, "br-" + c.Run(t, "network", "inspect", "--format", "{{.Id}}", "plain").OK(t).Out()[:12]} {
 		if tableExists("berth-" + br) {
 			t.Errorf("nftables table for %s with --iptables=false", br)

@@ -3,6 +3,8 @@
 // socket), as dockerd does when it runs without its userland proxy: the
 // kernel then refuses the port to other programs, and a port another
 // program already holds is refused to berth with the kernel's own error.
-// Traffic never reaches these sockets; nftables DNATs it to the container
-// first.
+// Traffic mostly never reaches these sockets: nftables DNATs it to the
+// container first. Where nftables cannot (an IPv6 host address for an
+// IPv4 container, or a daemon with --iptables=false), Proxy turns the
+// socket into a relay to the container, as Docker's userland proxy.
 package portmap

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,10 +41,21 @@ func EphemeralRange() (first, last uint16) {
 	return uint16(lo), uint16(hi)
 }
 
+// IPv6Listenable reports whether the host can take IPv6 sockets, as
+// Docker decides whether a default binding also takes the port on ::.
+func IPv6Listenable() bool {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
 // Key names one reservation.
 type Key struct {
 	Proto string     // "tcp" or "udp"
-	IP    netip.Addr // 0.0.0.0 for every address
+	IP    netip.Addr // 0.0.0.0 for every IPv4 address, :: for every IPv6 one
 	Port  uint16
 }
 
@@ -68,7 +80,7 @@ func normIP(ip netip.Addr) netip.Addr {
 }
 
 // Reserve takes a host port for proto on ip (invalid or 0.0.0.0 meaning
-// every address) and holds it until Release:
+// every IPv4 address, :: every IPv6 one) and holds it until Release:
 //   - begin == 0: the next free port of the ephemeral range, round robin
 //     as Docker does, so a port just released is not handed out again at
 //     once;
@@ -79,12 +91,21 @@ func normIP(ip netip.Addr) netip.Addr {
 // already allocated" when berth holds it, the kernel's error (prefixed as
 // Docker's proxy prefixes it) when another program does.
 func (a *Allocator) Reserve(proto string, ip netip.Addr, begin, end uint16) (uint16, error) {
+	return a.ReserveAll(proto, []netip.Addr{ip}, begin, end)
+}
+
+// ReserveAll is Reserve of one port on every address of ips at once, as
+// Docker takes a default binding's port on 0.0.0.0 and on :: alike.
+func (a *Allocator) ReserveAll(proto string, ips []netip.Addr, begin, end uint16) (uint16, error) {
 	if proto != "tcp" && proto != "udp" {
 		return 0, fmt.Errorf("unsupported protocol %q for a port binding: %w", proto, errdefs.ErrInvalidArgument)
 	}
-	ip = normIP(ip)
-	if !ip.Is4() {
-		return 0, fmt.Errorf("host IP %s for a port binding is not IPv4: %w", ip, errdefs.ErrInvalidArgument)
+	if len(ips) == 0 {
+		ips = []netip.Addr{{}}
+	}
+	ips = slices.Clone(ips)
+	for i := range ips {
+		ips[i] = normIP(ips[i])
 	}
 	if begin > end {
 		return 0, fmt.Errorf("invalid port range %d-%d: %w", begin, end, errdefs.ErrInvalidArgument)
@@ -93,15 +114,15 @@ func (a *Allocator) Reserve(proto string, ip netip.Addr, begin, end uint16) (uin
 	defer a.mu.Unlock()
 
 	if begin != 0 && begin == end {
-		k := Key{proto, ip, begin}
-		if _, ok := a.held[k]; ok {
-			return 0, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Bind for %s:%d failed: port is already allocated", ip, begin))
+		for _, ip := range ips {
+			if _, ok := a.held[Key{proto, ip, begin}]; ok {
+				return 0, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Bind for %s failed: port is already allocated",
+					net.JoinHostPort(ip.String(), strconv.Itoa(int(begin)))))
+			}
 		}
-		c, err := bind(k)
-		if err != nil {
+		if err := a.bindAllLocked(proto, ips, begin); err != nil {
 			return 0, bindError(err)
 		}
-		a.held[k] = c
 		return begin, nil
 	}
 
@@ -114,26 +135,46 @@ func (a *Allocator) Reserve(proto string, ip netip.Addr, begin, end uint16) (uin
 		}
 	}
 	size := int(last) - int(first) + 1
+next:
 	for i := 0; i < size; i++ {
 		p := uint16(int(first) + (int(start)-int(first)+i)%size)
-		k := Key{proto, ip, p}
-		if _, ok := a.held[k]; ok {
-			continue
+		for _, ip := range ips {
+			if _, ok := a.held[Key{proto, ip, p}]; ok {
+				continue next
+			}
 		}
-		c, err := bind(k)
+		err := a.bindAllLocked(proto, ips, p)
 		if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES) {
 			continue // another program has it: try the next one
 		}
 		if err != nil {
 			return 0, bindError(err)
 		}
-		a.held[k] = c
 		if begin == 0 {
 			a.next[proto] = p + 1
 		}
 		return p, nil
 	}
 	return 0, fmt.Errorf("all ports are allocated: %w", errdefs.ErrResourceExhausted)
+}
+
+// bindAllLocked binds port on every address of ips, or on none. a.mu held.
+func (a *Allocator) bindAllLocked(proto string, ips []netip.Addr, port uint16) error {
+	socks := make([]io.Closer, 0, len(ips))
+	for _, ip := range ips {
+		c, err := bind(Key{proto, ip, port})
+		if err != nil {
+			for _, c := range socks {
+				_ = c.Close()
+			}
+			return err
+		}
+		socks = append(socks, c)
+	}
+	for i, ip := range ips {
+		a.held[Key{proto, ip, port}] = socks[i]
+	}
+	return nil
 }
 
 // Release frees a reservation; releasing a free port is a no-op.
@@ -167,12 +208,18 @@ func (a *Allocator) Close() {
 	}
 }
 
+// bind holds k's port: on an IPv6 address an IPv6-only socket, so that
+// 0.0.0.0 and :: are taken (and refused) each on its own, as Docker's.
 func bind(k Key) (io.Closer, error) {
 	addr := net.JoinHostPort(k.IP.String(), strconv.Itoa(int(k.Port)))
-	if k.Proto == "udp" {
-		return net.ListenPacket("udp4", addr)
+	family := "4"
+	if k.IP.Is6() {
+		family = "6"
 	}
-	return net.Listen("tcp4", addr)
+	if k.Proto == "udp" {
+		return net.ListenPacket("udp"+family, addr)
+	}
+	return net.Listen("tcp"+family, addr)
 }
 
 // bindError words a failed bind as dockerd 20.10 does, whose proxy got the

@@ -156,7 +156,7 @@ func TestSpecificIP(t *testing.T) {
 	for _, bad := range []struct {
 		proto string
 		ip    netip.Addr
-	}{{"sctp", any4}, {"tcp", netip.MustParseAddr("::1")}} {
+	}{{"sctp", any4}} {
 		if _, err := a.Reserve(bad.proto, bad.ip, 0, 0); !errdefs.IsInvalidArgument(err) {
 			t.Errorf("%v: %v", bad, err)
 		}

@@ -125,6 +125,17 @@ func firstIPv4(ifc *net.Interface) string {
 	return ""
 }
 
+// HostIPv6 reports whether the host takes IPv6 sockets: engines then
+// publish a binding without an address on :: as well as on 0.0.0.0.
+func HostIPv6() bool {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
 // HTTPResponse is what HTTPGet got.
 type HTTPResponse struct {
 	Status int

@@ -3,6 +3,7 @@ package netnstest
 import (
 	"io"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -64,7 +65,11 @@ func Serve(t testing.TB, path, proto, addr, greeting string) {
 func Ask(path, proto, addr string, timeout time.Duration) (string, error) {
 	var c net.Conn
 	dial := func() (err error) {
-		c, err = net.DialTimeout(proto+"4", addr, timeout)
+		family := "4"
+		if ap, err := netip.ParseAddrPort(addr); err == nil && ap.Addr().Is6() {
+			family = "6"
+		}
+		c, err = net.DialTimeout(proto+family, addr, timeout)
 		return err
 	}
 	var err error
