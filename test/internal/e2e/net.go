@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/network/portmap"
 )
 
 var (
@@ -127,14 +129,7 @@ func firstIPv4(ifc *net.Interface) string {
 
 // HostIPv6 reports whether the host takes IPv6 sockets: engines then
 // publish a binding without an address on :: as well as on 0.0.0.0.
-func HostIPv6() bool {
-	ln, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		return false
-	}
-	ln.Close()
-	return true
-}
+func HostIPv6() bool { return portmap.IPv6Listenable() }
 
 // HTTPResponse is what HTTPGet got.
 type HTTPResponse struct {
