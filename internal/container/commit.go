@@ -57,20 +57,32 @@ func (s *Service) committer() (ImageCommitter, error) {
 	return s.deps.Commits, nil
 }
 
+// committerFor is where diff, export and commit begin: the committer,
+// and the container ref names with its ID.
+func (s *Service) committerFor(ref string) (ImageCommitter, *Container, string, error) {
+	cm, err := s.committer()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	c, err := s.idx.get(ref)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	c.mu.Lock()
+	id := c.ID
+	c.mu.Unlock()
+	return cm, c, id, nil
+}
+
 // Commit makes an image of the container ref: docker commit. A running
 // container is paused meanwhile when opts.Pause asks for it (and it is
 // not paused already), and resumed whatever happens.
 func (s *Service) Commit(ctx context.Context, ref string, opts CommitOptions) (string, error) {
-	cm, err := s.committer()
-	if err != nil {
-		return "", err
-	}
-	c, err := s.idx.get(ref)
+	cm, c, id, err := s.committerFor(ref)
 	if err != nil {
 		return "", err
 	}
 	c.mu.Lock()
-	id := c.ID
 	running, paused := c.State.Running, c.State.Paused
 	removing, dead := c.State.RemovalInProgress, c.State.Dead
 	cfg := cloneConfig(c.Config)

@@ -10,17 +10,10 @@ import (
 // Export streams a tar of the container ref's whole filesystem (docker
 // export), running or not. The caller closes the stream.
 func (s *Service) Export(ctx context.Context, ref string) (io.ReadCloser, error) {
-	cm, err := s.committer()
+	cm, c, id, err := s.committerFor(ref)
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.idx.get(ref)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	id := c.ID
-	c.mu.Unlock()
 	rc, err := cm.Export(ctx, id)
 	if err != nil {
 		return nil, err

@@ -229,6 +229,17 @@ func (s *Service) Get(ref string) (id, name string, err error) {
 	return c.ID, c.Name, nil
 }
 
+// lockContainer looks up the container ref names and takes its op lock,
+// held by every lifecycle transition; the caller unlocks c.op.
+func (s *Service) lockContainer(ref string) (*Container, error) {
+	c, err := s.idx.get(ref)
+	if err != nil {
+		return nil, err
+	}
+	c.op.Lock()
+	return c, nil
+}
+
 // bundleDir is where a running container's OCI bundle is.
 func (cfg *Config) bundleDir(id string) string { return filepath.Join(cfg.ExecRoot, "bundles", id) }
 

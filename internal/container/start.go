@@ -22,11 +22,10 @@ import (
 
 // Start starts a created or exited container (docker start).
 func (s *Service) Start(ctx context.Context, ref string) error {
-	c, err := s.idx.get(ref)
+	c, err := s.lockContainer(ref)
 	if err != nil {
 		return err
 	}
-	c.op.Lock()
 	c.mu.Lock()
 	switch {
 	case c.State.Paused:

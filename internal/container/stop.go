@@ -196,11 +196,10 @@ func (s *Service) Kill(ctx context.Context, ref, signal string) error {
 			return err
 		}
 	}
-	c, err := s.idx.get(ref)
+	c, err := s.lockContainer(ref)
 	if err != nil {
 		return err
 	}
-	c.op.Lock()
 	c.mu.Lock()
 	if !c.State.Running {
 		c.mu.Unlock()
@@ -269,11 +268,10 @@ func (s *Service) Restart(ctx context.Context, ref string, opts StopOptions) err
 
 // Pause freezes every process of the container.
 func (s *Service) Pause(ctx context.Context, ref string) error {
-	c, err := s.idx.get(ref)
+	c, err := s.lockContainer(ref)
 	if err != nil {
 		return err
 	}
-	c.op.Lock()
 	defer c.op.Unlock()
 	c.mu.Lock()
 	switch {
@@ -298,11 +296,10 @@ func (s *Service) Pause(ctx context.Context, ref string) error {
 
 // Unpause thaws a paused container.
 func (s *Service) Unpause(ctx context.Context, ref string) error {
-	c, err := s.idx.get(ref)
+	c, err := s.lockContainer(ref)
 	if err != nil {
 		return err
 	}
-	c.op.Lock()
 	defer c.op.Unlock()
 	c.mu.Lock()
 	paused, sh := c.State.Paused, c.shim

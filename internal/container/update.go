@@ -19,11 +19,10 @@ func (s *Service) Rename(ctx context.Context, ref, newName string) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.idx.get(ref)
+	c, err := s.lockContainer(ref)
 	if err != nil {
 		return err
 	}
-	c.op.Lock()
 	defer c.op.Unlock()
 	c.mu.Lock()
 	old := c.Name

@@ -181,13 +181,9 @@ func emptyEntry(p string) bool {
 // recorded; a failure leaves nothing behind. The caller pauses the
 // container if it wants a consistent layer.
 func (s *Service) Commit(ctx context.Context, opts CommitOptions) (string, error) {
-	var refs []reference.NamedTagged
-	if opts.Repo != "" {
-		ref, err := ParseTag(opts.Repo, opts.Tag)
-		if err != nil {
-			return "", err
-		}
-		refs = append(refs, ref)
+	refs, err := tagsFor(opts.Repo, opts.Tag)
+	if err != nil {
+		return "", err
 	}
 	cfg := ociConfig(opts.Config)
 	if err := applyChanges(&cfg, opts.Changes); err != nil {

@@ -42,13 +42,9 @@ type importConfig struct {
 // decompressed). Invalid changes, platform or reference fail before the
 // tar is read.
 func (ar *Archiver) Import(ctx context.Context, src io.Reader, opts ImportOptions) (string, error) {
-	var refs []reference.NamedTagged
-	if opts.Repo != "" {
-		ref, err := ParseTag(opts.Repo, opts.Tag)
-		if err != nil {
-			return "", err
-		}
-		refs = append(refs, ref)
+	refs, err := tagsFor(opts.Repo, opts.Tag)
+	if err != nil {
+		return "", err
 	}
 	platform, err := ParsePlatform(opts.Platform)
 	if err != nil {

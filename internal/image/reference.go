@@ -26,6 +26,19 @@ func notFoundf(format string, a ...any) error {
 	return errdefs.ErrNotFound.WithMessage(fmt.Sprintf(format, a...))
 }
 
+// tagsFor is the tag commit and import give their image: ParseTag of
+// repo and tag, none without a repo.
+func tagsFor(repo, tag string) ([]reference.NamedTagged, error) {
+	if repo == "" {
+		return nil, nil
+	}
+	ref, err := ParseTag(repo, tag)
+	if err != nil {
+		return nil, err
+	}
+	return []reference.NamedTagged{ref}, nil
+}
+
 // ParseTag turns the repo and tag of a request into the reference to
 // store, as Docker's RepoTagReference does: "busybox" and "" give
 // docker.io/library/busybox:latest; a tag in repo is kept unless tag

@@ -11,6 +11,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/mountopt"
 )
 
 // MountAll mounts mounts on target in order. An overlay whose option string
@@ -41,7 +43,7 @@ func mountAll(mounts []Mount, target string, onThread func(func() error) error) 
 }
 
 func mountOne(m Mount, target string, onThread func(func() error) error) error {
-	flags, data := parseOptions(m.Options)
+	flags, data := mountopt.Parse(m.Options)
 	switch m.Type {
 	case "bind":
 		bindFlags := uintptr(unix.MS_BIND)
@@ -121,7 +123,7 @@ func mountOverlayShort(options []string, flags uintptr, target string, onThread 
 			out = append(out, o)
 		}
 	}
-	_, data := parseOptions(out)
+	_, data := mountopt.Parse(out)
 	if len(data) >= pageSize() {
 		return fmt.Errorf("overlay mount options are %d bytes even with relative paths (limit %d): %w", len(data), pageSize(), errdefs.ErrInvalidArgument)
 	}
@@ -164,40 +166,6 @@ func commonDir(paths []string) string {
 		}
 	}
 	return common
-}
-
-var flagOptions = map[string]struct {
-	clear bool
-	flag  uintptr
-}{
-	"ro":         {false, unix.MS_RDONLY},
-	"rw":         {true, unix.MS_RDONLY},
-	"nosuid":     {false, unix.MS_NOSUID},
-	"nodev":      {false, unix.MS_NODEV},
-	"noexec":     {false, unix.MS_NOEXEC},
-	"rbind":      {false, unix.MS_BIND | unix.MS_REC},
-	"bind":       {false, unix.MS_BIND},
-	"relatime":   {false, unix.MS_RELATIME},
-	"noatime":    {false, unix.MS_NOATIME},
-	"nodiratime": {false, unix.MS_NODIRATIME},
-}
-
-// parseOptions splits mount options into flags and the data string.
-func parseOptions(options []string) (uintptr, string) {
-	var flags uintptr
-	var data []string
-	for _, o := range options {
-		if f, ok := flagOptions[o]; ok {
-			if f.clear {
-				flags &^= f.flag
-			} else {
-				flags |= f.flag
-			}
-			continue
-		}
-		data = append(data, o)
-	}
-	return flags, strings.Join(data, ",")
 }
 
 func pageSize() int { return os.Getpagesize() }

@@ -234,24 +234,7 @@ func (t *Table) Add(ms []Mapping) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	anyEl, hostEl, err := elements(ms, true)
-	if err != nil {
-		return err
-	}
-	if len(anyEl) > 0 {
-		if err := t.conn.SetAddElements(t.ports, anyEl); err != nil {
-			return err
-		}
-	}
-	if len(hostEl) > 0 {
-		if err := t.conn.SetAddElements(t.hports, hostEl); err != nil {
-			return err
-		}
-	}
-	if err := t.conn.Flush(); err != nil {
-		return fmt.Errorf("publish ports: %w", err)
-	}
-	return nil
+	return t.changeElements(ms, true)
 }
 
 // Remove unpublishes ports. Mappings that are not there are skipped, so
@@ -287,23 +270,31 @@ func (t *Table) Remove(ms []Mapping) error {
 	return t.remove(left)
 }
 
-func (t *Table) remove(ms []Mapping) error {
-	anyEl, hostEl, err := elements(ms, false)
+func (t *Table) remove(ms []Mapping) error { return t.changeElements(ms, false) }
+
+// changeElements adds the mappings to the port maps (publish) or deletes
+// them (unpublish), in one batch.
+func (t *Table) changeElements(ms []Mapping, add bool) error {
+	anyEl, hostEl, err := elements(ms, add)
 	if err != nil {
 		return err
 	}
+	change, what := t.conn.SetDeleteElements, "unpublish ports"
+	if add {
+		change, what = t.conn.SetAddElements, "publish ports"
+	}
 	if len(anyEl) > 0 {
-		if err := t.conn.SetDeleteElements(t.ports, anyEl); err != nil {
+		if err := change(t.ports, anyEl); err != nil {
 			return err
 		}
 	}
 	if len(hostEl) > 0 {
-		if err := t.conn.SetDeleteElements(t.hports, hostEl); err != nil {
+		if err := change(t.hports, hostEl); err != nil {
 			return err
 		}
 	}
 	if err := t.conn.Flush(); err != nil {
-		return fmt.Errorf("unpublish ports: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/mountopt"
 )
 
 // Name is the driver's name in the API.
@@ -155,51 +157,8 @@ func (d *Driver) Remove(name string, opts map[string]string) error {
 	return nil
 }
 
-// flagOpts are the mount(8) options that are flags; the others go to the
-// filesystem as data.
-var flagOpts = map[string]struct {
-	clear bool
-	flag  uintptr
-}{
-	"ro":          {false, unix.MS_RDONLY},
-	"rw":          {true, unix.MS_RDONLY},
-	"nosuid":      {false, unix.MS_NOSUID},
-	"suid":        {true, unix.MS_NOSUID},
-	"nodev":       {false, unix.MS_NODEV},
-	"dev":         {true, unix.MS_NODEV},
-	"noexec":      {false, unix.MS_NOEXEC},
-	"exec":        {true, unix.MS_NOEXEC},
-	"sync":        {false, unix.MS_SYNCHRONOUS},
-	"async":       {true, unix.MS_SYNCHRONOUS},
-	"noatime":     {false, unix.MS_NOATIME},
-	"atime":       {true, unix.MS_NOATIME},
-	"nodiratime":  {false, unix.MS_NODIRATIME},
-	"diratime":    {true, unix.MS_NODIRATIME},
-	"relatime":    {false, unix.MS_RELATIME},
-	"norelatime":  {true, unix.MS_RELATIME},
-	"strictatime": {false, unix.MS_STRICTATIME},
-	"bind":        {false, unix.MS_BIND},
-	"rbind":       {false, unix.MS_BIND | unix.MS_REC},
-	"defaults":    {false, 0},
-}
-
 // mountFlags splits an "o" option into flags and filesystem data.
 func mountFlags(o string) (uintptr, string, error) {
-	var flags uintptr
-	var data []string
-	for _, opt := range strings.Split(o, ",") {
-		if opt == "" {
-			continue
-		}
-		if f, ok := flagOpts[opt]; ok {
-			if f.clear {
-				flags &^= f.flag
-			} else {
-				flags |= f.flag
-			}
-			continue
-		}
-		data = append(data, opt)
-	}
-	return flags, strings.Join(data, ","), nil
+	flags, data := mountopt.Parse(strings.Split(o, ","))
+	return flags, data, nil
 }
