@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/ctxio"
 	"github.com/berth-dev/berth/internal/image/content"
+	"github.com/berth-dev/berth/internal/layer"
 	"github.com/distribution/reference"
 	"github.com/moby/go-archive/compression"
 	eventtypes "github.com/moby/moby/api/types/events"
@@ -101,6 +102,9 @@ func (ar *Archiver) spool(ctx context.Context, r io.Reader) (*archiveFiles, erro
 				a.close()
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
+				}
+				if layer.IsDiskError(err) {
+					return nil, err
 				}
 				return nil, invalidf("invalid image archive: %v", err)
 			}

@@ -40,15 +40,23 @@ func Apply(ctx context.Context, mounts []Mount, tarStream io.Reader) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		// A full or failing disk is the daemon's problem, not a bad tar.
-		for _, e := range []error{unix.ENOSPC, unix.EDQUOT, unix.EIO, unix.EROFS} {
-			if errors.Is(err, e) {
-				return fmt.Errorf("apply layer: %w", err)
-			}
+		if IsDiskError(err) {
+			return fmt.Errorf("apply layer: %w", err)
 		}
 		return fmt.Errorf("apply layer: %s: %w", err.Error(), errdefs.ErrInvalidArgument)
 	}
 	return nil
+}
+
+// IsDiskError reports whether err is a full or failing disk: the daemon's
+// problem, not a bad archive or layer.
+func IsDiskError(err error) bool {
+	for _, e := range []error{unix.ENOSPC, unix.EDQUOT, unix.EIO, unix.EROFS} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // untarChrooted unpacks r into dest from inside a chroot to dest, on a

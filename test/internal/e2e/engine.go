@@ -17,6 +17,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Kind says which engine implementation is under test.
@@ -44,6 +45,7 @@ type Engine struct {
 	dir       string // private dir holding everything the harness made for this engine
 	configDir string // DOCKER_CONFIG for the stock CLI
 	clis      []string
+	unmount   string // a mount on the data root, undone at teardown
 
 	mu  sync.Mutex
 	cli *client.Client
@@ -398,6 +400,9 @@ func (e *Engine) teardown() {
 		if err := e.Daemon.Cleanup(); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		}
+	}
+	if e.unmount != "" {
+		_ = unix.Unmount(e.unmount, unix.MNT_DETACH)
 	}
 	if os.Getenv("E2E_KEEP") == "" {
 		os.RemoveAll(e.dir)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // PrivateOptions configure an engine started for one test.
@@ -13,6 +15,9 @@ type PrivateOptions struct {
 	// DaemonJSON is the daemon's configuration file ("{}" when empty):
 	// berth and dockerd read the same keys.
 	DaemonJSON string
+	// DataRootSize, when set, puts the data root on a tmpfs of this size
+	// ("64m"): a disk that fills up.
+	DataRootSize string
 }
 
 // StartPrivate starts an extra private daemon of the kind under test (berth,
@@ -74,6 +79,10 @@ func StartPrivate(t testing.TB, opts PrivateOptions) *Engine {
 			t.Fatal(err)
 		}
 	}
+	if opts.DataRootSize != "" {
+		mountSizedRoot(t, d.DataRoot, opts.DataRootSize)
+		e.unmount = d.DataRoot
+	}
 	e.adopt(d)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -84,4 +93,16 @@ func StartPrivate(t testing.TB, opts PrivateOptions) *Engine {
 		t.Fatalf("import busybox: %v", err)
 	}
 	return e
+}
+
+// mountSizedRoot mounts a tmpfs of size on dir; the engine's teardown
+// unmounts it once its daemon is gone.
+func mountSizedRoot(t testing.TB, dir, size string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
+		t.Fatalf("mount a %s tmpfs on %s: %v", size, dir, err)
+	}
 }
