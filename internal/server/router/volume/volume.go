@@ -69,11 +69,7 @@ func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Re
 }
 
 func (r *Router) remove(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
-	if err := r.b.Remove(ctx, vars["name"], httputils.BoolValue(req, "force")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return httputils.NoContent(w, r.b.Remove(ctx, vars["name"], httputils.BoolValue(req, "force")))
 }
 
 // prune removes only anonymous volumes from API 1.42 on, unless the
