@@ -320,13 +320,7 @@ func newNetworkInspectCommand(c *CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return inspectAll(c.Out, args, format, func(ref string) (any, []byte, error) {
-				res, err := cl.NetworkInspect(cmd.Context(), ref, client.NetworkInspectOptions{Verbose: verbose})
-				if err != nil {
-					return nil, nil, err
-				}
-				return &res.Network, res.Raw, nil
-			})
+			return inspectAll(c.Out, args, format, inspectNetwork(cmd, cl, verbose))
 		},
 	}
 	flags := cmd.Flags()
@@ -395,22 +389,8 @@ func newNetworkPruneCommand(c *CLI) *cobra.Command {
 		Short: "Remove all unused networks",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if err := confirmPrune(ctx, c, opts.force, networkPruneWarning, "network prune"); err != nil {
-				return err
-			}
-			cl, err := c.Client()
-			if err != nil {
-				return err
-			}
-			_, report, err := pruneNetworks(ctx, cl, false, c.pruneFilters(opts.filter.Value()))
-			if err != nil {
-				return err
-			}
-			if report != "" {
-				fmt.Fprintln(c.Out, report)
-			}
-			return nil
+			_, err := confirmAndPrune(cmd.Context(), c, &opts, networkPruneWarning, "network prune", pruneNetworks)
+			return err
 		},
 	}
 	flags := cmd.Flags()
