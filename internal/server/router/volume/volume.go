@@ -37,15 +37,10 @@ func (r *Router) Routes() []httputils.Route {
 }
 
 func (r *Router) list(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
-	f, err := filters.Parse(req.FormValue("filters"))
-	if err != nil {
-		return err
-	}
-	vols, err := r.b.List(ctx, f)
-	if err != nil {
-		return err
-	}
-	return httputils.WriteJSON(w, http.StatusOK, volume.ListResponse{Volumes: vols, Warnings: []string{}})
+	return httputils.WriteFiltered(ctx, w, req, func(ctx context.Context, f filters.Args) (volume.ListResponse, error) {
+		vols, err := r.b.List(ctx, f)
+		return volume.ListResponse{Volumes: vols, Warnings: []string{}}, err
+	})
 }
 
 func (r *Router) inspect(ctx context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
