@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bytes"
-
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
@@ -26,14 +24,7 @@ func newImageInspectCommand(c *CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return inspectAll(c.Out, args, format, func(ref string) (any, []byte, error) {
-				var buf bytes.Buffer
-				res, err := cl.ImageInspect(cmd.Context(), ref, append(opts, client.ImageInspectWithRawResponse(&buf))...)
-				if err != nil {
-					return nil, nil, err
-				}
-				return &res.InspectResponse, buf.Bytes(), nil
-			})
+			return inspectAll(c.Out, args, format, inspectImage(cmd, cl, opts...))
 		},
 	}
 	flags := cmd.Flags()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/moby/moby/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -41,31 +42,45 @@ func newPullCommand(c *CLI) *cobra.Command {
 // runPull asks the daemon to pull and renders its progress stream, then
 // prints the full reference ("docker.io/library/busybox:latest").
 func runPull(cmd *cobra.Command, c *CLI, remote string, opts *distributionOptions) error {
-	ref, err := c.parseRemote(remote, opts)
-	if err != nil {
-		return err
-	}
-	platforms, err := parsePlatforms(opts.platform)
-	if err != nil {
-		return err
-	}
-	cl, err := c.Client()
-	if err != nil {
-		return err
-	}
-	body, err := cl.ImagePull(cmd.Context(), reference.FamiliarString(ref), client.ImagePullOptions{
-		RegistryAuth: c.encodedAuthFor(reference.Domain(ref)),
-		All:          opts.all,
-		Platforms:    platforms,
+	ref, err := c.transferImage(cmd.Context(), remote, opts, func(cl *client.Client, name, auth string, platforms []ocispec.Platform) (io.ReadCloser, error) {
+		return cl.ImagePull(cmd.Context(), name, client.ImagePullOptions{
+			RegistryAuth: auth,
+			All:          opts.all,
+			Platforms:    platforms,
+		})
 	})
 	if err != nil {
 		return err
 	}
-	if err := c.displayProgress(cmd.Context(), body, opts.quiet); err != nil {
-		return err
-	}
 	fmt.Fprintln(c.Out, ref.String())
 	return nil
+}
+
+// A transfer starts a pull or a push of the image name, with the
+// registry's encoded credentials, and returns its progress stream.
+type transfer func(cl *client.Client, name, auth string, platforms []ocispec.Platform) (io.ReadCloser, error)
+
+// transferImage is what pull and push share: read NAME[:TAG] and
+// --platform, start the transfer and render its progress. It returns
+// the full reference.
+func (c *CLI) transferImage(ctx context.Context, remote string, opts *distributionOptions, start transfer) (reference.Named, error) {
+	ref, err := c.parseRemote(remote, opts)
+	if err != nil {
+		return nil, err
+	}
+	platforms, err := parsePlatforms(opts.platform)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := c.Client()
+	if err != nil {
+		return nil, err
+	}
+	body, err := start(cl, reference.FamiliarString(ref), c.encodedAuthFor(reference.Domain(ref)), platforms)
+	if err != nil {
+		return nil, err
+	}
+	return ref, c.displayProgress(ctx, body, opts.quiet)
 }
 
 // parseRemote reads pull's and push's NAME[:TAG]: -a takes a name without

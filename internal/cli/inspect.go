@@ -87,14 +87,28 @@ func inspectContainer(cmd *cobra.Command, cl *client.Client, size bool) inspectF
 	}
 }
 
-func inspectImage(cmd *cobra.Command, cl *client.Client) inspectFunc {
+func inspectImage(cmd *cobra.Command, cl *client.Client, opts ...client.ImageInspectOption) inspectFunc {
 	return func(ref string) (any, []byte, error) {
 		var buf bytes.Buffer
-		res, err := cl.ImageInspect(cmd.Context(), ref, client.ImageInspectWithRawResponse(&buf))
+		res, err := cl.ImageInspect(cmd.Context(), ref, append(opts, client.ImageInspectWithRawResponse(&buf))...)
 		if err != nil {
 			return nil, nil, err
 		}
 		return &res.InspectResponse, buf.Bytes(), nil
+	}
+}
+
+func inspectNetwork(cmd *cobra.Command, cl *client.Client, verbose bool) inspectFunc {
+	return func(ref string) (any, []byte, error) {
+		res, err := cl.NetworkInspect(cmd.Context(), ref, client.NetworkInspectOptions{Verbose: verbose})
+		return &res.Network, res.Raw, err
+	}
+}
+
+func inspectVolume(cmd *cobra.Command, cl *client.Client) inspectFunc {
+	return func(ref string) (any, []byte, error) {
+		res, err := cl.VolumeInspect(cmd.Context(), ref, client.VolumeInspectOptions{})
+		return &res.Volume, res.Raw, err
 	}
 }
 
@@ -112,14 +126,8 @@ func objectLookup(cmd *cobra.Command, c *CLI, cl *client.Client, opts inspectOpt
 	kinds := []kind{
 		{name: "container", sizeOK: true, lookup: inspectContainer(cmd, cl, opts.size)},
 		{name: "image", lookup: inspectImage(cmd, cl)},
-		{name: "network", lookup: func(ref string) (any, []byte, error) {
-			res, err := cl.NetworkInspect(ctx, ref, client.NetworkInspectOptions{})
-			return &res.Network, res.Raw, err
-		}},
-		{name: "volume", lookup: func(ref string) (any, []byte, error) {
-			res, err := cl.VolumeInspect(ctx, ref, client.VolumeInspectOptions{})
-			return &res.Volume, res.Raw, err
-		}},
+		{name: "network", lookup: inspectNetwork(cmd, cl, false)},
+		{name: "volume", lookup: inspectVolume(cmd, cl)},
 		{name: "service", swarm: true, lookup: func(ref string) (any, []byte, error) {
 			res, err := cl.ServiceInspect(ctx, ref, client.ServiceInspectOptions{InsertDefaults: true})
 			return &res.Service, res.Raw, err

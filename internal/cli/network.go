@@ -157,52 +157,36 @@ func (o *networkCreateOptions) ipamConfig() (*network.IPAM, error) {
 	}
 
 	for _, r := range o.ipRanges {
-		match := false
-		for _, s := range o.subnets {
-			if _, _, err := net.ParseCIDR(r); err != nil {
-				return nil, err
-			}
-			in, err := subnetContains(s, r)
-			if err != nil {
-				return nil, err
-			}
-			if !in {
-				continue
-			}
+		ip, n, err := net.ParseCIDR(r)
+		if err != nil {
+			return nil, err
+		}
+		holding, err := subnetsHolding(o.subnets, r, "range")
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range holding {
 			cfg := &configs[index[s]]
 			if cfg.IPRange.IsValid() {
 				return nil, fmt.Errorf("cannot configure multiple ranges (%s, %s) on the same subnet (%s)", r, cfg.IPRange, s)
 			}
-			ip, n, _ := net.ParseCIDR(r)
 			ones, _ := n.Mask.Size()
 			addr, _ := netip.AddrFromSlice(ip)
 			cfg.IPRange = netip.PrefixFrom(addr.Unmap(), ones)
-			match = true
-		}
-		if !match {
-			return nil, fmt.Errorf("no matching subnet for range %s", r)
 		}
 	}
 
 	for _, g := range o.gateways {
-		match := false
-		for _, s := range o.subnets {
-			in, err := subnetContains(s, g)
-			if err != nil {
-				return nil, err
-			}
-			if !in {
-				continue
-			}
+		holding, err := subnetsHolding(o.subnets, g, "gateway")
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range holding {
 			cfg := &configs[index[s]]
 			if cfg.Gateway.IsValid() {
 				return nil, fmt.Errorf("cannot configure multiple gateways (%s, %s) for the same subnet (%s)", g, cfg.Gateway, s)
 			}
 			cfg.Gateway = parseNetIP(g)
-			match = true
-		}
-		if !match {
-			return nil, fmt.Errorf("no matching subnet for gateway %s", g)
 		}
 	}
 
@@ -214,24 +198,35 @@ func (o *networkCreateOptions) ipamConfig() (*network.IPAM, error) {
 	sort.Strings(names)
 	for _, name := range names {
 		a := aux[name]
-		match := false
-		for _, s := range o.subnets {
-			in, err := subnetContains(s, a)
-			if err != nil {
-				return nil, err
-			}
-			if !in {
-				continue
-			}
-			configs[index[s]].AuxAddress[name] = parseNetIP(a)
-			match = true
+		holding, err := subnetsHolding(o.subnets, a, "aux-address")
+		if err != nil {
+			return nil, err
 		}
-		if !match {
-			return nil, fmt.Errorf("no matching subnet for aux-address %s", a)
+		for _, s := range holding {
+			configs[index[s]].AuxAddress[name] = parseNetIP(a)
 		}
 	}
 
 	return &network.IPAM{Driver: o.ipamDriver, Config: configs, Options: o.ipamOpts.GetAll()}, nil
+}
+
+// subnetsHolding returns the subnets that data (as subnetContains takes
+// it) is in, in order; none is docker's "no matching subnet for <what>".
+func subnetsHolding(subnets []string, data, what string) ([]string, error) {
+	var holding []string
+	for _, s := range subnets {
+		in, err := subnetContains(s, data)
+		if err != nil {
+			return nil, err
+		}
+		if in {
+			holding = append(holding, s)
+		}
+	}
+	if len(holding) == 0 {
+		return nil, fmt.Errorf("no matching subnet for %s %s", what, data)
+	}
+	return holding, nil
 }
 
 // subnetContains reports whether data, an address or a CIDR (whose
@@ -320,13 +315,7 @@ func newNetworkInspectCommand(c *CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return inspectAll(c.Out, args, format, func(ref string) (any, []byte, error) {
-				res, err := cl.NetworkInspect(cmd.Context(), ref, client.NetworkInspectOptions{Verbose: verbose})
-				if err != nil {
-					return nil, nil, err
-				}
-				return &res.Network, res.Raw, nil
-			})
+			return inspectAll(c.Out, args, format, inspectNetwork(cmd, cl, verbose))
 		},
 	}
 	flags := cmd.Flags()
@@ -395,22 +384,8 @@ func newNetworkPruneCommand(c *CLI) *cobra.Command {
 		Short: "Remove all unused networks",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if err := confirmPrune(ctx, c, opts.force, networkPruneWarning, "network prune"); err != nil {
-				return err
-			}
-			cl, err := c.Client()
-			if err != nil {
-				return err
-			}
-			_, report, err := pruneNetworks(ctx, cl, false, c.pruneFilters(opts.filter.Value()))
-			if err != nil {
-				return err
-			}
-			if report != "" {
-				fmt.Fprintln(c.Out, report)
-			}
-			return nil
+			_, err := confirmAndPrune(cmd.Context(), c, &opts, networkPruneWarning, "network prune", pruneNetworks)
+			return err
 		},
 	}
 	flags := cmd.Flags()

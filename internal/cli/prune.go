@@ -131,22 +131,32 @@ func confirmPrune(ctx context.Context, c *CLI, force bool, warning, what string)
 // runPrune is a "<kind> prune" command: ask, prune, print what went and
 // the total.
 func runPrune(ctx context.Context, c *CLI, opts *pruneOptions, warning, what string, prune pruner) error {
-	if err := confirmPrune(ctx, c, opts.force, warning, what); err != nil {
+	space, err := confirmAndPrune(ctx, c, opts, warning, what, prune)
+	if err != nil {
 		return err
+	}
+	fmt.Fprintln(c.Out, "Total reclaimed space:", units.HumanSize(float64(space)))
+	return nil
+}
+
+// confirmAndPrune is runPrune without the total, which "network prune"
+// does not print: it returns the space freed instead.
+func confirmAndPrune(ctx context.Context, c *CLI, opts *pruneOptions, warning, what string, prune pruner) (uint64, error) {
+	if err := confirmPrune(ctx, c, opts.force, warning, what); err != nil {
+		return 0, err
 	}
 	cl, err := c.Client()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	space, report, err := prune(ctx, cl, opts.all, c.pruneFilters(opts.filter.Value()))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if report != "" {
 		fmt.Fprintln(c.Out, report)
 	}
-	fmt.Fprintln(c.Out, "Total reclaimed space:", units.HumanSize(float64(space)))
-	return nil
+	return space, nil
 }
 
 type pruneOptions struct {

@@ -2,9 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -33,31 +33,18 @@ func newPushCommand(c *CLI) *cobra.Command {
 // runPush asks the daemon to push with the stored credentials of the
 // registry and renders its progress; -q prints only the reference.
 func runPush(cmd *cobra.Command, c *CLI, remote string, opts *distributionOptions) error {
-	ref, err := c.parseRemote(remote, opts)
-	if err != nil {
-		return err
-	}
-	platforms, err := parsePlatforms(opts.platform)
-	if err != nil {
-		return err
-	}
-	var platform *ocispec.Platform
-	if len(platforms) > 0 {
-		platform = &platforms[0]
-	}
-	cl, err := c.Client()
-	if err != nil {
-		return err
-	}
-	body, err := cl.ImagePush(cmd.Context(), reference.FamiliarString(ref), client.ImagePushOptions{
-		All:          opts.all,
-		RegistryAuth: c.encodedAuthFor(reference.Domain(ref)),
-		Platform:     platform,
+	ref, err := c.transferImage(cmd.Context(), remote, opts, func(cl *client.Client, name, auth string, platforms []ocispec.Platform) (io.ReadCloser, error) {
+		var platform *ocispec.Platform
+		if len(platforms) > 0 {
+			platform = &platforms[0]
+		}
+		return cl.ImagePush(cmd.Context(), name, client.ImagePushOptions{
+			All:          opts.all,
+			RegistryAuth: auth,
+			Platform:     platform,
+		})
 	})
 	if err != nil {
-		return err
-	}
-	if err := c.displayProgress(cmd.Context(), body, opts.quiet); err != nil {
 		return err
 	}
 	if opts.quiet {

@@ -75,10 +75,7 @@ func newVolumeInspectCommand(c *CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return inspectAll(c.Out, args, format, func(ref string) (any, []byte, error) {
-				res, err := cl.VolumeInspect(cmd.Context(), ref, client.VolumeInspectOptions{})
-				return &res.Volume, res.Raw, err
-			})
+			return inspectAll(c.Out, args, format, inspectVolume(cmd, cl))
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", inspectFormatHelp)

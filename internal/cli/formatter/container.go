@@ -221,25 +221,10 @@ func (c *ContainerContext) Size() string {
 }
 
 // Labels is "k=v,k2=v2", sorted.
-func (c *ContainerContext) Labels() string {
-	if c.c.Labels == nil {
-		return ""
-	}
-	labels := make([]string, 0, len(c.c.Labels))
-	for k, v := range c.c.Labels {
-		labels = append(labels, k+"="+v)
-	}
-	sort.Strings(labels)
-	return strings.Join(labels, ",")
-}
+func (c *ContainerContext) Labels() string { return joinLabels(c.c.Labels) }
 
 // Label is one label's value: {{.Label "com.example.x"}}.
-func (c *ContainerContext) Label(name string) string {
-	if c.c.Labels == nil {
-		return ""
-	}
-	return c.c.Labels[name]
-}
+func (c *ContainerContext) Label(name string) string { return c.c.Labels[name] }
 
 // Mounts lists volume names or bind sources, each cut to 15 columns
 // unless --no-trunc.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"text/template"
@@ -74,6 +75,17 @@ type HeaderContext struct {
 
 // FullHeader returns the header.
 func (c *HeaderContext) FullHeader() any { return c.Header }
+
+// joinLabels is a LABELS column: the key=value pairs, sorted, joined by
+// commas.
+func joinLabels(labels map[string]string) string {
+	pairs := make([]string, 0, len(labels))
+	for k, v := range labels {
+		pairs = append(pairs, k+"="+v)
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, ",")
+}
 
 // Context renders rows through a format to Output.
 type Context struct {

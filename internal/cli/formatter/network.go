@@ -1,9 +1,7 @@
 package formatter
 
 import (
-	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/moby/moby/api/types/network"
 )
@@ -81,21 +79,6 @@ func (c *networkContext) IPv6() string      { return strconv.FormatBool(c.n.Enab
 func (c *networkContext) Internal() string  { return strconv.FormatBool(c.n.Internal) }
 func (c *networkContext) CreatedAt() string { return c.n.Created.String() }
 
-func (c *networkContext) Labels() string {
-	if c.n.Labels == nil {
-		return ""
-	}
-	labels := make([]string, 0, len(c.n.Labels))
-	for k, v := range c.n.Labels {
-		labels = append(labels, k+"="+v)
-	}
-	sort.Strings(labels)
-	return strings.Join(labels, ",")
-}
+func (c *networkContext) Labels() string { return joinLabels(c.n.Labels) }
 
-func (c *networkContext) Label(name string) string {
-	if c.n.Labels == nil {
-		return ""
-	}
-	return c.n.Labels[name]
-}
+func (c *networkContext) Label(name string) string { return c.n.Labels[name] }

@@ -2,9 +2,7 @@ package formatter
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/volume"
@@ -79,24 +77,9 @@ func (c *volumeContext) Driver() string     { return c.v.Driver }
 func (c *volumeContext) Scope() string      { return c.v.Scope }
 func (c *volumeContext) Mountpoint() string { return c.v.Mountpoint }
 
-func (c *volumeContext) Labels() string {
-	if c.v.Labels == nil {
-		return ""
-	}
-	labels := make([]string, 0, len(c.v.Labels))
-	for k, v := range c.v.Labels {
-		labels = append(labels, k+"="+v)
-	}
-	sort.Strings(labels)
-	return strings.Join(labels, ",")
-}
+func (c *volumeContext) Labels() string { return joinLabels(c.v.Labels) }
 
-func (c *volumeContext) Label(name string) string {
-	if c.v.Labels == nil {
-		return ""
-	}
-	return c.v.Labels[name]
-}
+func (c *volumeContext) Label(name string) string { return c.v.Labels[name] }
 
 // Links is how many containers use the volume; N/A when the daemon did not
 // count (only "system df" does).

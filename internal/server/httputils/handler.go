@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/internal/filters"
 )
 
 // Handler is the one signature every route uses. It returns an error and
@@ -40,6 +42,30 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(v)
+}
+
+// NoContent answers 204 for a change that succeeded; an error is
+// returned for the server to map.
+func NoContent(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// WriteFiltered answers with what query returns for the request's
+// "filters" parameter: the whole of many list and prune endpoints.
+func WriteFiltered[T any](ctx context.Context, w http.ResponseWriter, r *http.Request, query func(context.Context, filters.Args) (T, error)) error {
+	f, err := filters.Parse(r.FormValue("filters"))
+	if err != nil {
+		return err
+	}
+	v, err := query(ctx, f)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, v)
 }
 
 // ReadJSON decodes the request body into v. An empty body leaves v as is;

@@ -69,16 +69,6 @@ func (r *Router) notImplemented(what string) httputils.Handler {
 	}
 }
 
-// noContent answers 204 for a state change that succeeded; an error is
-// returned for the server to map.
-func noContent(w http.ResponseWriter, err error) error {
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
 // readJSONBody decodes a body that must be present (create): an empty
 // one is Docker's "got EOF" error.
 func readJSONBody(req *http.Request, v any) error {
@@ -188,7 +178,7 @@ func (r *Router) start(ctx context.Context, w http.ResponseWriter, req *http.Req
 	if req.Form.Get("checkpoint") != "" {
 		return errdefs.ErrNotImplemented.WithMessage("checkpoint is only supported in experimental mode")
 	}
-	return noContent(w, r.b.Start(ctx, vars["name"]))
+	return httputils.NoContent(w, r.b.Start(ctx, vars["name"]))
 }
 
 func stopOptions(ctx context.Context, req *http.Request) (container.StopOptions, error) {
@@ -211,7 +201,7 @@ func (r *Router) stop(ctx context.Context, w http.ResponseWriter, req *http.Requ
 	if err != nil {
 		return err
 	}
-	return noContent(w, r.b.Stop(ctx, vars["name"], opts))
+	return httputils.NoContent(w, r.b.Stop(ctx, vars["name"], opts))
 }
 
 func (r *Router) restart(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
@@ -219,7 +209,7 @@ func (r *Router) restart(ctx context.Context, w http.ResponseWriter, req *http.R
 	if err != nil {
 		return err
 	}
-	return noContent(w, r.b.Restart(ctx, vars["name"], opts))
+	return httputils.NoContent(w, r.b.Restart(ctx, vars["name"], opts))
 }
 
 func (r *Router) kill(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
@@ -272,15 +262,15 @@ func (r *Router) wait(ctx context.Context, w http.ResponseWriter, req *http.Requ
 }
 
 func (r *Router) pause(ctx context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
-	return noContent(w, r.b.Pause(ctx, vars["name"]))
+	return httputils.NoContent(w, r.b.Pause(ctx, vars["name"]))
 }
 
 func (r *Router) unpause(ctx context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
-	return noContent(w, r.b.Unpause(ctx, vars["name"]))
+	return httputils.NoContent(w, r.b.Unpause(ctx, vars["name"]))
 }
 
 func (r *Router) rename(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
-	return noContent(w, r.b.Rename(ctx, vars["name"], req.Form.Get("name")))
+	return httputils.NoContent(w, r.b.Rename(ctx, vars["name"], req.Form.Get("name")))
 }
 
 func (r *Router) update(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
@@ -333,7 +323,7 @@ func (r *Router) remove(ctx context.Context, w http.ResponseWriter, req *http.Re
 	if httputils.BoolValue(req, "link") {
 		return errdefs.ErrNotImplemented.WithMessage("container links are not supported")
 	}
-	return noContent(w, r.b.Remove(ctx, vars["name"], container.RemoveOptions{
+	return httputils.NoContent(w, r.b.Remove(ctx, vars["name"], container.RemoveOptions{
 		Force:   httputils.BoolValue(req, "force"),
 		Volumes: httputils.BoolValue(req, "v"),
 	}))
@@ -348,13 +338,5 @@ func (r *Router) top(ctx context.Context, w http.ResponseWriter, req *http.Reque
 }
 
 func (r *Router) prune(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
-	f, err := filters.Parse(req.Form.Get("filters"))
-	if err != nil {
-		return err
-	}
-	report, err := r.b.Prune(ctx, f)
-	if err != nil {
-		return err
-	}
-	return httputils.WriteJSON(w, http.StatusOK, report)
+	return httputils.WriteFiltered(ctx, w, req, r.b.Prune)
 }

@@ -358,13 +358,5 @@ func (r *Router) remove(ctx context.Context, w http.ResponseWriter, req *http.Re
 }
 
 func (r *Router) prune(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
-	f, err := filters.Parse(req.FormValue("filters"))
-	if err != nil {
-		return err
-	}
-	rep, err := r.images.Prune(ctx, f)
-	if err != nil {
-		return err
-	}
-	return httputils.WriteJSON(w, http.StatusOK, rep)
+	return httputils.WriteFiltered(ctx, w, req, r.images.Prune)
 }

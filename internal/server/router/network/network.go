@@ -57,15 +57,7 @@ func (r *Router) Routes() []httputils.Route {
 }
 
 func (r *Router) list(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
-	f, err := filters.Parse(req.FormValue("filters"))
-	if err != nil {
-		return err
-	}
-	nets, err := r.b.ListNetworks(ctx, f)
-	if err != nil {
-		return err
-	}
-	return httputils.WriteJSON(w, http.StatusOK, nets)
+	return httputils.WriteFiltered(ctx, w, req, r.b.ListNetworks)
 }
 
 func (r *Router) inspect(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
@@ -96,23 +88,11 @@ func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Re
 }
 
 func (r *Router) remove(ctx context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
-	if err := r.b.RemoveNetwork(ctx, vars["id"]); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return httputils.NoContent(w, r.b.RemoveNetwork(ctx, vars["id"]))
 }
 
 func (r *Router) prune(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
-	f, err := filters.Parse(req.FormValue("filters"))
-	if err != nil {
-		return err
-	}
-	rep, err := r.b.PruneNetworks(ctx, f)
-	if err != nil {
-		return err
-	}
-	return httputils.WriteJSON(w, http.StatusOK, rep)
+	return httputils.WriteFiltered(ctx, w, req, r.b.PruneNetworks)
 }
 
 func (r *Router) connect(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {

@@ -37,15 +37,10 @@ func (r *Router) Routes() []httputils.Route {
 }
 
 func (r *Router) list(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
-	f, err := filters.Parse(req.FormValue("filters"))
-	if err != nil {
-		return err
-	}
-	vols, err := r.b.List(ctx, f)
-	if err != nil {
-		return err
-	}
-	return httputils.WriteJSON(w, http.StatusOK, volume.ListResponse{Volumes: vols, Warnings: []string{}})
+	return httputils.WriteFiltered(ctx, w, req, func(ctx context.Context, f filters.Args) (volume.ListResponse, error) {
+		vols, err := r.b.List(ctx, f)
+		return volume.ListResponse{Volumes: vols, Warnings: []string{}}, err
+	})
 }
 
 func (r *Router) inspect(ctx context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
@@ -69,11 +64,7 @@ func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Re
 }
 
 func (r *Router) remove(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
-	if err := r.b.Remove(ctx, vars["name"], httputils.BoolValue(req, "force")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return httputils.NoContent(w, r.b.Remove(ctx, vars["name"], httputils.BoolValue(req, "force")))
 }
 
 // prune removes only anonymous volumes from API 1.42 on, unless the
