@@ -1,6 +1,6 @@
 // Package container serves the container and exec endpoints of the
 // Engine API: create, start, stop, restart, kill, wait, pause, unpause,
-// rename, update, resize, attach, remove, list, inspect, logs, top,
+// rename, update, resize, attach, remove, list, inspect, logs, top, stats,
 // prune, exec create/start/resize/inspect, and the filesystem endpoints:
 // changes, export, commit and archive (docker cp). Version quirks of the wire
 // format live here, not in the container service.
@@ -39,6 +39,7 @@ type monitorBackend interface {
 	Inspect(ctx context.Context, ref string, size bool) (*containertypes.InspectResponse, error)
 	Logs(ctx context.Context, ref string, opts container.LogsOptions) (tty bool, stream func(w io.Writer) error, err error)
 	Top(ctx context.Context, ref, psArgs string) (*containertypes.TopResponse, error)
+	Stats(ctx context.Context, ref string, opts container.StatsOptions, send func(*containertypes.StatsResponse) error) error
 }
 
 // attachBackend connects clients to containers' streams.

@@ -37,6 +37,7 @@ func (r *Router) Routes() []httputils.Route {
 		{Method: get, Path: "/containers/{name}/json", Handler: r.inspect},
 		{Method: get, Path: "/containers/{name}/logs", Handler: r.logs},
 		{Method: get, Path: "/containers/{name}/top", Handler: r.top},
+		{Method: get, Path: "/containers/{name}/stats", Handler: r.stats},
 		{Method: get, Path: "/containers/{name}/changes", Handler: r.changes},
 		{Method: get, Path: "/containers/{name}/export", Handler: r.export},
 		{Method: http.MethodHead, Path: "/containers/{name}/archive", Handler: r.statArchive},
@@ -335,6 +336,31 @@ func (r *Router) top(ctx context.Context, w http.ResponseWriter, req *http.Reque
 		return err
 	}
 	return httputils.WriteJSON(w, http.StatusOK, resp)
+}
+
+// stats answers one sample, or with stream (the default) a sample each
+// second, as JSON objects one after the other.
+func (r *Router) stats(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	opts := container.StatsOptions{
+		Stream:  httputils.BoolValueOrDefault(req, "stream", true),
+		OneShot: httputils.BoolValue(req, "one-shot"),
+	}
+	if opts.Stream && opts.OneShot {
+		return errdefs.ErrInvalidArgument.WithMessage("cannot have stream=true and one-shot=true")
+	}
+	var enc *json.Encoder
+	err := r.b.Stats(ctx, vars["name"], opts, func(s *containertypes.StatsResponse) error {
+		if enc == nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			enc = json.NewEncoder(httputils.NewFlushWriter(w))
+		}
+		return enc.Encode(s)
+	})
+	if enc != nil {
+		return nil // the status is sent: errors end the stream
+	}
+	return err
 }
 
 func (r *Router) prune(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {

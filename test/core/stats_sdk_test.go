@@ -1,0 +1,80 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	containertypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/berth-dev/berth/test/internal/e2e"
+)
+
+// TestStatsAPI: GET /containers/{id}/stats through the Go SDK. With the
+// previous sample asked for, one answer whose precpu comes from a sample
+// before it, so a CPU percentage can be computed, showing a busy
+// container's CPU time, its memory, its process and its interface;
+// without, an answer with no precpu; the stream a sample each second,
+// each carrying the one before; a container that does not run, zeros
+// under its name.
+func TestStatsAPI(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	cli := e.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	busy := e.Name(t, "busy")
+	e.Docker().Run(t, "run", "-d", "--name", busy, "busybox", "sh", "-c", "while :; do :; done").OK(t)
+
+	read := func(name string, opts client.ContainerStatsOptions, n int) []containertypes.StatsResponse {
+		t.Helper()
+		res, err := cli.ContainerStats(ctx, name, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		dec := json.NewDecoder(res.Body)
+		out := make([]containertypes.StatsResponse, n)
+		for i := range out {
+			if err := dec.Decode(&out[i]); err != nil {
+				t.Fatalf("sample %d: %v", i, err)
+			}
+		}
+		return out
+	}
+
+	s := read(busy, client.ContainerStatsOptions{IncludePreviousSample: true}, 1)[0]
+	cpu, pre := s.CPUStats, s.PreCPUStats
+	if s.Name != "/"+busy || s.PreRead.IsZero() || !s.Read.After(s.PreRead) {
+		t.Errorf("name %q, read %v, preread %v", s.Name, s.Read, s.PreRead)
+	}
+	if pre.CPUUsage.TotalUsage == 0 || cpu.CPUUsage.TotalUsage <= pre.CPUUsage.TotalUsage ||
+		cpu.SystemUsage <= pre.SystemUsage || cpu.OnlineCPUs == 0 {
+		t.Errorf("a busy container's CPU: %+v, before %+v", cpu, pre)
+	}
+	if s.MemoryStats.Usage == 0 || s.MemoryStats.Limit == 0 || s.PidsStats.Current < 1 {
+		t.Errorf("memory %+v, pids %+v", s.MemoryStats, s.PidsStats)
+	}
+	if _, ok := s.Networks["eth0"]; !ok {
+		t.Errorf("networks %+v", s.Networks)
+	}
+
+	one := read(busy, client.ContainerStatsOptions{}, 1)[0]
+	if one.CPUStats.CPUUsage.TotalUsage == 0 || one.PreCPUStats.CPUUsage.TotalUsage != 0 || !one.PreRead.IsZero() {
+		t.Errorf("one-shot: cpu %+v, precpu %+v, preread %v", one.CPUStats.CPUUsage, one.PreCPUStats.CPUUsage, one.PreRead)
+	}
+
+	stream := read(busy, client.ContainerStatsOptions{Stream: true}, 2)
+	if !stream[1].PreRead.Equal(stream[0].Read) || stream[1].PreCPUStats.CPUUsage.TotalUsage != stream[0].CPUStats.CPUUsage.TotalUsage {
+		t.Errorf("stream: second sample's precpu is not the first: %v vs %v", stream[1].PreRead, stream[0].Read)
+	}
+
+	idle := e.Name(t, "created")
+	e.Docker().Run(t, "create", "--name", idle, "busybox", "true").OK(t)
+	z := read(idle, client.ContainerStatsOptions{}, 1)[0]
+	if z.Name != "/"+idle || z.CPUStats.CPUUsage.TotalUsage != 0 || z.MemoryStats.Usage != 0 || z.PidsStats.Current != 0 {
+		t.Errorf("a created container: %+v", z)
+	}
+}
