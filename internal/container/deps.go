@@ -233,6 +233,8 @@ type Shim interface {
 	Resize(ctx context.Context, width, height uint16) error
 	Pause(ctx context.Context) error
 	Resume(ctx context.Context) error
+	// Update sets the running container's cgroup limits.
+	Update(ctx context.Context, res *specs.LinuxResources) error
 	Pids(ctx context.Context) ([]int, error)
 	Exec(ctx context.Context, cfg ExecConfig) error
 	ExecAttach(ctx context.Context, execID string, opts StreamOptions) (net.Conn, error)
@@ -267,6 +269,10 @@ type SpecInput struct {
 
 // SpecFunc builds a container's OCI runtime spec.
 type SpecFunc func(in SpecInput) (*specs.Spec, error)
+
+// ResourcesFunc builds the cgroup limits of a container's resources, as
+// its runtime spec has them.
+type ResourcesFunc func(r *containertypes.Resources) (*specs.LinuxResources, error)
 
 // ExecInput describes an exec process (field for field internal/oci.ExecInput).
 type ExecInput struct {

@@ -516,7 +516,8 @@ func (sh *fakeShim) Resume(ctx context.Context) error {
 	sh.mu.Unlock()
 	return nil
 }
-func (sh *fakeShim) Pids(ctx context.Context) ([]int, error) { return []int{os.Getpid()}, nil }
+func (sh *fakeShim) Update(ctx context.Context, res *specs.LinuxResources) error { return nil }
+func (sh *fakeShim) Pids(ctx context.Context) ([]int, error)                     { return []int{os.Getpid()}, nil }
 
 func (sh *fakeShim) Exec(ctx context.Context, cfg ExecConfig) error {
 	sh.mu.Lock()

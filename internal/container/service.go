@@ -57,6 +57,9 @@ type Deps struct {
 	// HostConfig (masked paths and the like) so that inspect shows it.
 	ValidateHostConfig HostConfigValidator
 	HostConfigDefaults func(hc *containertypes.HostConfig)
+	// Resources lets update change a running container's limits; without
+	// it they apply from the next start.
+	Resources ResourcesFunc
 	// Volumes serves named and anonymous volumes; without it, mounts
 	// of volumes answer "not implemented".
 	Volumes VolumeMounter

@@ -48,10 +48,10 @@ func (s *Service) Rename(ctx context.Context, ref, newName string) error {
 	return nil
 }
 
-// Update changes the restart policy and resource limits. Limits are
-// recorded for the next start; a running container keeps its current
-// cgroup limits (the shim has no update call yet), which the response's
-// warnings say.
+// Update changes the restart policy and resource limits; a running
+// container gets the new limits at once (through its shim and the
+// runtime's update), and keeps its old configuration if the runtime
+// refuses them, as Docker does.
 func (s *Service) Update(ctx context.Context, ref string, upd containertypes.UpdateConfig) (containertypes.UpdateResponse, error) {
 	resp := containertypes.UpdateResponse{Warnings: []string{}}
 	c, err := s.idx.get(ref)
@@ -74,8 +74,9 @@ func (s *Service) Update(ctx context.Context, ref string, upd containertypes.Upd
 		c.mu.Unlock()
 		return resp, errdefs.ErrConflict.WithMessage(fmt.Sprintf(`Cannot update container %s: container is marked for removal and cannot be "update"`, c.ID))
 	}
-	hc := *c.HostConfig
-	running := c.State.Running
+	old := c.HostConfig
+	hc := *old
+	running, sh := c.State.Running, c.shim
 	c.mu.Unlock()
 
 	changed, err := mergeResources(&hc.Resources, &upd.Resources)
@@ -94,8 +95,18 @@ func (s *Service) Update(ctx context.Context, ref string, upd containertypes.Upd
 	if err := c.save(false); err != nil {
 		return resp, err
 	}
-	if changed && running {
+	switch {
+	case !changed || !running || sh == nil:
+	case s.deps.Resources == nil:
 		resp.Warnings = append(resp.Warnings, "resource limits are applied when the container next starts")
+	default:
+		if err := s.applyResources(ctx, sh, &hc); err != nil {
+			c.mu.Lock()
+			c.HostConfig = old
+			c.mu.Unlock()
+			_ = c.save(false)
+			return resp, errdefs.ErrUnknown.WithMessage(fmt.Sprintf("Cannot update container %s: %s", c.ID, err))
+		}
 	}
 	s.publish(c, events.ActionUpdate, nil)
 	return resp, nil
@@ -155,4 +166,15 @@ func mergeResources(r, upd *containertypes.Resources) (bool, error) {
 		return false, errors.New("Minimum memoryswap limit should be larger than memory limit, see usage")
 	}
 	return changed, nil
+}
+
+// applyResources sets a running container's cgroup limits to those of
+// hc, built as the runtime spec builds them at start.
+func (s *Service) applyResources(ctx context.Context, sh Shim, hc *containertypes.HostConfig) error {
+	res, err := s.deps.Resources(&hc.Resources)
+	if err != nil {
+		return err
+	}
+	res.Devices = nil // device rules are set at create only
+	return sh.Update(ctx, res)
 }

@@ -161,6 +161,7 @@ func ContainerDeps(images *image.Service, net *network.Service, bus ctr.EventPub
 		Shims:              shimLauncher{shimBinary},
 		Events:             bus,
 		Spec:               buildSpec,
+		Resources:          oci.Resources,
 		ExecProcess:        execProcess,
 		ReadLogs:           readLogs,
 		ValidateLogOpts:    logs.ValidateOpts,

@@ -16,6 +16,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Resources are the cgroup limits of r on this host, as Spec sets them:
+// what an update gives a running container.
+func Resources(r *container.Resources) (*specs.LinuxResources, error) {
+	host, err := CurrentHost()
+	if err != nil {
+		return nil, err
+	}
+	return cgroupResources(r, host)
+}
+
 // cgroupResources is Docker's WithResources: memory, CPU, block I/O and
 // pids limits from HostConfig.Resources.
 func cgroupResources(r *container.Resources, host *Host) (*specs.LinuxResources, error) {

@@ -397,6 +397,24 @@ func (r *Runtime) Resume(ctx context.Context, id string) error {
 	return r.run(ctx, "resume", []string{id}, IO{}, nil)
 }
 
+// Update sets the cgroup limits of a running container (runc/crun
+// update --resources).
+func (r *Runtime) Update(ctx context.Context, id string, res *specs.LinuxResources) error {
+	f, err := os.CreateTemp("", "berth-resources-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	err = json.NewEncoder(f).Encode(res)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return r.run(ctx, "update", []string{"--resources", f.Name(), id}, IO{}, nil)
+}
+
 // Ps lists the host pids of the container's processes.
 func (r *Runtime) Ps(ctx context.Context, id string) ([]int, error) {
 	var out bytes.Buffer

@@ -30,19 +30,7 @@ func TestStatsAPI(t *testing.T) {
 
 	read := func(name string, opts client.ContainerStatsOptions, n int) []containertypes.StatsResponse {
 		t.Helper()
-		res, err := cli.ContainerStats(ctx, name, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		dec := json.NewDecoder(res.Body)
-		out := make([]containertypes.StatsResponse, n)
-		for i := range out {
-			if err := dec.Decode(&out[i]); err != nil {
-				t.Fatalf("sample %d: %v", i, err)
-			}
-		}
-		return out
+		return readStats(ctx, t, cli, name, opts, n)
 	}
 
 	s := read(busy, client.ContainerStatsOptions{IncludePreviousSample: true}, 1)[0]
@@ -77,4 +65,50 @@ func TestStatsAPI(t *testing.T) {
 	if z.Name != "/"+idle || z.CPUStats.CPUUsage.TotalUsage != 0 || z.MemoryStats.Usage != 0 || z.PidsStats.Current != 0 {
 		t.Errorf("a created container: %+v", z)
 	}
+}
+
+// readStats reads n samples of a container's stats.
+func readStats(ctx context.Context, t *testing.T, cli *client.Client, name string, opts client.ContainerStatsOptions, n int) []containertypes.StatsResponse {
+	t.Helper()
+	res, err := cli.ContainerStats(ctx, name, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	dec := json.NewDecoder(res.Body)
+	out := make([]containertypes.StatsResponse, n)
+	for i := range out {
+		if err := dec.Decode(&out[i]); err != nil {
+			t.Fatalf("sample %d: %v", i, err)
+		}
+	}
+	return out
+}
+
+// TestUpdateResources: docker update changes a running container's
+// limits at once, as its cgroups (read through the stats API) show.
+func TestUpdateResources(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	cli := e.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		name := e.Name(t)
+		c.Run(t, "run", "-d", "--name", name, "--memory", "128m", "busybox", "sleep", "1000").OK(t)
+		limits := func() (mem, pids uint64) {
+			s := readStats(ctx, t, cli, name, client.ContainerStatsOptions{}, 1)[0]
+			return s.MemoryStats.Limit, s.PidsStats.Limit
+		}
+		if mem, _ := limits(); mem != 128<<20 {
+			t.Fatalf("memory limit at start %d", mem)
+		}
+		c.Run(t, "update", "--memory", "64m", "--memory-swap", "96m", "--pids-limit", "50", name).Assert(t, 0, name)
+		if mem, pids := limits(); mem != 64<<20 || pids != 50 {
+			t.Errorf("after update: memory limit %d, pids limit %d", mem, pids)
+		}
+		if hc := e.Inspect(t, name).HostConfig; hc.Memory != 64<<20 || hc.MemorySwap != 96<<20 || hc.PidsLimit == nil || *hc.PidsLimit != 50 {
+			t.Errorf("inspect: memory %d, swap %d, pids %v", hc.Memory, hc.MemorySwap, hc.PidsLimit)
+		}
+	})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/runtime/shim/shimexe"
 	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -422,6 +423,12 @@ func (c *Client) Pause(ctx context.Context) error {
 // Resume thaws the container.
 func (c *Client) Resume(ctx context.Context) error {
 	_, err := c.call(ctx, request{Op: "resume"})
+	return err
+}
+
+// Update sets the running container's cgroup limits.
+func (c *Client) Update(ctx context.Context, res *specs.LinuxResources) error {
+	_, err := c.call(ctx, request{Op: "update", Resources: res})
 	return err
 }
 

@@ -486,6 +486,8 @@ func (s *server) handle(conn *net.UnixConn) {
 		reply(response{}, err)
 	case "pause", "resume":
 		reply(response{}, s.pauseResume(req.Op))
+	case "update":
+		reply(response{}, s.update(req.Resources))
 	case "pids":
 		pids, err := s.pids()
 		reply(response{Pids: pids}, err)
@@ -586,6 +588,16 @@ func (s *server) pauseResume(op string) error {
 		s.mu.Unlock()
 	}
 	return err
+}
+
+func (s *server) update(res *specs.LinuxResources) error {
+	if res == nil {
+		return errdefs.ErrInvalidArgument.WithMessage("update: no resources")
+	}
+	if closedChan(s.init.exited) {
+		return errNotRunning
+	}
+	return s.rt.Update(context.Background(), s.cfg.ID, res)
 }
 
 func (s *server) pids() ([]int, error) {

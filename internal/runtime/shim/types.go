@@ -67,6 +67,8 @@ type request struct {
 	Width  uint16      `json:"width,omitempty"`
 	Height uint16      `json:"height,omitempty"`
 	Config *ExecConfig `json:"config,omitempty"`
+	// Resources are the limits of an "update".
+	Resources *specs.LinuxResources `json:"resources,omitempty"`
 }
 
 // response answers a request (one JSON line).
