@@ -459,6 +459,26 @@ func (x *Execs) Resize(ctx context.Context, id string, height, width uint32) err
 	return sh.ExecResize(ctx, e.id, uint16(width), uint16(height))
 }
 
+// drop forgets a session at once (a health probe's: Docker does not keep
+// them).
+func (x *Execs) drop(id string) {
+	x.mu.Lock()
+	e := x.sessions[id]
+	delete(x.sessions, id)
+	x.mu.Unlock()
+	if e == nil {
+		return
+	}
+	e.c.mu.Lock()
+	for i, cid := range e.c.execs {
+		if cid == id {
+			e.c.execs = append(e.c.execs[:i], e.c.execs[i+1:]...)
+			break
+		}
+	}
+	e.c.mu.Unlock()
+}
+
 // forget drops the sessions of a removed container.
 func (x *Execs) forget(containerID string) {
 	x.mu.Lock()

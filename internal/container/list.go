@@ -195,7 +195,7 @@ func (lf *listFilter) match(r record, sum *containertypes.Summary) bool {
 	if !f.Match("status", string(r.State.StateString())) {
 		return false
 	}
-	if !f.ExactMatch("health", string(containertypes.NoHealthcheck)) {
+	if !f.ExactMatch("health", string(r.State.healthStatus())) {
 		return false
 	}
 	if f.Has("volume") {
@@ -262,6 +262,9 @@ func (s *Service) summary(ctx context.Context, r record, images map[string]strin
 	sum.HostConfig.Annotations = r.HostConfig.Annotations
 	sum.NetworkSettings = &containertypes.NetworkSettingsSummary{Networks: endpointSettings(r)}
 	sum.Ports = portSummaries(portMap(r))
+	if h := r.State.Health; h != nil {
+		sum.Health = &containertypes.HealthSummary{Status: h.Status, FailingStreak: h.FailingStreak}
+	}
 	return sum
 }
 

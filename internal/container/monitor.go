@@ -88,6 +88,7 @@ type monitor struct {
 // When the daemon shuts down it just returns: the container keeps
 // running and restore finds it again.
 func (m *monitor) watch(c *Container, sh Shim) {
+	m.checkHealth(c)
 	m.life.wg.Add(1)
 	go func() {
 		defer m.life.wg.Done()

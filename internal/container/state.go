@@ -24,6 +24,8 @@ type State struct {
 	Error             string
 	StartedAt         time.Time
 	FinishedAt        time.Time
+	// Health is the health check's state, for a container with one.
+	Health *containertypes.Health `json:",omitempty"`
 }
 
 // StateString is the state's one-word status, as `docker ps --format
@@ -60,7 +62,11 @@ func (s *State) HumanString(now time.Time) string {
 		case s.Restarting:
 			return fmt.Sprintf("Restarting (%d) %s ago", s.ExitCode, units.HumanDuration(now.Sub(s.FinishedAt)))
 		}
-		return "Up " + units.HumanDuration(now.Sub(s.StartedAt))
+		up := "Up " + units.HumanDuration(now.Sub(s.StartedAt))
+		if s.Health != nil {
+			return up + " (" + healthString(s.Health.Status) + ")"
+		}
+		return up
 	}
 	switch {
 	case s.RemovalInProgress:
@@ -146,5 +152,36 @@ func (s *State) api() *containertypes.State {
 		Error:      s.Error,
 		StartedAt:  apiTime(s.StartedAt),
 		FinishedAt: apiTime(s.FinishedAt),
+		Health:     cloneHealth(s.Health),
 	}
+}
+
+// healthString is a health status as `docker ps` shows it.
+func healthString(st containertypes.HealthStatus) string {
+	if st == containertypes.Starting {
+		return "health: starting"
+	}
+	return string(st)
+}
+
+// healthStatus is the status the health filter matches: "none" without
+// a health check.
+func (s *State) healthStatus() containertypes.HealthStatus {
+	if s.Health == nil {
+		return containertypes.NoHealthcheck
+	}
+	return s.Health.Status
+}
+
+func cloneHealth(h *containertypes.Health) *containertypes.Health {
+	if h == nil {
+		return nil
+	}
+	c := *h
+	c.Log = make([]*containertypes.HealthcheckResult, len(h.Log))
+	for i, r := range h.Log {
+		rc := *r
+		c.Log[i] = &rc
+	}
+	return &c
 }
