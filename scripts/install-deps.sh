@@ -3,7 +3,7 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 need=""
-for pkg in runc crun busybox-static curl iproute2 ca-certificates procps psmisc docker-registry; do
+for pkg in runc crun tini busybox-static curl iproute2 ca-certificates procps psmisc docker-registry; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then

@@ -100,6 +100,10 @@ type Config struct {
 	Mirrors                []string `json:"registry-mirrors,omitempty"`
 	// LiveRestore is always on in berth (shims outlive the daemon); the key
 	// is accepted so daemon.json files written for Docker load unchanged.
+	// Init runs every container with an init as pid 1 unless it says
+	// otherwise; InitPath is that init ("" = docker-init from PATH).
+	Init        bool   `json:"init,omitempty"`
+	InitPath    string `json:"init-path,omitempty"`
 	LiveRestore bool   `json:"live-restore,omitempty"`
 	ConfigFile  string `json:"-"`
 }

@@ -81,6 +81,7 @@ func build(ctx context.Context, cfg *config.Config, bus *events.Bus) (*services,
 		runtimes[name] = ctr.Runtime{Path: rt.Path, Args: rt.Args}
 	}
 	deps := ContainerDeps(s.images, s.network, bus, "")
+	deps.Spec = specBuilder(cfg.Init, cfg.InitPath)
 	deps.Volumes = volumeMounter{s.volumes}
 	s.containers, err = ctr.New(ctr.Config{
 		Root:           filepath.Join(cfg.DataRoot, "containers"),

@@ -67,6 +67,8 @@ func parseFlags(args []string) (config.Config, error) {
 	fs.Bool("ip-masq", true, "Masquerade the default bridge's outbound traffic")
 	logDriver := fs.String("log-driver", "", "Default driver for container logs")
 	insecure := fs.StringArray("insecure-registry", nil, "Enable insecure registry communication")
+	initAll := fs.Bool("init", false, "Run an init in the containers to forward signals and reap processes")
+	initPath := fs.String("init-path", "", "Path to the docker-init binary")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -104,6 +106,10 @@ func parseFlags(args []string) (config.Config, error) {
 		}
 	}
 	set(&cfg.LogConfig.Type, *logDriver)
+	set(&cfg.InitPath, *initPath)
+	if fs.Changed("init") {
+		cfg.Init = *initAll
+	}
 	cfg.InsecureRegistries = append(cfg.InsecureRegistries, *insecure...)
 	if len(*hosts) > 0 {
 		cfg.Hosts = *hosts

@@ -119,13 +119,18 @@ func (c shimClient) ExecWait(ctx context.Context, id string) (ctr.Exit, error) {
 	return ctr.Exit(e), err
 }
 
-func buildSpec(in ctr.SpecInput) (*specs.Spec, error) {
-	return oci.Spec(oci.Input{
-		ID: in.ID, Hostname: in.Hostname, Domainname: in.Domainname,
-		Config: in.Config, HostConfig: in.HostConfig, Args: in.Args, Rootfs: in.Rootfs,
-		NetNSPath: in.NetNSPath, HostNetwork: in.HostNetwork, ExtraMounts: in.ExtraMounts,
-		CgroupsPath: in.CgroupsPath, IPCNSPath: in.IPCNSPath, PIDNSPath: in.PIDNSPath,
-	})
+// specBuilder builds runtime specs with the daemon's init settings
+// (daemon.json's init and init-path).
+func specBuilder(defaultInit bool, initPath string) ctr.SpecFunc {
+	return func(in ctr.SpecInput) (*specs.Spec, error) {
+		return oci.Spec(oci.Input{
+			ID: in.ID, Hostname: in.Hostname, Domainname: in.Domainname,
+			Config: in.Config, HostConfig: in.HostConfig, Args: in.Args, Rootfs: in.Rootfs,
+			NetNSPath: in.NetNSPath, HostNetwork: in.HostNetwork, ExtraMounts: in.ExtraMounts,
+			CgroupsPath: in.CgroupsPath, IPCNSPath: in.IPCNSPath, PIDNSPath: in.PIDNSPath,
+			DefaultInit: defaultInit, InitPath: initPath,
+		})
+	}
 }
 
 func execProcess(base *specs.Spec, rootfs string, in ctr.ExecInput) (*specs.Process, error) {
@@ -160,7 +165,7 @@ func ContainerDeps(images *image.Service, net *network.Service, bus ctr.EventPub
 		Network:            networkAttacher{net},
 		Shims:              shimLauncher{shimBinary},
 		Events:             bus,
-		Spec:               buildSpec,
+		Spec:               specBuilder(false, ""),
 		Resources:          oci.Resources,
 		ExecProcess:        execProcess,
 		ReadLogs:           readLogs,

@@ -35,6 +35,12 @@ type Input struct {
 	// Host is what the daemon holds (capabilities, rlimits) and what the
 	// kernel offers; nil means CurrentHost().
 	Host *Host
+
+	// DefaultInit runs an init as the container's pid 1 when HostConfig
+	// does not say (the daemon's "init"); InitPath is the init binary
+	// ("init-path"; "" looks docker-init up in PATH).
+	DefaultInit bool
+	InitPath    string
 }
 
 // ociVersion is the spec version berth writes. The specs-go module is
@@ -75,9 +81,6 @@ func Spec(in Input) (*specs.Spec, error) {
 		hc.HostConfig = *in.HostConfig
 	}
 	ApplyHostConfigDefaults(&hc.HostConfig, host)
-	if hc.Init != nil && *hc.Init {
-		return nil, errdefs.ErrInvalidArgument.WithMessage("init is not supported")
-	}
 	so, err := parseSecurityOpts(hc.SecurityOpt)
 	if err != nil {
 		return nil, err
@@ -167,6 +170,9 @@ func Spec(in Input) (*specs.Spec, error) {
 	}
 
 	if s.Mounts, err = mountSpec(&hc, in.ExtraMounts); err != nil {
+		return nil, err
+	}
+	if err := withInit(s, &hc.HostConfig, in.DefaultInit, in.InitPath); err != nil {
 		return nil, err
 	}
 

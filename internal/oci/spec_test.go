@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -512,9 +513,33 @@ func TestSpec(t *testing.T) {
 			},
 		},
 		{
-			name:    "init",
-			mod:     func(in *Input) { in.HostConfig.Init = ptr(true) },
-			wantErr: "init is not supported",
+			name: "init",
+			mod:  func(in *Input) { in.HostConfig.Init = ptr(true); in.InitPath = "/usr/bin/tini-static" },
+			check: func(t *testing.T, s *specs.Spec) {
+				if len(s.Process.Args) < 3 || s.Process.Args[0] != InitBinary || s.Process.Args[1] != "--" {
+					t.Errorf("args %q", s.Process.Args)
+				}
+				m := s.Mounts[len(s.Mounts)-1]
+				eq(t, "init mount", m, specs.Mount{Destination: InitBinary, Type: "bind", Source: "/usr/bin/tini-static", Options: []string{"bind", "ro"}})
+			},
+		},
+		{
+			name: "daemon's init, off for the container",
+			mod:  func(in *Input) { in.DefaultInit = true; in.InitPath = "/x"; in.HostConfig.Init = ptr(false) },
+			check: func(t *testing.T, s *specs.Spec) {
+				if s.Process.Args[0] == InitBinary {
+					t.Errorf("args %q", s.Process.Args)
+				}
+			},
+		},
+		{
+			name: "daemon's init, not in the host's PID namespace",
+			mod:  func(in *Input) { in.DefaultInit = true; in.InitPath = "/x"; in.HostConfig.PidMode = "host" },
+			check: func(t *testing.T, s *specs.Spec) {
+				if s.Process.Args[0] == InitBinary {
+					t.Errorf("args %q", s.Process.Args)
+				}
+			},
 		},
 		{
 			name: "init false is fine",
@@ -617,5 +642,16 @@ func TestSpecDoesNotShareSlicesWithDefaults(t *testing.T) {
 	}
 	if s2.Process.Capabilities.Bounding[0] == "CAP_CHANGED" || s2.Linux.MaskedPaths[0] == "/changed" {
 		t.Errorf("specs share slices")
+	}
+}
+
+// TestInitNotFound: --init without docker-init on the daemon's PATH fails
+// the start with Docker's error, a daemon error rather than bad input.
+func TestInitNotFound(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	s := &specs.Spec{Process: &specs.Process{Args: []string{"sh"}}}
+	err := withInit(s, &container.HostConfig{Init: ptr(true)}, false, "")
+	if err == nil || err.Error() != `exec: "docker-init": executable file not found in $PATH` || errdefs.IsInvalidArgument(err) {
+		t.Fatalf("error %v", err)
 	}
 }

@@ -98,10 +98,6 @@ func validateHostConfig(hc *container.HostConfig, host *Host) error {
 			return invalid("invalid Annotations: the empty string is not permitted as an annotation key")
 		}
 	}
-	if hc.Init != nil && *hc.Init {
-		return invalid("init is not supported")
-	}
-
 	if err := validateResources(&hc.Resources, host); err != nil {
 		return err
 	}

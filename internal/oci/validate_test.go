@@ -72,7 +72,6 @@ func TestValidateHostConfig(t *testing.T) {
 			hc:      container.HostConfig{Annotations: map[string]string{"": "x"}},
 			wantErr: "invalid Annotations: the empty string is not permitted as an annotation key",
 		},
-		{name: "init", hc: container.HostConfig{Init: ptr(true)}, wantErr: "init is not supported"},
 		{
 			name:    "memory below 6MB",
 			hc:      container.HostConfig{Resources: container.Resources{Memory: 1 << 20}},

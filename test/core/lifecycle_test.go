@@ -1,6 +1,7 @@
 package core
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -294,5 +295,28 @@ func TestStopSignals(t *testing.T) {
 			t.Errorf("stop with --stop-timeout 1 took %v", d)
 		}
 		c.Run(t, "inspect", "--format", "{{.State.ExitCode}}", grace).Assert(t, 0, "137")
+	})
+}
+
+// TestRunInit: with --init, an init (docker-init) is the container's pid
+// 1 and the command its child, which gets the stop signal (a shell as pid
+// 1 would ignore SIGTERM and be killed after the grace period: 137).
+func TestRunInit(t *testing.T) {
+	t.Parallel()
+	e := e2e.Current(t)
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		ps := c.Run(t, "run", "--rm", "--init", "busybox", "ps", "-o", "pid,args").OK(t).Stdout
+		if !regexp.MustCompile(`(?m)^\s*1\s+/sbin/docker-init -- ps -o pid,args$`).MatchString(ps) {
+			t.Errorf("ps in a container with --init:\n%s", ps)
+		}
+		name := e.Name(t)
+		c.Run(t, "run", "-d", "--init", "--name", name, "busybox", "sleep", "1000").OK(t)
+		c.Run(t, "stop", "-t", "30", name).OK(t)
+		if code := e.Inspect(t, name).State.ExitCode; code != 143 {
+			t.Errorf("exit code after stop: %d, want 143 (SIGTERM reached sleep)", code)
+		}
+		if init := e.Inspect(t, name).HostConfig.Init; init == nil || !*init {
+			t.Errorf("HostConfig.Init %v", init)
+		}
 	})
 }
