@@ -36,6 +36,10 @@ type Host struct {
 	// SwapLimit is true when the memory cgroup can limit swap (v1 without
 	// swapaccount=1 cannot: runc fails writing memory.memsw.*).
 	SwapLimit bool
+	// NoBlkioWeight is true when the block I/O cgroup cannot weigh
+	// (v1 without the CFQ or BFQ scheduler's files): Docker then discards
+	// --blkio-weight, where runc would fail the start.
+	NoBlkioWeight bool
 	// Seccomp is true when the kernel supports seccomp filters.
 	Seccomp bool
 	// AppArmor is true when AppArmor is enabled in the kernel.
@@ -91,6 +95,9 @@ func detectHost() (*Host, error) {
 	} else if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
 		h.SwapLimit = true
 	}
+	if !h.CgroupV2 {
+		h.NoBlkioWeight = !anyExists("/sys/fs/cgroup/blkio/blkio.weight", "/sys/fs/cgroup/blkio/blkio.bfq.weight")
+	}
 	// PR_GET_SECCOMP fails with EINVAL on a kernel built without seccomp.
 	if _, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0); err != unix.EINVAL {
 		h.Seccomp = true
@@ -101,6 +108,15 @@ func detectHost() (*Host, error) {
 	h.OnlineCPUs = readTrimmed("/sys/devices/system/cpu/online")
 	h.OnlineMems = readTrimmed("/sys/devices/system/node/online")
 	return h, nil
+}
+
+func anyExists(paths ...string) bool {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func readTrimmed(path string) string {

@@ -94,7 +94,7 @@ func cgroupResources(r *container.Resources, host *Host) (*specs.LinuxResources,
 		res.Pids = &specs.LinuxPids{Limit: ptr(limit)}
 	}
 
-	bio, err := blockIO(r)
+	bio, err := blockIO(r, host)
 	if err != nil {
 		return nil, err
 	}
@@ -104,14 +104,17 @@ func cgroupResources(r *container.Resources, host *Host) (*specs.LinuxResources,
 
 func ptr[T any](v T) *T { return &v }
 
-func blockIO(r *container.Resources) (*specs.LinuxBlockIO, error) {
+func blockIO(r *container.Resources, host *Host) (*specs.LinuxBlockIO, error) {
 	bio := &specs.LinuxBlockIO{}
 	empty := true
-	if r.BlkioWeight != 0 {
+	weights := r.BlkioWeightDevice
+	if host.NoBlkioWeight {
+		weights = nil
+	} else if r.BlkioWeight != 0 {
 		bio.Weight = ptr(r.BlkioWeight)
 		empty = false
 	}
-	for _, wd := range r.BlkioWeightDevice {
+	for _, wd := range weights {
 		major, minor, err := deviceNumbers(wd.Path)
 		if err != nil {
 			return nil, err

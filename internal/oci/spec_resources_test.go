@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/moby/moby/api/types/blkiodev"
 	"github.com/moby/moby/api/types/container"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -119,6 +120,19 @@ func TestSpecResourcesAndMounts(t *testing.T) {
 			mod:  func(in *Input) { in.HostConfig.BlkioWeight = 300 },
 			check: func(t *testing.T, s *specs.Spec) {
 				eq(t, "weight", *s.Linux.Resources.BlockIO.Weight, uint16(300))
+			},
+		},
+		{
+			name: "blkio weight without the scheduler's files: discarded, as Docker",
+			mod: func(in *Input) {
+				in.HostConfig.BlkioWeight = 300
+				in.HostConfig.BlkioWeightDevice = []*blkiodev.WeightDevice{{Path: "/dev/null", Weight: 200}}
+				in.Host.NoBlkioWeight = true
+			},
+			check: func(t *testing.T, s *specs.Spec) {
+				if b := s.Linux.Resources.BlockIO; b != nil && (b.Weight != nil || len(b.WeightDevice) > 0) {
+					t.Errorf("block I/O %+v", b)
+				}
 			},
 		},
 		{
