@@ -311,6 +311,15 @@ func TestRunInit(t *testing.T) {
 		}
 		name := e.Name(t)
 		c.Run(t, "run", "-d", "--init", "--name", name, "busybox", "sleep", "1000").OK(t)
+		// A signal that comes while the init is still starting its child
+		// has no child to go to: wait for sleep to run.
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(c.Run(t, "top", name).Stdout, "sleep 1000") {
+			if time.Now().After(deadline) {
+				t.Fatal("sleep never ran under the init")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		c.Run(t, "stop", "-t", "30", name).OK(t)
 		if code := e.Inspect(t, name).State.ExitCode; code != 143 {
 			t.Errorf("exit code after stop: %d, want 143 (SIGTERM reached sleep)", code)
