@@ -12,6 +12,7 @@ type configFile struct {
 	PsFormat      string                `json:"psFormat,omitempty"`
 	ImagesFormat  string                `json:"imagesFormat,omitempty"`
 	VolumesFormat string                `json:"volumesFormat,omitempty"`
+	StatsFormat   string                `json:"statsFormat,omitempty"`
 	PruneFilters  []string              `json:"pruneFilters,omitempty"`
 	AuthConfigs   map[string]authConfig `json:"auths,omitempty"`
 	DetachKeys    string                `json:"detachKeys,omitempty"`
