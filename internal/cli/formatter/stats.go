@@ -100,12 +100,7 @@ func (c *statsContext) ID() string {
 	return c.s.ID
 }
 
-func (c *statsContext) CPUPerc() string {
-	if c.s.IsInvalid {
-		return noStatsValue
-	}
-	return formatPercentage(c.s.CPUPercentage)
-}
+func (c *statsContext) CPUPerc() string { return c.known(formatPercentage(c.s.CPUPercentage)) }
 
 // MemUsage is in binary units: "1.5MiB / 15.5GiB".
 func (c *statsContext) MemUsage() string {
@@ -115,34 +110,26 @@ func (c *statsContext) MemUsage() string {
 	return units.BytesSize(float64(c.s.Memory)) + " / " + units.BytesSize(float64(c.s.MemoryLimit))
 }
 
-func (c *statsContext) MemPerc() string {
-	if c.s.IsInvalid {
-		return noStatsValue
-	}
-	return formatPercentage(c.s.MemoryPercentage)
-}
+func (c *statsContext) MemPerc() string { return c.known(formatPercentage(c.s.MemoryPercentage)) }
 
 // NetIO is received / sent, in decimal units: "1.2kB / 0B".
 func (c *statsContext) NetIO() string {
-	if c.s.IsInvalid {
-		return noStatsValue
-	}
-	return decimalSize(c.s.NetworkRx) + " / " + decimalSize(c.s.NetworkTx)
+	return c.known(decimalSize(c.s.NetworkRx) + " / " + decimalSize(c.s.NetworkTx))
 }
 
 // BlockIO is read / written, in decimal units.
 func (c *statsContext) BlockIO() string {
-	if c.s.IsInvalid {
-		return noStatsValue
-	}
-	return decimalSize(c.s.BlockRead) + " / " + decimalSize(c.s.BlockWrite)
+	return c.known(decimalSize(c.s.BlockRead) + " / " + decimalSize(c.s.BlockWrite))
 }
 
-func (c *statsContext) PIDs() string {
+func (c *statsContext) PIDs() string { return c.known(strconv.FormatUint(c.s.PidsCurrent, 10)) }
+
+// known is value, or "--" when the numbers could not be read.
+func (c *statsContext) known(value string) string {
 	if c.s.IsInvalid {
 		return noStatsValue
 	}
-	return strconv.FormatUint(c.s.PidsCurrent, 10)
+	return value
 }
 
 // formatPercentage has two decimals: "0.42%".
