@@ -109,12 +109,14 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (containertype
 	}
 	applyHostConfigDefaults(hc, cgroup2())
 	if s.deps.ValidateHostConfig != nil {
-		if err := s.deps.ValidateHostConfig(hc); err != nil {
+		hostWarnings, err := s.deps.ValidateHostConfig(hc)
+		if err != nil {
 			if !errdefs.IsInvalidArgument(err) && !errdefs.IsNotImplemented(err) {
 				err = errdefs.ErrInvalidArgument.WithMessage(err.Error())
 			}
 			return containertypes.CreateResponse{}, err
 		}
+		warnings = append(warnings, hostWarnings...)
 	}
 	if s.deps.HostConfigDefaults != nil {
 		s.deps.HostConfigDefaults(hc)

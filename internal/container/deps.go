@@ -309,8 +309,9 @@ type LogReadFunc func(ctx context.Context, driver, path string, cfg LogReadConfi
 
 // HostConfigValidator makes the create-time checks of a HostConfig that
 // depend on the host (capabilities, rlimits, cpusets); errors are
-// classified, with Docker's messages.
-type HostConfigValidator func(hc *containertypes.HostConfig) error
+// classified, with Docker's messages. Limits the host cannot apply are
+// discarded from hc, with a warning each.
+type HostConfigValidator func(hc *containertypes.HostConfig) (warnings []string, err error)
 
 // LogOptsValidator checks a log driver's options (Docker's messages,
 // errdefs.ErrInvalidArgument).

@@ -62,12 +62,49 @@ func ApplyHostConfigDefaults(hc *container.HostConfig, host *Host) {
 // configuration fails at "docker create" with 400 rather than at start.
 // It also refuses what berth cannot run: --init, capabilities and rlimits
 // beyond what the daemon holds.
-func ValidateHostConfig(hc *container.HostConfig) error {
+//
+// Limits the host cannot apply are discarded from hc, each with Docker's
+// warning, as Docker's create does.
+func ValidateHostConfig(hc *container.HostConfig) ([]string, error) {
 	host, err := CurrentHost()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return validateHostConfig(hc, host)
+	if err := validateHostConfig(hc, host); err != nil {
+		return nil, err
+	}
+	return discardUnsupported(hc, host), nil
+}
+
+// discardUnsupported clears the limits the host's cgroups cannot apply
+// and says so with Docker's warnings.
+func discardUnsupported(hc *container.HostConfig, host *Host) []string {
+	if hc == nil {
+		return nil
+	}
+	var warnings []string
+	r := &hc.Resources
+	if r.MemorySwap > 0 && !host.SwapLimit {
+		warnings = append(warnings, "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.")
+		r.MemorySwap = -1
+	}
+	if r.MemorySwappiness != nil && host.CgroupV2 {
+		warnings = append(warnings, "Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.")
+		r.MemorySwappiness = nil
+	}
+	if r.OomKillDisable != nil && *r.OomKillDisable && host.CgroupV2 {
+		warnings = append(warnings, "Your kernel does not support OomKillDisable. OomKillDisable discarded.")
+		r.OomKillDisable = nil
+	}
+	if r.BlkioWeight > 0 && host.NoBlkioWeight {
+		warnings = append(warnings, "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.")
+		r.BlkioWeight = 0
+	}
+	if len(r.BlkioWeightDevice) > 0 && host.NoBlkioWeight {
+		warnings = append(warnings, "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.")
+		r.BlkioWeightDevice = nil
+	}
+	return warnings
 }
 
 func invalid(format string, args ...any) error {

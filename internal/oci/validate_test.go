@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
@@ -233,13 +234,13 @@ func TestValidateHostConfig(t *testing.T) {
 }
 
 func TestValidateHostConfigOnThisHost(t *testing.T) {
-	if err := ValidateHostConfig(nil); err != nil {
+	if _, err := ValidateHostConfig(nil); err != nil {
 		t.Errorf("nil HostConfig: %v", err)
 	}
-	if err := ValidateHostConfig(&container.HostConfig{CapAdd: []string{"NET_ADMIN"}}); err != nil {
+	if _, err := ValidateHostConfig(&container.HostConfig{CapAdd: []string{"NET_ADMIN"}}); err != nil {
 		t.Error(err)
 	}
-	if err := ValidateHostConfig(&container.HostConfig{CapAdd: []string{"CAP_FOO"}}); err == nil {
+	if _, err := ValidateHostConfig(&container.HostConfig{CapAdd: []string{"CAP_FOO"}}); err == nil {
 		t.Error("no error for CAP_FOO")
 	}
 }
@@ -263,5 +264,25 @@ func TestApplyHostConfigDefaults(t *testing.T) {
 	eq(t, "cgroupns on v2", v2.CgroupnsMode, container.CgroupnsModePrivate)
 	if v2.OomKillDisable != nil || v2.MaskedPaths != nil || v2.ReadonlyPaths != nil {
 		t.Errorf("privileged v2 container got %v %v %v", v2.OomKillDisable, v2.MaskedPaths, v2.ReadonlyPaths)
+	}
+}
+
+// TestDiscardUnsupported: limits the host cannot apply are cleared with
+// Docker's warnings; supported ones stay.
+func TestDiscardUnsupported(t *testing.T) {
+	hc := &container.HostConfig{Resources: container.Resources{
+		MemorySwap: 1 << 30, BlkioWeight: 300, MemorySwappiness: ptr(int64(10)), OomKillDisable: ptr(true),
+	}}
+	host := testHost()
+	if w := discardUnsupported(hc, host); len(w) != 0 || hc.BlkioWeight != 300 || hc.MemorySwap != 1<<30 {
+		t.Fatalf("a capable host: %q, %+v", w, hc.Resources)
+	}
+	host.SwapLimit, host.NoBlkioWeight, host.CgroupV2 = false, true, true
+	w := discardUnsupported(hc, host)
+	if len(w) != 4 || !strings.Contains(w[0], "Memory limited without swap") || !strings.Contains(w[3], "Weight discarded") {
+		t.Errorf("warnings %q", w)
+	}
+	if hc.MemorySwap != -1 || hc.BlkioWeight != 0 || hc.MemorySwappiness != nil || hc.OomKillDisable != nil {
+		t.Errorf("resources %+v", hc.Resources)
 	}
 }

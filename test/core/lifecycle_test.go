@@ -1,6 +1,7 @@
 package core
 
 import (
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -326,6 +327,29 @@ func TestRunInit(t *testing.T) {
 		}
 		if init := e.Inspect(t, name).HostConfig.Init; init == nil || !*init {
 			t.Errorf("HostConfig.Init %v", init)
+		}
+	})
+}
+
+// TestDiscardedLimits: a limit the host's cgroups cannot apply (block I/O
+// weight without the CFQ/BFQ scheduler's files) is discarded at create
+// with Docker's warning, and the container runs.
+func TestDiscardedLimits(t *testing.T) {
+	t.Parallel()
+	for _, f := range []string{"/sys/fs/cgroup/blkio/blkio.weight", "/sys/fs/cgroup/blkio/blkio.bfq.weight", "/sys/fs/cgroup/cgroup.controllers"} {
+		if _, err := os.Stat(f); err == nil {
+			t.Skip("this host can weigh block I/O")
+		}
+	}
+	e := e2e.Current(t)
+	e.ForEachCLI(t, func(t *testing.T, c e2e.CLI) {
+		name := e.Name(t)
+		r := c.Run(t, "run", "--name", name, "--blkio-weight", "300", "busybox", "echo", "ran").Assert(t, 0, "ran")
+		if !strings.Contains(r.Stderr, "WARNING: Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.") {
+			t.Errorf("stderr %q", r.Stderr)
+		}
+		if w := e.Inspect(t, name).HostConfig.BlkioWeight; w != 0 {
+			t.Errorf("BlkioWeight %d", w)
 		}
 	})
 }
