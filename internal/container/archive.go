@@ -121,7 +121,11 @@ func (s *Service) openView(ctx context.Context, c *Container) (v FilesystemView,
 // written by a start). tmpfs mounts have no content while it is stopped.
 func (s *Service) viewMounts(ctx context.Context, rec record) (out []ViewMount, unmount func(), err error) {
 	var mounted []string
+	var pins []func()
 	release := func() {
+		for _, unpin := range pins {
+			unpin()
+		}
 		for _, name := range mounted {
 			s.deps.Volumes.Unmount(name, rec.ID)
 		}
@@ -142,6 +146,14 @@ func (s *Service) viewMounts(ctx context.Context, rec record) (out []ViewMount, 
 		}
 		if mp.Type == mount.TypeVolume {
 			mounted = append(mounted, mp.Name)
+			if mp.Subpath != "" {
+				pin, unpin, err := s.pinSubpath(src, mp.Subpath)
+				if err != nil {
+					return nil, nil, err
+				}
+				pins = append(pins, unpin)
+				src = pin
+			}
 		}
 		out = append(out, ViewMount{Source: src, Destination: mp.Destination, ReadOnly: !mp.RW})
 		taken[path.Clean(mp.Destination)] = true

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -33,6 +34,8 @@ type MountPoint struct {
 	CreateSource bool `json:",omitempty"`
 	// NonRecursive is --mount bind-nonrecursive.
 	NonRecursive bool `json:",omitempty"`
+	// Subpath is --mount volume-subpath: the part of the volume mounted.
+	Subpath string `json:",omitempty"`
 	// Tmpfs holds a tmpfs mount's options.
 	Tmpfs *mount.TmpfsOptions `json:",omitempty"`
 }
@@ -240,7 +243,13 @@ func parseMount(m mount.Mount, sourceExists func(string) bool) (mountSpec, error
 		s.copyData = true
 		if o := m.VolumeOptions; o != nil {
 			if o.Subpath != "" {
-				return mountSpec{}, errdefs.ErrNotImplemented.WithMessage("volume subpaths are not supported")
+				if m.Source == "" {
+					return mountSpec{}, mountConfigError(m.Type, "must not set Subpath when using anonymous volumes")
+				}
+				if !filepath.IsLocal(o.Subpath) {
+					return mountSpec{}, mountConfigError(m.Type, "subpath must be a relative path within the volume")
+				}
+				s.Subpath = o.Subpath
 			}
 			s.copyData = !o.NoCopy
 			s.labels = o.Labels

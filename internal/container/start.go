@@ -123,6 +123,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 		rootfs   string
 		mounts   []specs.Mount
 		volumes  func() // unmounts the volumes mounted for this start
+		unpin    func() // takes away the volume subpaths' pins
 		prepErr  error
 		eps      []*Endpoint
 		netErr   error
@@ -153,7 +154,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 				return
 			}
 		}
-		mounts, volumes, prepErr = s.startMounts(ctx, id, rootfs, rec.MountPoints, hc.Tmpfs)
+		mounts, volumes, unpin, prepErr = s.startMounts(ctx, id, rootfs, rec.MountPoints, hc.Tmpfs)
 	}()
 	// The primary network creates the namespace while the rootfs is
 	// prepared; the others add their interfaces to it after.
@@ -173,6 +174,9 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 		}
 	}
 	wg.Wait()
+	if unpin != nil {
+		defer unpin() // the runtime has mounted them, or the start failed
+	}
 	if volumes != nil {
 		undo = append(undo, volumes)
 	}

@@ -198,29 +198,39 @@ func checkDestination(rootfs, src, dest string) error {
 // start: volumes are mounted (the returned release undoes that), -v
 // bind sources that do not exist are created. HostConfig.Tmpfs (tmpfs)
 // is the spec builder's; its destinations are checked here too.
-func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []MountPoint, tmpfs map[string]string) (out []specs.Mount, release func(), err error) {
+//
+// unpin, once the runtime has made its mounts, takes away the pins of
+// volume subpaths (see pinSubpath).
+func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []MountPoint, tmpfs map[string]string) (out []specs.Mount, release, unpin func(), err error) {
 	for _, m := range mps {
 		src := m.Source
 		if m.Type == mount.TypeTmpfs {
 			src = "tmpfs"
 		}
 		if err := checkDestination(rootfs, src, m.Destination); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	for dst := range tmpfs {
 		if err := checkDestination(rootfs, "tmpfs", dst); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	var mounted []string
+	var pins []func()
 	unmount := func() {
 		for _, name := range mounted {
 			s.deps.Volumes.Unmount(name, id)
 		}
 	}
+	unpinAll := func() {
+		for _, u := range pins {
+			u()
+		}
+	}
 	defer func() {
 		if err != nil {
+			unpinAll()
 			unmount()
 		}
 	}()
@@ -228,24 +238,32 @@ func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []Moun
 		switch m.Type {
 		case mount.TypeBind:
 			if _, err := s.mountSource(ctx, id, m); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			if err := checkPropagation(m.Source, string(m.Propagation)); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			out = append(out, bindMount(m.Source, m.Destination, !m.RW, string(m.Propagation), m.NonRecursive))
 		case mount.TypeVolume:
 			src, err := s.mountSource(ctx, id, m)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			mounted = append(mounted, m.Name)
+			if m.Subpath != "" {
+				pin, u, err := s.pinSubpath(src, m.Subpath)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				pins = append(pins, u)
+				src = pin
+			}
 			out = append(out, bindMount(src, m.Destination, !m.RW, string(mount.PropagationRPrivate), false))
 		case mount.TypeTmpfs:
 			out = append(out, tmpfsMount(m))
 		}
 	}
-	return out, unmount, nil
+	return out, unmount, unpinAll, nil
 }
 
 // mountSource readies the host side of the bind or volume m for a run
