@@ -1,13 +1,12 @@
 package container
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/moby/moby/api/pkg/stdcopy"
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 )
@@ -139,7 +138,8 @@ func (m *monitor) probe(c *Container, cmd []string, timeout time.Duration) *cont
 		return failed(err.Error())
 	}
 	defer m.execs.drop(id)
-	out := &probeOutput{}
+	out := newProbeOutput()
+	defer out.Close() // also when the exec never took the stream
 	done := make(chan error, 1)
 	go func() {
 		done <- m.execs.Start(ctx, id, ExecStartOptions{GetStream: func(bool) (io.ReadWriteCloser, error) { return out, nil }})
@@ -200,37 +200,42 @@ func (m *monitor) recordHealth(c *Container, r *containertypes.HealthcheckResult
 	}
 }
 
-// probeOutput collects a probe's multiplexed output: the payloads of the
-// frames, up to probeOutputLimit bytes.
+// probeOutput is the stream a probe's exec writes to: its stdcopy frames
+// are read back (stdout and stderr together) into the first
+// probeOutputLimit bytes.
 type probeOutput struct {
-	mu      sync.Mutex
-	pending []byte // an incomplete frame
-	out     []byte
+	w    *io.PipeWriter
+	done chan struct{}
+	out  limitedBuffer
 }
 
-func (p *probeOutput) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.pending = append(p.pending, b...)
-	for len(p.pending) >= 8 {
-		size := int(binary.BigEndian.Uint32(p.pending[4:8]))
-		if len(p.pending) < 8+size {
-			break
-		}
-		payload := p.pending[8 : 8+size]
-		if room := probeOutputLimit - len(p.out); room > 0 {
-			p.out = append(p.out, payload[:min(room, len(payload))]...)
-		}
-		p.pending = p.pending[8+size:]
-	}
-	return len(b), nil
+func newProbeOutput() *probeOutput {
+	r, w := io.Pipe()
+	p := &probeOutput{w: w, done: make(chan struct{})}
+	go func() {
+		_, _ = stdcopy.StdCopy(&p.out, &p.out, r)
+		_, _ = io.Copy(io.Discard, r) // a malformed stream: do not block the writer
+		close(p.done)
+	}()
+	return p
 }
 
-func (p *probeOutput) Read([]byte) (int, error) { return 0, io.EOF }
-func (p *probeOutput) Close() error             { return nil }
+func (p *probeOutput) Write(b []byte) (int, error) { return p.w.Write(b) }
+func (p *probeOutput) Read([]byte) (int, error)    { return 0, io.EOF }
+func (p *probeOutput) Close() error                { return p.w.Close() }
 
+// String is the output, once the stream was closed.
 func (p *probeOutput) String() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	<-p.done
 	return string(p.out)
+}
+
+// limitedBuffer keeps the first probeOutputLimit bytes written to it.
+type limitedBuffer []byte
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := probeOutputLimit - len(*b); room > 0 {
+		*b = append(*b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
 }

@@ -39,15 +39,17 @@ func TestProbeOutput(t *testing.T) {
 	}
 	all := append(frame(1, "out "), frame(2, "err")...)
 	for cut := 0; cut <= len(all); cut++ {
-		var p probeOutput
+		p := newProbeOutput()
 		p.Write(all[:cut])
 		p.Write(all[cut:])
+		p.Close()
 		if got := p.String(); got != "out err" {
 			t.Fatalf("cut at %d: %q", cut, got)
 		}
 	}
-	var p probeOutput
+	p := newProbeOutput()
 	p.Write(frame(1, strings.Repeat("x", probeOutputLimit+10)))
+	p.Close()
 	if got := p.String(); len(got) != probeOutputLimit {
 		t.Errorf("limit: %d bytes", len(got))
 	}

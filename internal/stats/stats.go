@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	containertypes "github.com/moby/moby/api/types/container"
@@ -74,7 +75,7 @@ func cgroupsOf(pid int) (cgroups, error) {
 		}
 		return cgroups{}, fmt.Errorf("process %d has no cgroup v2 entry", pid)
 	}
-	mounts, err := v1Mounts()
+	mounts, err := cgroupV1Mounts()
 	if err != nil {
 		return cgroups{}, err
 	}
@@ -97,8 +98,11 @@ func cgroupsOf(pid int) (cgroups, error) {
 
 type mount struct{ point, root string }
 
-// v1Mounts maps each cgroup v1 controller to where its hierarchy is
-// mounted.
+// cgroupV1Mounts maps each cgroup v1 controller to where its hierarchy
+// is mounted: read once, as the hierarchies stay where they are while the
+// daemon runs (a stats stream samples every container each second).
+var cgroupV1Mounts = sync.OnceValues(v1Mounts)
+
 func v1Mounts() (map[string]mount, error) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
