@@ -28,12 +28,7 @@ func TestStatsAPI(t *testing.T) {
 	busy := e.Name(t, "busy")
 	e.Docker().Run(t, "run", "-d", "--name", busy, "busybox", "sh", "-c", "while :; do :; done").OK(t)
 
-	read := func(name string, opts client.ContainerStatsOptions, n int) []containertypes.StatsResponse {
-		t.Helper()
-		return readStats(ctx, t, cli, name, opts, n)
-	}
-
-	s := read(busy, client.ContainerStatsOptions{IncludePreviousSample: true}, 1)[0]
+	s := readStats(ctx, t, cli, busy, client.ContainerStatsOptions{IncludePreviousSample: true}, 1)[0]
 	cpu, pre := s.CPUStats, s.PreCPUStats
 	if s.Name != "/"+busy || s.PreRead.IsZero() || !s.Read.After(s.PreRead) {
 		t.Errorf("name %q, read %v, preread %v", s.Name, s.Read, s.PreRead)
@@ -49,19 +44,19 @@ func TestStatsAPI(t *testing.T) {
 		t.Errorf("networks %+v", s.Networks)
 	}
 
-	one := read(busy, client.ContainerStatsOptions{}, 1)[0]
+	one := readStats(ctx, t, cli, busy, client.ContainerStatsOptions{}, 1)[0]
 	if one.CPUStats.CPUUsage.TotalUsage == 0 || one.PreCPUStats.CPUUsage.TotalUsage != 0 || !one.PreRead.IsZero() {
 		t.Errorf("one-shot: cpu %+v, precpu %+v, preread %v", one.CPUStats.CPUUsage, one.PreCPUStats.CPUUsage, one.PreRead)
 	}
 
-	stream := read(busy, client.ContainerStatsOptions{Stream: true}, 2)
+	stream := readStats(ctx, t, cli, busy, client.ContainerStatsOptions{Stream: true}, 2)
 	if !stream[1].PreRead.Equal(stream[0].Read) || stream[1].PreCPUStats.CPUUsage.TotalUsage != stream[0].CPUStats.CPUUsage.TotalUsage {
 		t.Errorf("stream: second sample's precpu is not the first: %v vs %v", stream[1].PreRead, stream[0].Read)
 	}
 
 	idle := e.Name(t, "created")
 	e.Docker().Run(t, "create", "--name", idle, "busybox", "true").OK(t)
-	z := read(idle, client.ContainerStatsOptions{}, 1)[0]
+	z := readStats(ctx, t, cli, idle, client.ContainerStatsOptions{}, 1)[0]
 	if z.Name != "/"+idle || z.CPUStats.CPUUsage.TotalUsage != 0 || z.MemoryStats.Usage != 0 || z.PidsStats.Current != 0 {
 		t.Errorf("a created container: %+v", z)
 	}
