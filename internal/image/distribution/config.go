@@ -219,34 +219,35 @@ func (s *Service) Endpoints(ctx context.Context, ref reference.Named, push bool)
 
 // transportFor is the base transport for requests to ep: certificate
 // checks off for insecure registries, else with the CAs and client
-// certificates of the registry's certs.d directory; and the scheme not
+// certificates of the registry's certs.d directory (read here, once per
+// repository opened, as Docker reads it per endpoint); and the scheme not
 // chosen refused for the registry's own host, so that
 // go-containerregistry's ping (which tries both schemes for loopback and
 // private addresses) settles on the scheme this package decided.
+// Redirects (to blob storage) keep the registry's TLS settings, as
+// Docker's per-endpoint transport does.
 func (s *Service) transportFor(ep Endpoint, scheme string) http.RoundTripper {
-	return &schemeGuard{svc: s, host: ep.Host, scheme: scheme, insecure: ep.Insecure}
+	g := &schemeGuard{host: ep.Host, scheme: scheme, inner: s.skipVerify}
+	if !ep.Insecure {
+		g.inner, g.err = s.secureTransport(ep.Host)
+	}
+	return g
 }
 
 type schemeGuard struct {
-	svc          *Service
 	host, scheme string
-	insecure     bool
+	inner        http.RoundTripper
+	err          error // the registry's certificates could not be read
 }
 
 func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if g.err != nil {
+		return nil, g.err
+	}
 	if req.URL.Host == g.host && req.URL.Scheme != g.scheme {
 		return nil, fmt.Errorf("%s %q: registry %s is only reached over %s", req.Method, req.URL.Redacted(), g.host, g.scheme)
 	}
-	if g.insecure {
-		return g.svc.skipVerify.RoundTrip(req)
-	}
-	// Redirects (to blob storage) keep the registry's TLS settings, as
-	// Docker's per-endpoint transport does.
-	tr, err := g.svc.secureTransport(g.host)
-	if err != nil {
-		return nil, err
-	}
-	return tr.RoundTrip(req)
+	return g.inner.RoundTrip(req)
 }
 
 // ServiceConfig is the registry configuration as GET /info reports it
