@@ -1,8 +1,6 @@
 package container
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,9 +41,7 @@ func (s *Service) pinSubpath(root, sub string) (pin string, unpin func(), err er
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, err
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	pin = filepath.Join(dir, hex.EncodeToString(b[:]))
+	pin = filepath.Join(dir, newID())
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		err = os.Mkdir(pin, 0o700)
 	} else {
