@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -603,6 +604,10 @@ func (sh *fakeShim) gotSignals() []syscall.Signal {
 }
 
 // fakeSpec is a minimal spec builder: the process and the rootfs.
+func fakeResources(*containertypes.Resources) (*specs.LinuxResources, error) {
+	return &specs.LinuxResources{}, nil
+}
+
 func fakeSpec(in SpecInput) (*specs.Spec, error) {
 	return &specs.Spec{
 		Root:     &specs.Root{Path: in.Rootfs},

@@ -49,7 +49,7 @@ func newHarness(t *testing.T) *harness {
 	h.cfg = Config{Root: filepath.Join(dir, "containers"), ExecRoot: filepath.Join(dir, "exec")}
 	h.deps = Deps{
 		Images: h.images, Layers: h.layers, Network: h.net, Shims: h.shims, Events: h.events,
-		Spec: fakeSpec, ExecProcess: fakeExecProcess, ReadLogs: h.logs.read, ValidateLogOpts: validateLogOpts,
+		Spec: fakeSpec, Resources: fakeResources, ExecProcess: fakeExecProcess, ReadLogs: h.logs.read, ValidateLogOpts: validateLogOpts,
 	}
 	h.s = h.newService()
 	return h

@@ -48,6 +48,7 @@ type Deps struct {
 	Shims           ShimLauncher
 	Events          EventPublisher
 	Spec            SpecFunc
+	Resources       ResourcesFunc // a running container's limits, for update
 	ExecProcess     ExecProcessFunc
 	ReadLogs        LogReadFunc
 	ValidateLogOpts LogOptsValidator
@@ -57,9 +58,6 @@ type Deps struct {
 	// HostConfig (masked paths and the like) so that inspect shows it.
 	ValidateHostConfig HostConfigValidator
 	HostConfigDefaults func(hc *containertypes.HostConfig)
-	// Resources lets update change a running container's limits; without
-	// it they apply from the next start.
-	Resources ResourcesFunc
 	// Volumes serves named and anonymous volumes; without it, mounts
 	// of volumes answer "not implemented".
 	Volumes VolumeMounter
@@ -108,7 +106,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, errors.New("container service: Root and ExecRoot are required")
 	}
 	if deps.Images == nil || deps.Layers == nil || deps.Network == nil || deps.Shims == nil || deps.Events == nil ||
-		deps.Spec == nil || deps.ExecProcess == nil || deps.ReadLogs == nil || deps.ValidateLogOpts == nil {
+		deps.Spec == nil || deps.Resources == nil || deps.ExecProcess == nil || deps.ReadLogs == nil || deps.ValidateLogOpts == nil {
 		return nil, errors.New("container service: every dependency is required")
 	}
 	if cfg.DefaultRuntime == "" {

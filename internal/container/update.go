@@ -95,11 +95,7 @@ func (s *Service) Update(ctx context.Context, ref string, upd containertypes.Upd
 	if err := c.save(false); err != nil {
 		return resp, err
 	}
-	switch {
-	case !changed || !running || sh == nil:
-	case s.deps.Resources == nil:
-		resp.Warnings = append(resp.Warnings, "resource limits are applied when the container next starts")
-	default:
+	if changed && running && sh != nil {
 		if err := s.applyResources(ctx, sh, &hc); err != nil {
 			c.mu.Lock()
 			c.HostConfig = old
@@ -175,6 +171,5 @@ func (s *Service) applyResources(ctx context.Context, sh Shim, hc *containertype
 	if err != nil {
 		return err
 	}
-	res.Devices = nil // device rules are set at create only
 	return sh.Update(ctx, res)
 }
