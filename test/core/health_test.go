@@ -94,3 +94,25 @@ func TestHealthcheckFromImage(t *testing.T) {
 	}
 	c.Run(t, "ps", "--filter", "health=none", "--filter", "name="+without, "--format", "{{.Names}}").Assert(t, 0, without)
 }
+
+// TestHealthcheckAfterDaemonRestart: a running container's health checks
+// go on after the daemon is killed and started again (berth only: the
+// reference dockerd is not ours to kill).
+func TestHealthcheckAfterDaemonRestart(t *testing.T) {
+	t.Parallel()
+	e2e.Current(t).BerthOnly(t)
+	e := e2e.StartPrivate(t, e2e.PrivateOptions{})
+	name := e.Name(t)
+	e.Docker().Run(t, "run", "-d", "--name", name, "--health-cmd", "date +%s%N", "--health-interval", "1s", "busybox", "sleep", "1000").OK(t)
+	healthIs(t, e, name, containertypes.Healthy)
+	if err := e.Daemon.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	e.Restart(t)
+	before := e.Inspect(t, name).State.Health.Log
+	last := before[len(before)-1].Start
+	e.WaitFor(t, name, "a probe after the restart", 30*time.Second, func(c containertypes.InspectResponse) bool {
+		h := c.State.Health
+		return h != nil && h.Status == containertypes.Healthy && h.Log[len(h.Log)-1].Start.After(last)
+	})
+}

@@ -44,6 +44,13 @@ func TestPublish(t *testing.T) {
 			if r := e2e.HTTPGet(t, fmt.Sprintf("http://[::1]:%d/", port), 20*time.Second); r.Status != 404 && r.Status != 200 {
 				t.Fatalf("GET via [::1]: status %d", r.Status)
 			}
+			// A binding on an IPv6 address of the host.
+			name6, port6 := e.Name(t, "v6"), e2e.FreePort(t)
+			c.Run(t, "run", "-d", "--name", name6, "-p", fmt.Sprintf("[::1]:%d:80", port6), "busybox", "httpd", "-f", "-p", "80").OK(t)
+			c.Run(t, "port", name6).Assert(t, 0, fmt.Sprintf("80/tcp -> [::1]:%d", port6))
+			if r := e2e.HTTPGet(t, fmt.Sprintf("http://[::1]:%d/", port6), 20*time.Second); r.Status != 404 && r.Status != 200 {
+				t.Fatalf("GET via a [::1] binding: status %d", r.Status)
+			}
 		}
 
 		// The same server with content, to see it is really the container's.

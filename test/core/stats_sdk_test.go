@@ -81,7 +81,9 @@ func readStats(ctx context.Context, t *testing.T, cli *client.Client, name strin
 }
 
 // TestUpdateResources: docker update changes a running container's
-// limits at once, as its cgroups (read through the stats API) show.
+// limits at once, as its cgroups (read through the stats API) show; a
+// memory limit below what the container uses is refused by the kernel,
+// and the container keeps its old limit, in its cgroup and its config.
 func TestUpdateResources(t *testing.T) {
 	t.Parallel()
 	e := e2e.Current(t)
@@ -104,6 +106,18 @@ func TestUpdateResources(t *testing.T) {
 		}
 		if hc := e.Inspect(t, name).HostConfig; hc.Memory != 64<<20 || hc.MemorySwap != 96<<20 || hc.PidsLimit == nil || *hc.PidsLimit != 50 {
 			t.Errorf("inspect: memory %d, swap %d, pids %v", hc.Memory, hc.MemorySwap, hc.PidsLimit)
+		}
+
+		full := e.Name(t, "full")
+		c.Run(t, "run", "-d", "--name", full, "--memory", "64m", "--memory-swap", "64m", "busybox", "sh", "-c",
+			"dd if=/dev/zero of=/dev/shm/f bs=1M count=30 && echo filled && sleep 1000").OK(t)
+		e.WaitLog(t, full, "filled", 30*time.Second)
+		c.Run(t, "update", "--memory", "8m", "--memory-swap", "8m", full).Assert(t, 1, "Cannot update container")
+		if mem := readStats(ctx, t, cli, full, client.ContainerStatsOptions{}, 1)[0].MemoryStats.Limit; mem != 64<<20 {
+			t.Errorf("memory limit after a refused update: %d", mem)
+		}
+		if hc := e.Inspect(t, full).HostConfig; hc.Memory != 64<<20 {
+			t.Errorf("config after a refused update: memory %d", hc.Memory)
 		}
 	})
 }

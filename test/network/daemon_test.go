@@ -150,6 +150,11 @@ func TestDaemonRestart(t *testing.T) {
 	if r := e2e.HTTPGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 20*time.Second); r.Body != e2e.IndexHTML {
 		t.Fatalf("published port after restart: %d %q", r.Status, r.Body)
 	}
+	if e2e.HostIPv6() { // :: is served by the userland proxy, which the restart brought back
+		if r := e2e.HTTPGet(t, fmt.Sprintf("http://[::1]:%d/", port), 20*time.Second); r.Body != e2e.IndexHTML {
+			t.Fatalf("published port on :: after restart: %d %q", r.Status, r.Body)
+		}
+	}
 	// A new container is not given a live one's address.
 	c.Run(t, "run", "-d", "--name", "three", "--network", "keep", "busybox", "sleep", "1d").OK(t)
 	for _, other := range []string{"one", "two", "web"} {
