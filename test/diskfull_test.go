@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -51,7 +52,9 @@ func TestFullDisk(t *testing.T) {
 	}
 	big = forHost(t, big, runtime.GOARCH)
 	archive := dockerArchive(t, "big:load", big)
-	c.RunWith(t, e2e.RunOpts{Stdin: bytes.NewReader(archive)}, "load").Assert(t, 1, "no space left on device")
+	if r := c.RunWith(t, e2e.RunOpts{Stdin: bytes.NewReader(archive)}, "load").Assert(t, 1, "no space left on device"); strings.Contains(r.Stderr, "invalid image archive") {
+		t.Errorf("a full disk called a bad archive: %s", r.Stderr)
+	}
 	nothingStored("load")
 
 	addr, _ := registryServe(t)
