@@ -2,8 +2,6 @@ package volume
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +33,7 @@ func (s *Service) Populate(ctx context.Context, name, rootfs, dest string) error
 		s.mu.Unlock()
 		return notFound(name)
 	}
-	user := "populate-" + randomID()
+	user := "populate-" + newName()
 	path, err := s.acquire(v, user)
 	s.mu.Unlock()
 	if err != nil {
@@ -54,12 +52,6 @@ func (s *Service) Populate(ctx context.Context, name, rootfs, dest string) error
 		return fmt.Errorf("copying image data from %s to volume %s: %w", dest, name, err)
 	}
 	return nil
-}
-
-func randomID() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // copyImagePath copies rootfs's dest into the empty directory dst.
