@@ -190,7 +190,7 @@ func (d *Distributor) fetchLayers(ctx context.Context, repo *distribution.Reposi
 		wg.Add(2)
 		go func(prev <-chan struct{}) {
 			defer wg.Done()
-			d.download(wctx, repo, l, prev, mine, d.downloads, p)
+			d.download(wctx, repo, l, prev, mine, p)
 		}(turn)
 		go func() {
 			defer wg.Done()
@@ -238,9 +238,10 @@ func (d *Distributor) fetchLayers(ctx context.Context, repo *distribution.Reposi
 	return records, release, nil
 }
 
-// download fetches a layer blob into the content store, in its turn,
-// resuming where a broken connection left it, and verifies it.
-func (d *Distributor) download(ctx context.Context, repo *distribution.Repository, l *pullLayer, prev <-chan struct{}, mine chan struct{}, slots chan struct{}, p Progress) {
+// download fetches a layer blob into the content store, in its turn and
+// with one of the daemon's download slots, resuming where a broken
+// connection left it, and verifies it.
+func (d *Distributor) download(ctx context.Context, repo *distribution.Repository, l *pullLayer, prev <-chan struct{}, mine chan struct{}, p Progress) {
 	defer close(l.dlDone)
 	took := false
 	defer func() {
@@ -257,14 +258,14 @@ func (d *Distributor) download(ctx context.Context, repo *distribution.Repositor
 		}
 	}
 	select {
-	case slots <- struct{}{}:
+	case d.downloads <- struct{}{}:
 	case <-ctx.Done():
 		l.dlErr = ctx.Err()
 		return
 	}
 	took = true
 	close(mine)
-	defer func() { <-slots }()
+	defer func() { <-d.downloads }()
 
 	w, err := d.layers.blobs.Writer()
 	if err != nil {
