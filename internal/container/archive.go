@@ -140,20 +140,15 @@ func (s *Service) viewMounts(ctx context.Context, rec record) (out []ViewMount, 
 		if mp.Type != mount.TypeBind && mp.Type != mount.TypeVolume {
 			continue
 		}
-		src, err := s.mountSource(ctx, rec.ID, mp)
+		src, unpin, err := s.mountSource(ctx, rec.ID, mp)
 		if err != nil {
 			return nil, nil, err
 		}
 		if mp.Type == mount.TypeVolume {
 			mounted = append(mounted, mp.Name)
-			if mp.Subpath != "" {
-				pin, unpin, err := s.pinSubpath(src, mp.Subpath)
-				if err != nil {
-					return nil, nil, err
-				}
-				pins = append(pins, unpin)
-				src = pin
-			}
+		}
+		if unpin != nil {
+			pins = append(pins, unpin)
 		}
 		out = append(out, ViewMount{Source: src, Destination: mp.Destination, ReadOnly: !mp.RW})
 		taken[path.Clean(mp.Destination)] = true

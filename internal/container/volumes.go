@@ -237,7 +237,7 @@ func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []Moun
 	for _, m := range mps {
 		switch m.Type {
 		case mount.TypeBind:
-			if _, err := s.mountSource(ctx, id, m); err != nil {
+			if _, _, err := s.mountSource(ctx, id, m); err != nil {
 				return nil, nil, nil, err
 			}
 			if err := checkPropagation(m.Source, string(m.Propagation)); err != nil {
@@ -245,18 +245,13 @@ func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []Moun
 			}
 			out = append(out, bindMount(m.Source, m.Destination, !m.RW, string(m.Propagation), m.NonRecursive))
 		case mount.TypeVolume:
-			src, err := s.mountSource(ctx, id, m)
+			src, u, err := s.mountSource(ctx, id, m)
 			if err != nil {
 				return nil, nil, nil, err
 			}
 			mounted = append(mounted, m.Name)
-			if m.Subpath != "" {
-				pin, u, err := s.pinSubpath(src, m.Subpath)
-				if err != nil {
-					return nil, nil, nil, err
-				}
+			if u != nil {
 				pins = append(pins, u)
-				src = pin
 			}
 			out = append(out, bindMount(src, m.Destination, !m.RW, string(mount.PropagationRPrivate), false))
 		case mount.TypeTmpfs:
@@ -272,29 +267,40 @@ func (s *Service) startMounts(ctx context.Context, id, rootfs string, mps []Moun
 // source is created, as Docker creates it; a --mount bind's is Docker's
 // error. A volume is mounted by the volume store (one whose options
 // name a filesystem gets it mounted), to be given back with
-// Volumes.Unmount(m.Name, id).
-func (s *Service) mountSource(ctx context.Context, id string, m MountPoint) (string, error) {
+// Volumes.Unmount(m.Name, id); with a subpath the path is its pin, which
+// unpin (nil otherwise) takes away once the runtime or the view has
+// mounted it.
+func (s *Service) mountSource(ctx context.Context, id string, m MountPoint) (src string, unpin func(), err error) {
 	switch m.Type {
 	case mount.TypeBind:
 		_, err := os.Stat(m.Source)
 		switch {
 		case errors.Is(err, os.ErrNotExist) && m.CreateSource:
 			if err := os.MkdirAll(m.Source, 0o755); err != nil {
-				return "", fmt.Errorf("create bind source %s: %w", m.Source, err)
+				return "", nil, fmt.Errorf("create bind source %s: %w", m.Source, err)
 			}
 		case errors.Is(err, os.ErrNotExist):
 			// A --mount bind whose source went away since create.
-			return "", mountConfigError(m.Type, "bind source path does not exist: "+m.Source)
+			return "", nil, mountConfigError(m.Type, "bind source path does not exist: "+m.Source)
 		}
-		return m.Source, nil
+		return m.Source, nil, nil
 	case mount.TypeVolume:
 		if s.deps.Volumes == nil {
-			return "", errNoVolumes
+			return "", nil, errNoVolumes
 		}
-		return s.deps.Volumes.Mount(ctx, VolumeMount{Name: m.Name, ContainerID: id, Destination: m.Destination,
+		src, err := s.deps.Volumes.Mount(ctx, VolumeMount{Name: m.Name, ContainerID: id, Destination: m.Destination,
 			Propagation: string(m.Propagation), RW: m.RW})
+		if err != nil || m.Subpath == "" {
+			return src, nil, err
+		}
+		pin, unpin, err := s.pinSubpath(src, m.Subpath)
+		if err != nil {
+			s.deps.Volumes.Unmount(m.Name, id)
+			return "", nil, err
+		}
+		return pin, unpin, nil
 	}
-	return "", fmt.Errorf("mount type %q has no host source: %w", m.Type, errdefs.ErrInvalidArgument)
+	return "", nil, fmt.Errorf("mount type %q has no host source: %w", m.Type, errdefs.ErrInvalidArgument)
 }
 
 // unmountVolumes is a run's end for the container's volumes.
