@@ -24,17 +24,12 @@ func absPath(p string) string {
 	return archive.PreserveTrailingDotOrSeparator(filepath.Join("/", p), p)
 }
 
-// resolve evaluates every symlink of p (absolute; on the view's thread)
-// with the view's root as "/", as the kernel resolves paths for the
-// container.
-func resolve(p string) (string, error) { return layer.Resolve(p) }
-
 // Resolve evaluates every symlink of the container path p, the last one
 // too.
 func (v *View) Resolve(p string) (string, error) {
 	var out string
 	err := v.run(func() (err error) {
-		out, err = resolve(filepath.Join("/", p))
+		out, err = layer.Resolve(filepath.Join("/", p))
 		return err
 	})
 	return out, err
@@ -56,7 +51,7 @@ func stat(abs string) (containertypes.PathStat, error) {
 		Mtime: fi.ModTime(),
 	}
 	if fi.Mode()&os.ModeSymlink != 0 {
-		if st.LinkTarget, err = resolve(filepath.Clean(abs)); err != nil {
+		if st.LinkTarget, err = layer.Resolve(filepath.Clean(abs)); err != nil {
 			return containertypes.PathStat{}, err
 		}
 	}
@@ -93,7 +88,7 @@ func (v *View) Archive(p string) (io.ReadCloser, containertypes.PathStat, error)
 		// The parent is resolved; the last element only when p asks
 		// for it to be followed ("dir/", "dir/."; stat followed it too).
 		parent, base := filepath.Split(abs)
-		if src, err = resolve(parent); err != nil {
+		if src, err = layer.Resolve(parent); err != nil {
 			return err
 		}
 		if base != "" && base != "." {
@@ -130,7 +125,7 @@ func (v *View) Export() (io.ReadCloser, error) {
 func (v *View) ExtractDir(p string) (string, error) {
 	var dir string
 	err := v.run(func() error {
-		resolved, err := resolve(filepath.Join("/", p))
+		resolved, err := layer.Resolve(filepath.Join("/", p))
 		if err != nil {
 			return err
 		}

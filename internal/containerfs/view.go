@@ -284,7 +284,7 @@ func cloneTree(b Bind) (detachedTree, error) {
 // attachTree mounts t at b.Destination inside the view's root, creating
 // the mount point when the container has none.
 func attachTree(t detachedTree, b Bind) error {
-	dest, err := resolve(filepath.Join("/", b.Destination))
+	dest, err := layer.Resolve(filepath.Join("/", b.Destination))
 	if err != nil {
 		return err
 	}
