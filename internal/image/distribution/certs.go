@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 )
@@ -81,19 +80,18 @@ func dirStamp(entries []os.DirEntry) string {
 	return b.String()
 }
 
-// certsDirTLS reads a host's certificate directory as Docker's
-// ReadCertsDirectory does: *.crt are CAs added to the system's pool, and
-// each client certificate X.cert needs its key X.key (and the reverse).
+// certsDirTLS reads a host's certificate directory (entries, sorted by
+// name as os.ReadDir gives them) as Docker's ReadCertsDirectory does:
+// *.crt are CAs added to the system's pool, and each client certificate
+// X.cert needs its key X.key (and the reverse).
 func certsDirTLS(dir string, entries []os.DirEntry) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	names := make([]string, 0, len(entries))
 	have := map[string]bool{}
 	for _, e := range entries {
-		names = append(names, e.Name())
 		have[e.Name()] = true
 	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, e := range entries {
+		n := e.Name()
 		path := filepath.Join(dir, n)
 		switch filepath.Ext(n) {
 		case ".crt":
