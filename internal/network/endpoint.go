@@ -669,25 +669,8 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 	}
 	s.mu.Unlock()
 
-	// Only undo what is still this container's: after a restart a stale
-	// Endpoint may name ports or an address someone else holds now.
-	var ms []nat.Mapping
-	var keys []portmap.Key
-	for _, m := range mappings(ep) {
-		k := portKey(m)
-		owner, held := s.portHolder(k)
-		if !held || owner == ep.ContainerID {
-			ms = append(ms, m)
-			keys = append(keys, k)
-		}
-	}
-	if n != nil && n.nat != nil {
-		if err := n.nat.Remove(natMappings(ms)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, k := range keys {
-		s.releasePort(k, ep.ContainerID)
+	if err := s.unpublish(n, ep); err != nil {
+		errs = append(errs, err)
 	}
 	if cur != nil {
 		s.removeEndpointRecord(ep)
@@ -740,6 +723,29 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 		return fmt.Errorf("disconnect %s: %w", shortID(ep.ContainerID), errors.Join(errs...))
 	}
 	return nil
+}
+
+// unpublish removes ep's published ports: their nftables mappings, then
+// their host port reservations. Only what is still this container's: after
+// a restart a stale Endpoint may name ports someone else holds now.
+func (s *Service) unpublish(n *netw, ep *Endpoint) error {
+	var ms []nat.Mapping
+	var keys []portmap.Key
+	for _, m := range mappings(ep) {
+		k := portKey(m)
+		if owner, held := s.portHolder(k); !held || owner == ep.ContainerID {
+			ms = append(ms, m)
+			keys = append(keys, k)
+		}
+	}
+	var err error
+	if n != nil && n.nat != nil {
+		err = n.nat.Remove(natMappings(ms))
+	}
+	for _, k := range keys {
+		s.releasePort(k, ep.ContainerID)
+	}
+	return err
 }
 
 // finishDisconnect is the slow half of Disconnect.
