@@ -680,16 +680,9 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 		if sb != nil {
 			sb.stopDNS()
 		}
-		if s.ownNetNS(ep.NetNSPath) {
-			if err := netns.Delete(ep.NetNSPath); err != nil {
-				errs = append(errs, err)
-			}
+		if err := s.dropNamespace(n, ep); err != nil {
+			errs = append(errs, err)
 		}
-		s.bg.Add(1)
-		go func() {
-			defer s.bg.Done()
-			s.finishDisconnect(n, ep)
-		}()
 	} else {
 		// The container keeps running: its interface goes now.
 		if n != nil {
@@ -745,6 +738,21 @@ func (s *Service) unpublish(n *netw, ep *Endpoint) error {
 	for _, k := range keys {
 		s.releasePort(k, ep.ContainerID)
 	}
+	return err
+}
+
+// dropNamespace deletes the namespace of a container's last endpoint now
+// and leaves the slow rest (finishDisconnect) to the background.
+func (s *Service) dropNamespace(n *netw, ep *Endpoint) error {
+	var err error
+	if s.ownNetNS(ep.NetNSPath) {
+		err = netns.Delete(ep.NetNSPath)
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.finishDisconnect(n, ep)
+	}()
 	return err
 }
 

@@ -208,14 +208,7 @@ func (s *Service) releaseGone(n *netw, ep *Endpoint, ctrAlive bool) {
 		}
 		return
 	}
-	if s.ownNetNS(ep.NetNSPath) {
-		_ = netns.Delete(ep.NetNSPath)
-	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		s.finishDisconnect(n, ep)
-	}()
+	_ = s.dropNamespace(n, ep)
 }
 
 // syncMappings makes a table's mappings exactly want: strays removed,
