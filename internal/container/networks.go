@@ -278,18 +278,28 @@ func endpointRequest(r *record, name string, a *attachment, primary bool, hostna
 	return req
 }
 
+// connect connects one attachment; the endpoint is named by the
+// network's name, which the container's records key it by.
+func (s *Service) connect(ctx context.Context, r *record, name string, a *attachment, primary bool, hostname string) (*Endpoint, error) {
+	ep, err := s.deps.Network.Connect(ctx, endpointRequest(r, name, a, primary, hostname))
+	if err != nil {
+		return nil, err
+	}
+	if ep.Network == "" {
+		ep.Network = name
+	}
+	return ep, nil
+}
+
 // connectRest connects the networks after the primary one (already in
 // eps); on failure it disconnects what it connected.
 func (s *Service) connectRest(ctx context.Context, r *record, names []string, hostname string) ([]*Endpoint, error) {
 	var eps []*Endpoint
 	for _, name := range names[1:] {
-		ep, err := s.deps.Network.Connect(ctx, endpointRequest(r, name, r.Networks[name], false, hostname))
+		ep, err := s.connect(ctx, r, name, r.Networks[name], false, hostname)
 		if err != nil {
 			s.disconnectAll(ctx, r.ID, eps)
 			return nil, err
-		}
-		if ep.Network == "" {
-			ep.Network = name
 		}
 		eps = append(eps, ep)
 	}
@@ -387,12 +397,9 @@ func (s *Service) ConnectNetwork(ctx context.Context, containerRef, networkRef s
 		a.Primary = true
 	}
 	if r.State.Running {
-		ep, err := s.deps.Network.Connect(ctx, endpointRequest(&r, name, a, a.Primary, r.Config.Hostname))
+		ep, err := s.connect(ctx, &r, name, a, a.Primary, r.Config.Hostname)
 		if err != nil {
 			return err
-		}
-		if ep.Network == "" {
-			ep.Network = name
 		}
 		c.mu.Lock()
 		if c.Networks == nil {

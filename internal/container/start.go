@@ -164,10 +164,7 @@ func (s *Service) start(ctx context.Context, c *Container) (retErr error) {
 			// Disconnected from every network: a namespace with lo only.
 			ep, netErr = s.deps.Network.Connect(ctx, EndpointRequest{ContainerID: id, Name: strings.TrimPrefix(rec.Name, "/"), Network: "none", Hostname: hostname, Primary: true})
 		} else {
-			ep, netErr = s.deps.Network.Connect(ctx, endpointRequest(&rec, netNames[0], rec.Networks[netNames[0]], true, hostname))
-			if ep != nil && ep.Network == "" {
-				ep.Network = netNames[0]
-			}
+			ep, netErr = s.connect(ctx, &rec, netNames[0], rec.Networks[netNames[0]], true, hostname)
 		}
 		if ep != nil {
 			eps = append(eps, ep)

@@ -669,25 +669,8 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 	}
 	s.mu.Unlock()
 
-	// Only undo what is still this container's: after a restart a stale
-	// Endpoint may name ports or an address someone else holds now.
-	var ms []nat.Mapping
-	var keys []portmap.Key
-	for _, m := range mappings(ep) {
-		k := portKey(m)
-		owner, held := s.portHolder(k)
-		if !held || owner == ep.ContainerID {
-			ms = append(ms, m)
-			keys = append(keys, k)
-		}
-	}
-	if n != nil && n.nat != nil {
-		if err := n.nat.Remove(natMappings(ms)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, k := range keys {
-		s.releasePort(k, ep.ContainerID)
+	if err := s.unpublish(n, ep); err != nil {
+		errs = append(errs, err)
 	}
 	if cur != nil {
 		s.removeEndpointRecord(ep)
@@ -697,16 +680,9 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 		if sb != nil {
 			sb.stopDNS()
 		}
-		if s.ownNetNS(ep.NetNSPath) {
-			if err := netns.Delete(ep.NetNSPath); err != nil {
-				errs = append(errs, err)
-			}
+		if err := s.dropNamespace(n, ep); err != nil {
+			errs = append(errs, err)
 		}
-		s.bg.Add(1)
-		go func() {
-			defer s.bg.Done()
-			s.finishDisconnect(n, ep)
-		}()
 	} else {
 		// The container keeps running: its interface goes now.
 		if n != nil {
@@ -740,6 +716,44 @@ func (s *Service) Disconnect(ctx context.Context, ep *Endpoint) error {
 		return fmt.Errorf("disconnect %s: %w", shortID(ep.ContainerID), errors.Join(errs...))
 	}
 	return nil
+}
+
+// unpublish removes ep's published ports: their nftables mappings, then
+// their host port reservations. Only what is still this container's: after
+// a restart a stale Endpoint may name ports someone else holds now.
+func (s *Service) unpublish(n *netw, ep *Endpoint) error {
+	var ms []nat.Mapping
+	var keys []portmap.Key
+	for _, m := range mappings(ep) {
+		k := portKey(m)
+		if owner, held := s.portHolder(k); !held || owner == ep.ContainerID {
+			ms = append(ms, m)
+			keys = append(keys, k)
+		}
+	}
+	var err error
+	if n != nil && n.nat != nil {
+		err = n.nat.Remove(natMappings(ms))
+	}
+	for _, k := range keys {
+		s.releasePort(k, ep.ContainerID)
+	}
+	return err
+}
+
+// dropNamespace deletes the namespace of a container's last endpoint now
+// and leaves the slow rest (finishDisconnect) to the background.
+func (s *Service) dropNamespace(n *netw, ep *Endpoint) error {
+	var err error
+	if s.ownNetNS(ep.NetNSPath) {
+		err = netns.Delete(ep.NetNSPath)
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.finishDisconnect(n, ep)
+	}()
+	return err
 }
 
 // finishDisconnect is the slow half of Disconnect.

@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/filters"
 	"github.com/berth-dev/berth/internal/network/bridge"
+	"github.com/berth-dev/berth/internal/network/ipam"
 	"github.com/berth-dev/berth/internal/network/nat"
 )
 
@@ -257,7 +257,7 @@ func (s *Service) completeIPAM(r *netRecord, asked []network.IPAMConfig) (use, s
 			if !c.Subnet.Contains(c.Gateway) {
 				return nil, nil, invalid("failed to allocate gateway (%s): Requested address is out of range", c.Gateway)
 			}
-			if c.Gateway == c.Subnet.Addr() || (is4 && c.Gateway == lastAddr(c.Subnet)) {
+			if c.Gateway == c.Subnet.Addr() || c.Gateway == ipam.Broadcast(c.Subnet) {
 				return nil, nil, invalid("failed to allocate gateway (%s): Address already in use", c.Gateway)
 			}
 		} else {
@@ -297,13 +297,6 @@ func (s *Service) completeIPAM(r *netRecord, asked []network.IPAMConfig) (use, s
 		shown = append([]network.IPAMConfig{c}, shown...)
 	}
 	return use, shown, nil
-}
-
-// lastAddr is the broadcast address of an IPv4 subnet.
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().As4()
-	v := binary.BigEndian.Uint32(b[:]) | (1<<(32-p.Bits()) - 1)
-	return netip.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, v)))
 }
 
 // candidatePools are the subnets a new network may get, in order:

@@ -200,17 +200,7 @@ type epKey struct{ ctr, net string }
 // (or, ctrAlive, which the running container no longer has): ports,
 // mappings, record, interface or namespace.
 func (s *Service) releaseGone(n *netw, ep *Endpoint, ctrAlive bool) {
-	var ms []nat.Mapping
-	for _, m := range mappings(ep) {
-		k := portKey(m)
-		if owner, held := s.portHolder(k); !held || owner == ep.ContainerID {
-			ms = append(ms, m)
-			s.releasePort(k, ep.ContainerID)
-		}
-	}
-	if n != nil && n.nat != nil {
-		_ = n.nat.Remove(natMappings(ms))
-	}
+	_ = s.unpublish(n, ep)
 	s.removeEndpointRecord(ep)
 	if ctrAlive {
 		if n != nil && netns.IsNS(ep.NetNSPath) {
@@ -218,14 +208,7 @@ func (s *Service) releaseGone(n *netw, ep *Endpoint, ctrAlive bool) {
 		}
 		return
 	}
-	if s.ownNetNS(ep.NetNSPath) {
-		_ = netns.Delete(ep.NetNSPath)
-	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		s.finishDisconnect(n, ep)
-	}()
+	_ = s.dropNamespace(n, ep)
 }
 
 // syncMappings makes a table's mappings exactly want: strays removed,

@@ -52,7 +52,7 @@ func New(subnet netip.Prefix, gateway netip.Addr) (*Pool, error) {
 	if subnet.Bits() > subnet.Addr().BitLen()-2 {
 		return nil, fmt.Errorf("ipam: subnet %s is too small: %w", subnet, errdefs.ErrInvalidArgument)
 	}
-	if gateway.Is4() != subnet.Addr().Is4() || !subnet.Contains(gateway) || gateway == subnet.Addr() || gateway == broadcast(subnet) {
+	if gateway.Is4() != subnet.Addr().Is4() || !subnet.Contains(gateway) || gateway == subnet.Addr() || gateway == Broadcast(subnet) {
 		return nil, fmt.Errorf("ipam: gateway %s is not a host address of %s: %w", gateway, subnet, errdefs.ErrInvalidArgument)
 	}
 	return &Pool{subnet: subnet, gateway: gateway, used: map[netip.Addr]string{}}, nil
@@ -68,7 +68,7 @@ func (p *Pool) Gateway() netip.Addr { return p.gateway }
 // does: a container started after another one stopped gets the same address,
 // and the MAC derived from it, so peers' ARP caches stay right.
 func (p *Pool) Allocate(owner string) (netip.Addr, error) {
-	last := broadcast(p.subnet)
+	last := Broadcast(p.subnet)
 	first := p.subnet.Addr().Next()
 	if p.rng.IsValid() {
 		first = p.rng.Addr()
@@ -138,12 +138,12 @@ func (p *Pool) Size() int {
 }
 
 func (p *Pool) hostAddr(a netip.Addr) bool {
-	return a.Is4() == p.subnet.Addr().Is4() && p.subnet.Contains(a) && a != p.subnet.Addr() && a != broadcast(p.subnet) && a != p.gateway
+	return a.Is4() == p.subnet.Addr().Is4() && p.subnet.Contains(a) && a != p.subnet.Addr() && a != Broadcast(p.subnet) && a != p.gateway
 }
 
-// broadcast is the last address of an IPv4 prefix; IPv6 has none (the
+// Broadcast is the last address of an IPv4 prefix; IPv6 has none (the
 // invalid Addr).
-func broadcast(pfx netip.Prefix) netip.Addr {
+func Broadcast(pfx netip.Prefix) netip.Addr {
 	if !pfx.Addr().Is4() {
 		return netip.Addr{}
 	}
