@@ -534,12 +534,15 @@ func mappings(ep *Endpoint) []nat.Mapping {
 func natMappings(ms []nat.Mapping) []nat.Mapping {
 	out := make([]nat.Mapping, 0, len(ms))
 	for _, m := range ms {
-		if !m.HostIP.IsValid() || m.HostIP.Is4() {
+		if onIPv4(m) {
 			out = append(out, m)
 		}
 	}
 	return out
 }
+
+// onIPv4 reports whether m is published on an IPv4 host address (or all).
+func onIPv4(m nat.Mapping) bool { return !m.HostIP.IsValid() || m.HostIP.Is4() }
 
 // proxyPorts relays, through the userland proxy, the published ports of
 // ep that nftables does not forward: all of them on a network without
@@ -549,7 +552,7 @@ func (s *Service) proxyPorts(n *netw, ep *Endpoint) error {
 		return nil
 	}
 	for _, m := range mappings(ep) {
-		if n.nat != nil && (!m.HostIP.IsValid() || m.HostIP.Is4()) {
+		if n.nat != nil && onIPv4(m) {
 			continue
 		}
 		if owner, held := s.portHolder(portKey(m)); !held || owner != ep.ContainerID {
