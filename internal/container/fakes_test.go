@@ -114,7 +114,9 @@ type fakeNetwork struct {
 	connected map[string][]*Endpoint // by container ID, in connect order
 	restored  []*Endpoint
 	failPorts bool
-	next      int
+	// failDisconnectOf makes Disconnect fail for endpoints of this network.
+	failDisconnectOf string
+	next             int
 }
 
 type fakeNet struct{ id, driver string }
@@ -194,6 +196,9 @@ func (f *fakeNetwork) Connect(_ context.Context, req EndpointRequest) (*Endpoint
 func (f *fakeNetwork) Disconnect(_ context.Context, ep *Endpoint) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failDisconnectOf != "" && ep.Network == f.failDisconnectOf {
+		return errors.New("injected disconnect failure")
+	}
 	eps := f.connected[ep.ContainerID]
 	for i, e := range eps {
 		if e.NetworkID == ep.NetworkID {

@@ -474,21 +474,28 @@ func (s *Service) DisconnectNetwork(ctx context.Context, containerRef, networkRe
 	}
 	c.mu.Unlock()
 	if ep != nil {
+		// A failure leaves the container on the network, as it was.
+		failed := func(err error) error {
+			c.mu.Lock()
+			c.Networks[name] = r.Networks[name]
+			c.mu.Unlock()
+			return fmt.Errorf("container %s failed to leave network %s: %w", r.ID, name, err)
+		}
 		// The container's last network: a placeholder keeps its namespace
 		// (with lo only) while it runs, as Docker's sandbox does.
 		var placeholder *Endpoint
 		if len(r.Endpoints) == 1 {
 			p, err := s.deps.Network.Connect(ctx, EndpointRequest{ContainerID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Network: network.NetworkNone})
 			if err != nil {
-				c.mu.Lock()
-				c.Networks[name] = r.Networks[name]
-				c.mu.Unlock()
-				return fmt.Errorf("container %s failed to leave network %s: %w", r.ID, name, err)
+				return failed(err)
 			}
 			placeholder = p
 		}
 		if err := s.deps.Network.Disconnect(ctx, ep); err != nil {
-			return fmt.Errorf("container %s failed to leave network %s: %w", r.ID, name, err)
+			if placeholder != nil {
+				_ = s.deps.Network.Disconnect(context.WithoutCancel(ctx), placeholder)
+			}
+			return failed(err)
 		}
 		c.mu.Lock()
 		c.Endpoints = slices.DeleteFunc(slices.Clone(c.Endpoints), func(e *Endpoint) bool { return e == ep })

@@ -126,6 +126,28 @@ func TestConnectDisconnectLive(t *testing.T) {
 	}
 }
 
+// TestDisconnectFailure: when the network cannot let go of the
+// container's last endpoint, the container stays on the network, and
+// the placeholder made for its namespace goes again.
+func TestDisconnectFailure(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.create("live", "sleep", "1d")
+	h.start(id)
+	h.net.mu.Lock()
+	h.net.failDisconnectOf = "bridge"
+	h.net.mu.Unlock()
+	if err := h.s.DisconnectNetwork(ctx, "live", "bridge", false); err == nil || !strings.Contains(err.Error(), "failed to leave network bridge") {
+		t.Fatalf("disconnect: %v", err)
+	}
+	if eps := h.net.endpoints(id); len(eps) != 1 || eps[0].Network != "bridge" {
+		t.Errorf("endpoints after a failed disconnect: %+v", eps)
+	}
+	if _, ok := h.inspect(id).snapshot().Networks["bridge"]; !ok {
+		t.Errorf("the container left the network in its config")
+	}
+}
+
 // TestConnectStoppedAndLinks: a stopped container's networks change for
 // its next start; links give variables and hosts entries on the default
 // bridge only.
